@@ -1,0 +1,3 @@
+from roomline.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The app factory, the management and demo APIs, and health."""

@@ -1,0 +1,27 @@
+"""The admin token that opens the management and demo APIs (never an Ultimo API key)."""
+
+from __future__ import annotations
+
+import hmac
+
+from fastapi import Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from roomline.domain.errors import AdminTokenRequired
+
+bearer = HTTPBearer(auto_error=False, description="The admin token from the configuration.")
+
+
+def require_admin(
+    request: Request, credentials: HTTPAuthorizationCredentials | None = Security(bearer)
+) -> None:
+    """Refuse the request unless it carries ``Authorization: Bearer <admin token>``."""
+    expected = request.app.state.settings.admin_token
+    if expected is None:
+        raise AdminTokenRequired(
+            "The management API is disabled: no admin token is configured "
+            "(set ROOMLINE_ADMIN_TOKEN)."
+        )
+    given = "" if credentials is None else credentials.credentials
+    if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
+        raise AdminTokenRequired("Send the admin token as 'Authorization: Bearer <token>'.")

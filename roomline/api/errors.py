@@ -1,0 +1,88 @@
+"""HTTP statuses for roomline's errors, and the JSON answers of the non-Ultimo API.
+
+The Ultimo router builds its own bodies (``compat/ultimo/bodies.py``) but takes its
+statuses from here, so one table decides every status.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from roomline.compat.ultimo import bodies
+from roomline.domain import errors
+
+log = logging.getLogger("roomline")
+
+WIRE_PREFIX = "/api/v1/action/"
+
+STATUS: dict[type[errors.RoomlineError], int] = {
+    errors.InvalidRequest: 400,
+    errors.UnsupportedMediaType: 415,
+    errors.ReferenceNotFound: 400,
+    errors.RuleViolation: 400,
+    errors.NotFound: 404,
+    errors.MethodNotAllowed: 405,
+    errors.ServiceUnavailable: 503,
+    errors.MissingApiKey: 401,
+    errors.AdminTokenRequired: 401,
+    errors.AccessDenied: 403,
+    errors.PayloadTooLarge: 413,
+    errors.TooManyRequests: 429,
+}
+
+
+def status_for(exc: errors.RoomlineError) -> int:
+    """Return the HTTP status for ``exc``: the entry of its nearest class in ``STATUS``."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 400
+
+
+def headers_for(exc: errors.RoomlineError) -> dict[str, str]:
+    if isinstance(exc, errors.TooManyRequests):
+        return {"Retry-After": str(exc.retry_after_seconds)}
+    if isinstance(exc, errors.ServiceUnavailable):
+        return {"Retry-After": "1"}
+    return {}
+
+
+def from_http_exception(exc: StarletteHTTPException) -> errors.RoomlineError:
+    if exc.status_code == 404:
+        return errors.NotFound("No such path.")
+    if exc.status_code == 405:
+        return errors.MethodNotAllowed("This path accepts only POST.")
+    return errors.InvalidRequest(str(exc.detail))
+
+
+def install_handlers(app: FastAPI) -> None:
+    """Answer every error as JSON ``{"message", "code"}``; never a bare 500 page."""
+
+    @app.exception_handler(errors.RoomlineError)
+    async def roomline_error(request: Request, exc: errors.RoomlineError) -> JSONResponse:
+        return error_response(exc, request.url.path)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error_response(from_http_exception(exc), request.url.path)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+            for error in exc.errors()
+        )
+        invalid = errors.InvalidParameter(problems or "Invalid request.")
+        return error_response(invalid, request.url.path)
+
+
+def error_response(exc: errors.RoomlineError, path: str) -> JSONResponse:
+    """Answer ``exc`` as JSON; under the Ultimo prefix in Ultimo's envelope."""
+    on_wire = path.lower().startswith(WIRE_PREFIX)
+    body = bodies.error(exc) if on_wire else {"message": exc.message, "code": exc.code}
+    return JSONResponse(body, status_code=status_for(exc), headers=headers_for(exc))

@@ -1,0 +1,109 @@
+"""``roomline serve`` and ``roomline demo``.
+
+The parent process migrates (and for the demo, seeds) the database once, then hands the
+settings to uvicorn's worker processes through ``ROOMLINE_*`` variables.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from roomline.cli.options import DatabaseUrl, Host, Port, Workers
+from roomline.config import Settings, export_to_environment, settings_from
+from roomline.domain.times import parse_instant, zone_named
+from roomline.services import clock, demo as demo_data
+from roomline.storage.database import Database
+from roomline.storage.migrate import upgrade
+
+
+def serve(
+    host: Annotated[str | None, Host] = None,
+    port: Annotated[int | None, Port] = None,
+    database_url: Annotated[str | None, DatabaseUrl] = None,
+    workers: Annotated[int | None, Workers] = None,
+) -> None:
+    """Run the server on the configured database (default: ./roomline.db), migrated on start."""
+    settings = settings_from(host=host, port=port, database_url=database_url, workers=workers)
+    prepare_database(settings)
+    run(settings)
+
+
+def demo(
+    host: Annotated[str | None, Host] = None,
+    port: Annotated[int | None, Port] = None,
+    database_url: Annotated[str | None, DatabaseUrl] = None,
+    workers: Annotated[int | None, Workers] = None,
+    now: Annotated[
+        str | None,
+        typer.Option(
+            "--now",
+            help="Pin the clock at this ISO 8601 instant, or 'system' for the real clock "
+            f"[env: ROOMLINE_NOW; a new demo database starts at {demo_data.DEMO_NOW}]",
+        ),
+    ] = None,
+    strict: Annotated[
+        bool | None,
+        typer.Option("--strict/--no-strict", help="Refuse every deviation from the documented "
+                     "contract [env: ROOMLINE_STRICT]", show_default=False),
+    ] = None,
+) -> None:
+    """Run the server with Ultimo's documentation playground data (SPEC §5)."""
+    scratch: Path | None = None
+    settings = settings_from(
+        host=host, port=port, database_url=database_url, workers=workers, now=now,
+        strict=strict, demo=True,
+    )
+    if "database_url" not in settings.model_fields_set:
+        scratch = Path(tempfile.mkdtemp(prefix="roomline-demo-"))
+        settings = settings.model_copy(update={"database_url": f"sqlite:///{scratch / 'demo.db'}"})
+    if settings.admin_token is None:
+        token = secrets.token_urlsafe(24)
+        settings = settings.model_copy(update={"admin_token": token})
+        typer.echo(f"roomline demo: admin token for /api/demo/clock is {token}", err=True)
+    try:
+        prepare_database(settings)
+        run(settings)
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def prepare_database(settings: Settings) -> None:
+    """Migrate the database; for the demo, seed it if empty and set the clock."""
+    database = Database(settings.database_url)
+    try:
+        upgrade(database)
+        if settings.demo:
+            demo_data.seed_if_empty(database)
+            if settings.now is not None:
+                set_clock(database, settings.now)
+    finally:
+        database.dispose()
+
+
+def set_clock(database: Database, now: str) -> None:
+    with database.write() as conn:
+        if now.strip().lower() == "system":
+            clock.shift(conn, 0)
+        else:
+            clock.pin(conn, parse_instant("--now", now, zone_named("UTC")))
+
+
+def run(settings: Settings) -> None:
+    export_to_environment(settings)
+    uvicorn.run(
+        "roomline.api.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=10,
+    )

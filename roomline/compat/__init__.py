@@ -1,0 +1,1 @@
+"""Foreign wire formats roomline speaks."""

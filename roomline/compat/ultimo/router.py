@@ -1,0 +1,193 @@
+"""``POST /api/V1/Action/{Workflow}``: the four Ultimo workflows.
+
+Each request goes: body size limit → API key (401) → workflow allowed (403) →
+ApplicationElementId (400) → JSON body and parameters (400) → the use case. Every
+rejection answers with Ultimo's envelope; nothing raises past this module.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Header, Request, Security
+from fastapi.security import APIKeyHeader
+from sqlalchemy.exc import OperationalError
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from roomline.api.errors import headers_for, status_for
+from roomline.compat.ultimo import bodies, docs, wire
+from roomline.domain.errors import (
+    PayloadTooLarge,
+    RoomlineError,
+    ServiceUnavailable,
+    UnknownWorkflow,
+    UnsupportedMediaType,
+)
+from roomline.services.keys import authenticate
+from roomline.services.reservations import ReservationService
+from roomline.storage.database import Database
+
+log = logging.getLogger("roomline.ultimo")
+
+PREFIX = "/api/V1/Action/"
+_CANONICAL = {name.lower(): name for name in wire.WORKFLOWS}
+
+api_key_header = APIKeyHeader(
+    name="ApiKey", auto_error=False, description="The 32-hex-digit API key of the caller."
+)
+
+
+@dataclass
+class UltimoGateway:
+    """What the router needs from the app: storage, the use cases and the wire options."""
+
+    database: Database
+    service: ReservationService
+    application_element_ids: dict[str, str]
+    strict: bool
+    max_body_bytes: int
+
+    def dispatch(
+        self, workflow: str, raw: bytes, api_key: str | None, element_id: str | None,
+        content_type: str | None,
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """Run one workflow request; return status, body and extra headers."""
+        try:
+            return 200, self._run(workflow, raw, api_key, element_id, content_type), {}
+        except RoomlineError as exc:
+            return status_for(exc), bodies.error(exc), headers_for(exc)
+        except OperationalError as exc:
+            log.warning("database unavailable during %s: %s", workflow, exc.orig)
+            unavailable = ServiceUnavailable("The database is busy; retry shortly.")
+            return status_for(unavailable), bodies.error(unavailable), headers_for(unavailable)
+
+    def _run(
+        self, workflow: str, raw: bytes, api_key: str | None, element_id: str | None,
+        content_type: str | None,
+    ) -> dict[str, Any]:
+        with self.database.read() as conn:
+            key = authenticate(conn, api_key, workflow)
+        wire.check_application_element_id(
+            workflow, element_id, self.application_element_ids[workflow], self.strict
+        )
+        if self.strict and not _is_json(content_type):
+            raise UnsupportedMediaType(
+                "Send the body with Content-Type: application/json (strict mode)."
+            )
+        values = wire.read_parameters(workflow, wire.parse_body(raw), self.strict)
+        if workflow == wire.CREATE:
+            return bodies.created(self.service.create(wire.new_reservation(values), key.id))
+        if workflow == wire.UPDATE:
+            self.service.update(wire.time_change(values, self.strict))
+            return bodies.empty()
+        if workflow == wire.CANCEL:
+            self.service.cancel(wire.ultimo_id(values["UltimoId"]))
+            return bodies.empty()
+        return bodies.collection(self.service.in_window(wire.window(values)))
+
+
+def _is_json(content_type: str | None) -> bool:
+    if content_type is None:
+        return False
+    return content_type.split(";")[0].strip().lower() == "application/json"
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """Read the body, refusing it as soon as it grows past ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+    return bytes(body)
+
+
+def json_response(status: int, body: dict[str, Any], headers: dict[str, str]) -> Response:
+    return Response(
+        orjson.dumps(body), status_code=status, headers=headers, media_type="application/json"
+    )
+
+
+def _endpoint(workflow: str) -> Callable[..., Awaitable[Response]]:
+    async def endpoint(
+        request: Request,
+        api_key: str | None = Security(api_key_header),
+        application_element_id: str | None = Header(
+            default=None,
+            alias="ApplicationElementId",
+            description=(
+                f"The workflow's GUID, documented as "
+                f"{docs.DOCUMENTED_ELEMENT_IDS[workflow]}; optional unless in strict mode."
+            ),
+        ),
+    ) -> Response:
+        gateway: UltimoGateway = request.app.state.ultimo
+        try:
+            raw = await read_body(request, gateway.max_body_bytes)
+        except PayloadTooLarge as exc:
+            return json_response(status_for(exc), bodies.error(exc), {})
+        status, body, headers = await run_in_threadpool(
+            gateway.dispatch,
+            workflow,
+            raw,
+            api_key,
+            application_element_id,
+            request.headers.get("content-type"),
+        )
+        return json_response(status, body, headers)
+
+    endpoint.__name__ = workflow
+    endpoint.__doc__ = docs.SUMMARIES[workflow]
+    return endpoint
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(tags=["Ultimo Reservations"])
+    for workflow in wire.WORKFLOWS:
+        router.add_api_route(
+            PREFIX + workflow,
+            _endpoint(workflow),
+            methods=["POST"],
+            summary=workflow,
+            description=docs.DESCRIPTIONS[workflow],
+            responses=docs.responses(workflow),
+            openapi_extra=docs.request_body(workflow),
+            response_class=Response,
+        )
+    router.add_api_route(
+        PREFIX + "{workflow}", _unknown_workflow, methods=["POST"], include_in_schema=False
+    )
+    return router
+
+
+async def _unknown_workflow(workflow: str) -> Response:
+    exc = UnknownWorkflow(
+        f"There is no workflow {workflow[:100]!r}; roomline serves {', '.join(wire.WORKFLOWS)}."
+    )
+    return json_response(status_for(exc), bodies.error(exc), {})
+
+
+class CaseInsensitiveWorkflowPaths:
+    """Route ``/api/v1/action/rest_createreservation`` and other casings to the canonical path."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if path.lower().startswith(PREFIX.lower()):
+                name = path[len(PREFIX):]
+                canonical = PREFIX + _CANONICAL.get(name.lower(), name)
+                if canonical != path:
+                    scope = dict(scope, path=canonical, raw_path=canonical.encode())
+        await self.app(scope, receive, send)

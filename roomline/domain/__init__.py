@@ -1,0 +1,1 @@
+"""Pure booking rules: standard library only, the current time always an argument."""

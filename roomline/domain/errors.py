@@ -1,0 +1,232 @@
+"""Every rejection roomline can answer with, each with a stable ``code``.
+
+The tree::
+
+    RoomlineError
+    ├── InvalidRequest                      a request that cannot be read as asked
+    │   ├── InvalidBody                     body is not a JSON object
+    │   ├── RequiredParameterMissing
+    │   ├── InvalidParameter                wrong type, empty, too long, control characters
+    │   ├── DuplicateParameter              one property given twice (e.g. SpaceId and spaceid)
+    │   ├── UnknownParameter                strict mode: a property the contract does not list
+    │   ├── WrongParameterCasing            strict mode: a property spelled with other casing
+    │   ├── InvalidApplicationElementId
+    │   ├── UnsupportedMediaType            strict mode: a body not sent as application/json
+    │   ├── InvalidDateTime
+    │   ├── InvalidTimeSpan                 end not after start, From not before Till
+    │   └── WindowTooLarge
+    ├── ReferenceNotFound                   the body names something that does not exist
+    │   ├── UnknownSpace
+    │   ├── UnknownApplicant
+    │   └── UnknownReservation
+    ├── RuleViolation                       the request is well-formed but breaks a booking rule
+    │   ├── SpaceNotAvailable        1015   blocked intervals would overlap
+    │   ├── ReservationInPast        1166   change or cancel of a reservation that has ended
+    │   ├── SpaceNotBookable
+    │   ├── StartTimeInPast
+    │   ├── EndTimeInPast
+    │   ├── ReservationStarted              a running reservation's start cannot move
+    │   ├── ReservationCancelled            a cancelled reservation cannot be moved
+    │   └── DuplicateExternalId
+    ├── NotFound                            no such path
+    │   └── UnknownWorkflow
+    ├── MethodNotAllowed
+    ├── ServiceUnavailable                  the database did not answer in time
+    ├── AccessDenied
+    │   ├── MissingApiKey                   absent, unknown or revoked key (one body for all)
+    │   ├── WorkflowNotAllowed
+    │   └── AdminTokenRequired
+    └── LimitExceeded
+        ├── PayloadTooLarge
+        └── TooManyRequests
+
+HTTP status codes and body shapes are chosen at the edge (``compat/ultimo`` for the wire
+API, ``api`` for the rest), never here.
+"""
+
+from __future__ import annotations
+
+ALLOWED_TIME_FORMATS = (
+    "yyyy-MM-dd HH:mm:ss (wall-clock time in the space's time zone), "
+    "yyyy-MM-ddTHH:mm:ssZ (UTC), or ISO 8601 with a T, optional fractional seconds "
+    "and an optional offset such as +02:00"
+)
+
+
+class RoomlineError(Exception):
+    """Base of every expected rejection; ``code`` is stable, ``message`` is for people."""
+
+    code: str = "Error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidRequest(RoomlineError):
+    code = "InvalidRequest"
+
+
+class InvalidBody(InvalidRequest):
+    code = "InvalidBody"
+
+
+class RequiredParameterMissing(InvalidRequest):
+    code = "RequiredParameterMissing"
+
+
+class InvalidParameter(InvalidRequest):
+    code = "InvalidParameter"
+
+
+class DuplicateParameter(InvalidRequest):
+    code = "DuplicateParameter"
+
+
+class UnknownParameter(InvalidRequest):
+    code = "UnknownParameter"
+
+
+class WrongParameterCasing(InvalidRequest):
+    code = "WrongParameterCasing"
+
+
+class InvalidApplicationElementId(InvalidRequest):
+    code = "InvalidApplicationElementId"
+
+
+class UnsupportedMediaType(InvalidRequest):
+    code = "UnsupportedMediaType"
+
+
+class InvalidDateTime(InvalidRequest):
+    code = "InvalidDateTime"
+
+
+class InvalidTimeSpan(InvalidRequest):
+    code = "InvalidTimeSpan"
+
+
+class WindowTooLarge(InvalidRequest):
+    code = "WindowTooLarge"
+
+
+class ReferenceNotFound(RoomlineError):
+    code = "ReferenceNotFound"
+
+
+class UnknownSpace(ReferenceNotFound):
+    code = "UnknownSpace"
+
+
+class UnknownApplicant(ReferenceNotFound):
+    code = "UnknownApplicant"
+
+
+class UnknownReservation(ReferenceNotFound):
+    code = "UnknownReservation"
+
+
+class RuleViolation(RoomlineError):
+    code = "RuleViolation"
+
+
+class SpaceNotAvailable(RuleViolation):
+    """Ultimo's documented conflict answer."""
+
+    code = "1015"
+
+    def __init__(self, space_description: str) -> None:
+        super().__init__(
+            "Room reservation cannot be requested or processed.\r\n"
+            f"Cause: {space_description} is not available."
+        )
+        self.space_description = space_description
+
+
+class ReservationInPast(RuleViolation):
+    """Ultimo's documented answer to changing or cancelling an ended reservation."""
+
+    code = "1166"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Room reservation cannot be modified.\r\nCause: Room reservation is in the past."
+        )
+
+
+class SpaceNotBookable(RuleViolation):
+    code = "SpaceNotBookable"
+
+
+class StartTimeInPast(RuleViolation):
+    code = "StartTimeInPast"
+
+
+class EndTimeInPast(RuleViolation):
+    code = "EndTimeInPast"
+
+
+class ReservationStarted(RuleViolation):
+    code = "ReservationStarted"
+
+
+class ReservationCancelled(RuleViolation):
+    code = "ReservationCancelled"
+
+
+class DuplicateExternalId(RuleViolation):
+    code = "DuplicateExternalId"
+
+
+class NotFound(RoomlineError):
+    code = "NotFound"
+
+
+class UnknownWorkflow(NotFound):
+    code = "UnknownWorkflow"
+
+
+class MethodNotAllowed(RoomlineError):
+    code = "MethodNotAllowed"
+
+
+class ServiceUnavailable(RoomlineError):
+    code = "ServiceUnavailable"
+
+
+class AccessDenied(RoomlineError):
+    code = "AccessDenied"
+
+
+class MissingApiKey(AccessDenied):
+    """Ultimo answers absent, unknown and revoked keys alike, revealing nothing."""
+
+    code = "MissingApiKey"
+
+    def __init__(self) -> None:
+        super().__init__("Missing API key")
+
+
+class WorkflowNotAllowed(AccessDenied):
+    code = "WorkflowNotAllowed"
+
+
+class AdminTokenRequired(AccessDenied):
+    code = "AdminTokenRequired"
+
+
+class LimitExceeded(RoomlineError):
+    code = "LimitExceeded"
+
+
+class PayloadTooLarge(LimitExceeded):
+    code = "PayloadTooLarge"
+
+
+class TooManyRequests(LimitExceeded):
+    code = "TooManyRequests"
+
+    def __init__(self, message: str, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds

@@ -1,0 +1,80 @@
+"""Reading and writing instants the way Ultimo clients send and expect them.
+
+Invariant: every instant that leaves this module is an aware ``datetime`` in UTC.
+Wall-clock text is read in the space's zone; a wall-clock time that falls in a
+spring-forward gap does not exist and is refused, one in the fall-back hour means the
+earlier of its two instants (``fold=0``).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from roomline.domain.errors import ALLOWED_TIME_FORMATS, InvalidDateTime, InvalidParameter
+
+_TIME_TEXT = re.compile(
+    r"(?P<date>\d{4}-\d{2}-\d{2})[Tt ](?P<h>\d{2}):(?P<m>\d{2}):(?P<s>\d{2})"
+    r"(?:\.(?P<frac>\d{1,7}))?"
+    r"(?P<zone>[Zz]|[+-]\d{2}:?\d{2})?"
+)
+# Instants must stay representable after subtracting preparation time, adding cleanup
+# time and converting between zones, so the extreme years are kept out.
+_FIRST_YEAR, _LAST_YEAR = 1900, 9998
+_MAX_OFFSET = timedelta(hours=18)
+
+
+def zone_named(name: str) -> ZoneInfo:
+    """Return the IANA zone called ``name``; raise InvalidParameter if there is none."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidParameter(f"Unknown IANA time zone {name!r}.") from exc
+
+
+def parse_instant(field: str, text: str, zone: ZoneInfo) -> datetime:
+    """Read ``text`` (the value of ``field``) as an instant; wall-clock means ``zone``."""
+    match = _TIME_TEXT.fullmatch(text)
+    if match is None:
+        raise InvalidDateTime(f"{field} {text!r} is not a valid date and time; use {ALLOWED_TIME_FORMATS}.")
+    fraction = (match["frac"] or "").ljust(6, "0")[:6]
+    try:
+        year, month, day = (int(part) for part in match["date"].split("-"))
+        naive = datetime(
+            year, month, day, int(match["h"]), int(match["m"]), int(match["s"]), int(fraction)
+        )
+    except ValueError as exc:
+        raise InvalidDateTime(f"{field} {text!r} is not a real calendar date and time.") from exc
+    if not _FIRST_YEAR <= naive.year <= _LAST_YEAR:
+        raise InvalidDateTime(
+            f"{field} {text!r} is out of range; years {_FIRST_YEAR} to {_LAST_YEAR} are supported."
+        )
+    offset_text = match["zone"]
+    if offset_text is None:
+        return _from_wall_clock(field, text, naive, zone)
+    if offset_text in ("Z", "z"):
+        return naive.replace(tzinfo=UTC)
+    sign = -1 if offset_text[0] == "-" else 1
+    digits = offset_text[1:].replace(":", "")
+    offset = sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+    if abs(offset) > _MAX_OFFSET or int(digits[2:]) > 59:
+        raise InvalidDateTime(f"{field} {text!r} has an impossible UTC offset {offset_text}.")
+    return naive.replace(tzinfo=timezone(offset)).astimezone(UTC)
+
+
+def _from_wall_clock(field: str, text: str, naive: datetime, zone: ZoneInfo) -> datetime:
+    local = naive.replace(tzinfo=zone, fold=0)
+    instant = local.astimezone(UTC)
+    if instant.astimezone(zone).replace(tzinfo=None) != naive:
+        raise InvalidDateTime(
+            f"{field} {text!r} does not exist in time zone {zone.key}: the clocks skip that "
+            "hour when daylight saving time starts. Send a time outside the gap or give an "
+            "explicit UTC offset."
+        )
+    return instant
+
+
+def format_instant(instant: datetime, zone: ZoneInfo) -> str:
+    """Write ``instant`` as Ultimo does: ``yyyy-MM-ddTHH:mm:ss.ffffff±HH:MM`` in ``zone``."""
+    return instant.astimezone(zone).isoformat(timespec="microseconds")

@@ -1,0 +1,1 @@
+"""Use cases: each opens one unit of work (a database transaction) and applies the rules."""

@@ -1,0 +1,53 @@
+"""Where the current time comes from.
+
+A normal server follows the system clock. A demo server reads the clock row every worker
+shares, so pinning or shifting it (at start or through the demo API) holds everywhere.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import Connection
+
+from roomline.storage import clock as clock_store
+
+
+class Clock(Protocol):
+    def now(self, conn: Connection) -> datetime: ...
+
+
+class SystemClock:
+    def now(self, conn: Connection) -> datetime:
+        return datetime.now(UTC)
+
+
+class SharedClock:
+    """The demo clock: pinned at an instant, or the system clock shifted by an offset."""
+
+    def now(self, conn: Connection) -> datetime:
+        stored = clock_store.read(conn)
+        if stored is None:
+            return datetime.now(UTC)
+        pinned_at, offset_seconds = stored
+        if pinned_at is not None:
+            return pinned_at
+        return datetime.now(UTC) + timedelta(seconds=offset_seconds)
+
+
+def is_pinned(conn: Connection) -> bool:
+    stored = clock_store.read(conn)
+    return stored is not None and stored[0] is not None
+
+
+def pin(conn: Connection, instant: datetime) -> None:
+    clock_store.write(conn, instant, 0)
+
+
+def shift(conn: Connection, offset_seconds: int) -> None:
+    clock_store.write(conn, None, offset_seconds)
+
+
+def clock_for(demo: bool) -> Clock:
+    return SharedClock() if demo else SystemClock()

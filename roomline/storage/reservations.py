@@ -1,0 +1,224 @@
+"""Reservations: reads, writes, and the translation of the database's own refusals.
+
+A write that the database refuses because blocked intervals overlap (PostgreSQL's
+exclusion constraint) becomes ``SpaceNotAvailable``; one refused because the key already
+used the ExternalId becomes ``ExternalIdTaken``, so the service can answer idempotently.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
+
+from roomline.domain.errors import SpaceNotAvailable
+from roomline.domain.reservations import Interval, Reservation, ReservationStatus, Space
+from roomline.storage.tables import people, reservations
+
+EXCLUSION_VIOLATION = "23P01"
+UNIQUE_VIOLATION = "23505"
+
+
+class ExternalIdTaken(Exception):
+    """Another transaction stored the same (key, ExternalId) first."""
+
+
+def reservation_from_row(row: Any) -> Reservation:
+    return Reservation(
+        ultimo_id=row.ultimo_id,
+        space_id=row.space_id,
+        applicant_id=row.applicant_id,
+        description=row.description,
+        start=row.start_time,
+        end=row.end_time,
+        preparation_minutes=row.preparation_minutes,
+        cleanup_minutes=row.cleanup_minutes,
+        status=ReservationStatus(row.status),
+        external_id=row.external_id,
+    )
+
+
+def get(conn: Connection, ultimo_id: int) -> Reservation | None:
+    row = conn.execute(select(reservations).where(reservations.c.ultimo_id == ultimo_id)).first()
+    return None if row is None else reservation_from_row(row)
+
+
+def by_external_id(
+    conn: Connection, api_key_id: int | None, external_id: str
+) -> tuple[Reservation, str | None] | None:
+    """Return the reservation a key created with ``external_id``, and its request fingerprint."""
+    row = conn.execute(
+        select(reservations).where(
+            reservations.c.api_key_id == api_key_id, reservations.c.external_id == external_id
+        )
+    ).first()
+    return None if row is None else (reservation_from_row(row), row.request_fingerprint)
+
+
+def first_conflict(
+    conn: Connection, space_id: str, blocked: Interval, ignore_id: int | None = None
+) -> int | None:
+    """Return the UltimoId of an active reservation whose blocked interval overlaps."""
+    query = select(reservations.c.ultimo_id).where(
+        reservations.c.space_id == space_id,
+        reservations.c.status == ReservationStatus.PROCESSED.value,
+        reservations.c.blocked_start < blocked.end,
+        reservations.c.blocked_end > blocked.start,
+    )
+    if ignore_id is not None:
+        query = query.where(reservations.c.ultimo_id != ignore_id)
+    return conn.execute(query.limit(1)).scalar()
+
+
+def in_window(conn: Connection, space_id: str, start: datetime, end: datetime) -> list[Any]:
+    """Return rows of active reservations whose ``[start, end)`` overlaps the window.
+
+    Rows carry ``applicant_name``; ordered by start time, then UltimoId.
+    """
+    query = (
+        select(reservations, people.c.name.label("applicant_name"))
+        .join(people, people.c.id == reservations.c.applicant_id)
+        .where(
+            and_(
+                reservations.c.space_id == space_id,
+                reservations.c.status == ReservationStatus.PROCESSED.value,
+                reservations.c.start_time < end,
+                reservations.c.end_time > start,
+            )
+        )
+        .order_by(reservations.c.start_time, reservations.c.ultimo_id)
+    )
+    return list(conn.execute(query))
+
+
+def insert_reservation(
+    conn: Connection,
+    *,
+    space: Space,
+    applicant_id: str,
+    description: str,
+    start: datetime,
+    end: datetime,
+    blocked: Interval,
+    api_key_id: int | None,
+    external_id: str,
+    request_fingerprint: str | None,
+    now: datetime,
+    ultimo_id: int | None = None,
+) -> int:
+    """Insert an active reservation and return its UltimoId."""
+    values: dict[str, Any] = {
+        "space_id": space.id,
+        "applicant_id": applicant_id,
+        "description": description,
+        "start_time": start,
+        "end_time": end,
+        "preparation_minutes": space.preparation_minutes,
+        "cleanup_minutes": space.cleanup_minutes,
+        "blocked_start": blocked.start,
+        "blocked_end": blocked.end,
+        "status": ReservationStatus.PROCESSED.value,
+        "api_key_id": api_key_id,
+        "external_id": external_id,
+        "request_fingerprint": request_fingerprint,
+        "created_at": now,
+        "updated_at": now,
+    }
+    if ultimo_id is not None:
+        values["ultimo_id"] = ultimo_id
+    statement = insert(reservations).values(**values).returning(reservations.c.ultimo_id)
+    with _translated(conn, space):
+        return int(conn.execute(statement).scalar_one())
+
+
+def move(
+    conn: Connection,
+    current: Reservation,
+    space: Space,
+    start: datetime,
+    end: datetime,
+    blocked: Interval,
+    now: datetime,
+) -> None:
+    """Give ``current`` new times and re-snapshot the space's preparation and cleanup."""
+    statement = (
+        update(reservations)
+        .where(reservations.c.ultimo_id == current.ultimo_id)
+        .values(
+            start_time=start,
+            end_time=end,
+            preparation_minutes=space.preparation_minutes,
+            cleanup_minutes=space.cleanup_minutes,
+            blocked_start=blocked.start,
+            blocked_end=blocked.end,
+            updated_at=now,
+        )
+    )
+    with _translated(conn, space):
+        conn.execute(statement)
+
+
+def cancel(conn: Connection, ultimo_id: int, now: datetime) -> None:
+    conn.execute(
+        update(reservations)
+        .where(reservations.c.ultimo_id == ultimo_id)
+        .values(status=ReservationStatus.CANCELLED.value, updated_at=now)
+    )
+
+
+def continue_numbering_after(conn: Connection, last_ultimo_id: int) -> None:
+    """Make the next new reservation get ``last_ultimo_id + 1`` (demo numbering)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            text(
+                "SELECT setval(pg_get_serial_sequence('reservations', 'ultimo_id'), "
+                "GREATEST(:last, (SELECT COALESCE(MAX(ultimo_id), 1) FROM reservations)))"
+            ),
+            {"last": last_ultimo_id},
+        )
+        return
+    updated = conn.execute(
+        text("UPDATE sqlite_sequence SET seq = MAX(seq, :last) WHERE name = 'reservations'"),
+        {"last": last_ultimo_id},
+    )
+    if updated.rowcount == 0:
+        conn.execute(
+            text("INSERT INTO sqlite_sequence (name, seq) VALUES ('reservations', :last)"),
+            {"last": last_ultimo_id},
+        )
+
+
+class _translated:
+    """Run one statement and turn the database's refusals into ours.
+
+    On PostgreSQL the statement runs in a savepoint, so a refusal leaves the transaction
+    usable. SQLite needs none: its write lock means no other writer can cause one.
+    """
+
+    def __init__(self, conn: Connection, space: Space) -> None:
+        self.conn = conn
+        self.space = space
+        self.savepoint: Any = None
+
+    def __enter__(self) -> None:
+        if self.conn.dialect.name != "sqlite":
+            self.savepoint = self.conn.begin_nested()
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        if self.savepoint is not None:
+            if exc is None:
+                self.savepoint.commit()
+            else:
+                self.savepoint.rollback()
+        if exc is None:
+            return False
+        if isinstance(exc, IntegrityError):
+            sqlstate = getattr(exc.orig, "sqlstate", None)
+            if sqlstate == EXCLUSION_VIOLATION:
+                raise SpaceNotAvailable(self.space.display_name) from exc
+            if sqlstate == UNIQUE_VIOLATION or "UNIQUE" in str(exc.orig):
+                if "external_id" in str(exc.orig):
+                    raise ExternalIdTaken() from exc
+        return False

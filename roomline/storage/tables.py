@@ -1,0 +1,156 @@
+"""The database schema, as SQLAlchemy Core tables (migrations in ``migrations/``).
+
+Instants are stored in UTC: ``timestamptz`` on PostgreSQL, fixed-width ISO text on SQLite
+(which sorts and compares correctly). A reservation stores its blocked interval
+(``blocked_start``/``blocked_end``) so the database can index it and, on PostgreSQL,
+guard it with an exclusion constraint.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Identity,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime in, an aware UTC datetime out, on every database."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are never stored")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# SQLite needs exactly INTEGER for an AUTOINCREMENT rowid alias; PostgreSQL gets a bigint
+# identity backed by a sequence. Both never reuse a number.
+ReservationId = BigInteger().with_variant(Integer(), "sqlite")
+
+spaces = Table(
+    "spaces",
+    metadata,
+    Column("id", String(255), primary_key=True),
+    Column("description", String(2000), nullable=False, server_default=""),
+    Column("time_zone", String(64), nullable=True),
+    Column("preparation_minutes", Integer, nullable=False, server_default="0"),
+    Column("cleanup_minutes", Integer, nullable=False, server_default="0"),
+    Column("capacity", Integer, nullable=True),
+    Column("bookable", Boolean, nullable=False, server_default=text("true")),
+    CheckConstraint("preparation_minutes >= 0", name="preparation_not_negative"),
+    CheckConstraint("cleanup_minutes >= 0", name="cleanup_not_negative"),
+)
+
+people = Table(
+    "people",
+    metadata,
+    Column("id", String(255), primary_key=True),
+    Column("name", String(500), nullable=False, server_default=""),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(255), nullable=False, unique=True),
+    # HMAC-SHA256 of the secret under the instance's key (see ``instance_secrets``).
+    Column("secret_hash", String(64), nullable=False, unique=True),
+    # JSON list of workflow names the key may call; NULL means all of them.
+    Column("workflows", Text, nullable=True),
+    Column("ip_allow", Text, nullable=True),
+    Column("daily_quota", Integer, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+instance_secrets = Table(
+    "instance_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", String(128), nullable=False),
+)
+
+# One row (id = 1) in demo mode: the clock every worker reads. ``pinned_at`` freezes it;
+# otherwise it runs at system time plus ``offset_seconds``.
+clock = Table(
+    "clock",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("pinned_at", UTCDateTime, nullable=True),
+    Column("offset_seconds", BigInteger, nullable=False, server_default="0"),
+)
+
+reservations = Table(
+    "reservations",
+    metadata,
+    Column("ultimo_id", ReservationId, Identity(), primary_key=True, autoincrement=True),
+    Column("space_id", String(255), ForeignKey("spaces.id"), nullable=False),
+    Column("applicant_id", String(255), ForeignKey("people.id"), nullable=False),
+    Column("description", String(2000), nullable=False, server_default=""),
+    Column("start_time", UTCDateTime, nullable=False),
+    Column("end_time", UTCDateTime, nullable=False),
+    Column("preparation_minutes", Integer, nullable=False),
+    Column("cleanup_minutes", Integer, nullable=False),
+    Column("blocked_start", UTCDateTime, nullable=False),
+    Column("blocked_end", UTCDateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+    # Idempotency of create: (api_key_id, external_id) is unique when external_id is set,
+    # and ``request_fingerprint`` tells an identical repeat from a conflicting one.
+    Column("api_key_id", Integer, ForeignKey("api_keys.id"), nullable=True),
+    Column("external_id", String(255), nullable=False, server_default=""),
+    Column("request_fingerprint", String(64), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    CheckConstraint("end_time > start_time", name="end_after_start"),
+    CheckConstraint("status IN ('Processed', 'Cancelled')", name="known_status"),
+    sqlite_autoincrement=True,
+)
+
+Index("ix_reservations_space_blocked", reservations.c.space_id, reservations.c.blocked_start)
+Index("ix_reservations_space_start", reservations.c.space_id, reservations.c.start_time)
+Index(
+    "uq_reservations_key_external_id",
+    reservations.c.api_key_id,
+    reservations.c.external_id,
+    unique=True,
+    sqlite_where=reservations.c.external_id != "",
+    postgresql_where=reservations.c.external_id != "",
+)
