@@ -18,7 +18,8 @@ import uvicorn
 from roomline.cli.options import DatabaseUrl, Host, Port, Workers
 from roomline.config import Settings, export_to_environment, settings_from
 from roomline.domain.times import parse_instant, zone_named
-from roomline.services import clock, demo as demo_data
+from roomline.services import clock
+from roomline.services import demo as demo_data
 from roomline.storage.database import Database
 from roomline.storage.migrate import upgrade
 
@@ -50,15 +51,23 @@ def demo(
     ] = None,
     strict: Annotated[
         bool | None,
-        typer.Option("--strict/--no-strict", help="Refuse every deviation from the documented "
-                     "contract [env: ROOMLINE_STRICT]", show_default=False),
+        typer.Option(
+            "--strict/--no-strict",
+            help="Refuse every deviation from the documented contract [env: ROOMLINE_STRICT]",
+            show_default=False,
+        ),
     ] = None,
 ) -> None:
     """Run the server with Ultimo's documentation playground data (SPEC §5)."""
     scratch: Path | None = None
     settings = settings_from(
-        host=host, port=port, database_url=database_url, workers=workers, now=now,
-        strict=strict, demo=True,
+        host=host,
+        port=port,
+        database_url=database_url,
+        workers=workers,
+        now=now,
+        strict=strict,
+        demo=True,
     )
     if "database_url" not in settings.model_fields_set:
         scratch = Path(tempfile.mkdtemp(prefix="roomline-demo-"))

@@ -149,8 +149,10 @@ def check_change(
             )
         check_span(start, end, "StartTime", "EndTime")
         if end <= now:
-            raise EndTimeInPast("EndTime lies in the past; a running reservation may be "
-                                "shortened to end no earlier than now.")
+            raise EndTimeInPast(
+                "EndTime lies in the past; a running reservation may be "
+                "shortened to end no earlier than now."
+            )
         return
     check_new_times(start, end, now, grace)
 

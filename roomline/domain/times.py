@@ -37,7 +37,9 @@ def parse_instant(field: str, text: str, zone: ZoneInfo) -> datetime:
     """Read ``text`` (the value of ``field``) as an instant; wall-clock means ``zone``."""
     match = _TIME_TEXT.fullmatch(text)
     if match is None:
-        raise InvalidDateTime(f"{field} {text!r} is not a valid date and time; use {ALLOWED_TIME_FORMATS}.")
+        raise InvalidDateTime(
+            f"{field} {text!r} is not a valid date and time; use {ALLOWED_TIME_FORMATS}."
+        )
     fraction = (match["frac"] or "").ljust(6, "0")[:6]
     try:
         year, month, day = (int(part) for part in match["date"].split("-"))

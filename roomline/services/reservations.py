@@ -117,7 +117,10 @@ class ReservationService:
             return earlier
 
     def _insert(
-        self, conn: Connection, request: NewReservation, api_key_id: int | None,
+        self,
+        conn: Connection,
+        request: NewReservation,
+        api_key_id: int | None,
         fingerprint: str | None,
     ) -> int:
         space = _bookable_space(conn, request.space_id)
@@ -153,11 +156,13 @@ class ReservationService:
             assert space is not None  # a foreign key keeps it
             zone = self.zone_of(space)
             start = (
-                current.start if change.start_time is None
+                current.start
+                if change.start_time is None
                 else parse_instant("StartTime", change.start_time, zone)
             )
             end = (
-                current.end if change.end_time is None
+                current.end
+                if change.end_time is None
                 else parse_instant("EndTime", change.end_time, zone)
             )
             now = self.clock.now(conn)
@@ -186,7 +191,9 @@ class ReservationService:
             end = parse_instant("Till", window.till_time, zone)
             check_window(start, end, self.policy.max_window)
             rows = store.in_window(conn, space.id, start, end)
-        items = [ListedReservation(store.reservation_from_row(row), row.applicant_name) for row in rows]
+        items = [
+            ListedReservation(store.reservation_from_row(row), row.applicant_name) for row in rows
+        ]
         return WindowResult(zone, items)
 
 

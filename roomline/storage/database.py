@@ -36,9 +36,8 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """Yield a connection in a read transaction."""
-        with self.engine.connect() as conn:
-            with conn.begin():
-                yield conn
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
 
     @contextmanager
     def write(self) -> Iterator[Connection]:

@@ -51,7 +51,9 @@ def hash_secret_key(conn: Connection) -> bytes:
 
 def active_by_hash(conn: Connection, secret_hash: str) -> StoredKey | None:
     row = conn.execute(
-        select(api_keys).where(api_keys.c.secret_hash == secret_hash, api_keys.c.revoked_at.is_(None))
+        select(api_keys).where(
+            api_keys.c.secret_hash == secret_hash, api_keys.c.revoked_at.is_(None)
+        )
     ).first()
     return None if row is None else _stored_key(row)
 

@@ -61,7 +61,9 @@ def get_person(conn: Connection, person_id: str) -> Person | None:
 
 
 def list_people(conn: Connection) -> list[Person]:
-    return [Person(id=r.id, name=r.name) for r in conn.execute(select(people).order_by(people.c.id))]
+    return [
+        Person(id=r.id, name=r.name) for r in conn.execute(select(people).order_by(people.c.id))
+    ]
 
 
 def add_person(conn: Connection, person: Person) -> None:

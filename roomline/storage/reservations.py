@@ -7,6 +7,8 @@ used the ExternalId becomes ``ExternalIdTaken``, so the service can answer idemp
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +20,6 @@ from roomline.domain.reservations import Interval, Reservation, ReservationStatu
 from roomline.storage.tables import people, reservations
 
 EXCLUSION_VIOLATION = "23P01"
-UNIQUE_VIOLATION = "23505"
 
 
 class ExternalIdTaken(Exception):
@@ -190,35 +191,27 @@ def continue_numbering_after(conn: Connection, last_ultimo_id: int) -> None:
         )
 
 
-class _translated:
+@contextmanager
+def _translated(conn: Connection, space: Space) -> Iterator[None]:
     """Run one statement and turn the database's refusals into ours.
 
     On PostgreSQL the statement runs in a savepoint, so a refusal leaves the transaction
     usable. SQLite needs none: its write lock means no other writer can cause one.
     """
-
-    def __init__(self, conn: Connection, space: Space) -> None:
-        self.conn = conn
-        self.space = space
-        self.savepoint: Any = None
-
-    def __enter__(self) -> None:
-        if self.conn.dialect.name != "sqlite":
-            self.savepoint = self.conn.begin_nested()
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
-        if self.savepoint is not None:
-            if exc is None:
-                self.savepoint.commit()
-            else:
-                self.savepoint.rollback()
-        if exc is None:
-            return False
-        if isinstance(exc, IntegrityError):
-            sqlstate = getattr(exc.orig, "sqlstate", None)
-            if sqlstate == EXCLUSION_VIOLATION:
-                raise SpaceNotAvailable(self.space.display_name) from exc
-            if sqlstate == UNIQUE_VIOLATION or "UNIQUE" in str(exc.orig):
-                if "external_id" in str(exc.orig):
-                    raise ExternalIdTaken() from exc
-        return False
+    savepoint = conn.begin_nested() if conn.dialect.name != "sqlite" else None
+    try:
+        yield
+    except IntegrityError as exc:
+        if savepoint is not None:
+            savepoint.rollback()
+        if getattr(exc.orig, "sqlstate", None) == EXCLUSION_VIOLATION:
+            raise SpaceNotAvailable(space.display_name) from exc
+        if "external_id" in str(exc.orig):
+            raise ExternalIdTaken() from exc
+        raise
+    except BaseException:
+        if savepoint is not None:
+            savepoint.rollback()
+        raise
+    if savepoint is not None:
+        savepoint.commit()

@@ -22,19 +22,32 @@ TIME_FORMATS = (
 
 class CreateReservationRequest(BaseModel):
     model_config = ConfigDict(title="CreateReservationRequest")
-    ExternalId: str = Field("", max_length=255, description="The caller's own id; a non-empty one makes the request idempotent per API key.")
+    ExternalId: str = Field(
+        "",
+        max_length=255,
+        description="The caller's own id; a non-empty one makes the request idempotent per API key.",
+    )
     Description: str = Field("", max_length=2000)
     SpaceId: str = Field(..., min_length=1, max_length=255)
     StartTime: str = Field(..., description=TIME_FORMATS)
     EndTime: str = Field(..., description=TIME_FORMATS)
-    ApplicantId: str = Field(..., min_length=1, max_length=255, description="Also accepted as `Applicant`, as the documentation's example spells it.")
+    ApplicantId: str = Field(
+        ...,
+        min_length=1,
+        max_length=255,
+        description="Also accepted as `Applicant`, as the documentation's example spells it.",
+    )
 
 
 class UpdateReservationRequest(BaseModel):
     model_config = ConfigDict(title="UpdateReservationRequest")
     UltimoId: str = Field(..., pattern=r"^\d{1,11}$")
-    StartTime: str = Field(None, description=TIME_FORMATS + " May be left out to keep it (not in strict mode).")  # type: ignore[assignment]
-    EndTime: str = Field(None, description=TIME_FORMATS + " May be left out to keep it (not in strict mode).")  # type: ignore[assignment]
+    StartTime: str = Field(
+        None, description=TIME_FORMATS + " May be left out to keep it (not in strict mode)."
+    )  # type: ignore[assignment]
+    EndTime: str = Field(
+        None, description=TIME_FORMATS + " May be left out to keep it (not in strict mode)."
+    )  # type: ignore[assignment]
 
 
 class CancelReservationRequest(BaseModel):
@@ -252,7 +265,11 @@ def responses(workflow: str) -> dict[int | str, dict[str, Any]]:
         401: {
             "model": AuthErrorBody,
             "description": "No API key, or an unknown or revoked one.",
-            "content": {"application/json": {"example": {"message": "Missing API key", "code": "MissingApiKey"}}},
+            "content": {
+                "application/json": {
+                    "example": {"message": "Missing API key", "code": "MissingApiKey"}
+                }
+            },
         },
         403: {"model": ErrorBody, "description": "The key may not call this workflow."},
         413: {"model": ErrorBody, "description": "The body is larger than the limit."},

@@ -54,7 +54,11 @@ class UltimoGateway:
     max_body_bytes: int
 
     def dispatch(
-        self, workflow: str, raw: bytes, api_key: str | None, element_id: str | None,
+        self,
+        workflow: str,
+        raw: bytes,
+        api_key: str | None,
+        element_id: str | None,
         content_type: str | None,
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         """Run one workflow request; return status, body and extra headers."""
@@ -68,7 +72,11 @@ class UltimoGateway:
             return status_for(unavailable), bodies.error(unavailable), headers_for(unavailable)
 
     def _run(
-        self, workflow: str, raw: bytes, api_key: str | None, element_id: str | None,
+        self,
+        workflow: str,
+        raw: bytes,
+        api_key: str | None,
+        element_id: str | None,
         content_type: str | None,
     ) -> dict[str, Any]:
         with self.database.read() as conn:
@@ -186,7 +194,7 @@ class CaseInsensitiveWorkflowPaths:
         if scope["type"] == "http":
             path: str = scope["path"]
             if path.lower().startswith(PREFIX.lower()):
-                name = path[len(PREFIX):]
+                name = path[len(PREFIX) :]
                 canonical = PREFIX + _CANONICAL.get(name.lower(), name)
                 if canonical != path:
                     scope = dict(scope, path=canonical, raw_path=canonical.encode())

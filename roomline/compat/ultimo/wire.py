@@ -97,13 +97,14 @@ def read_parameters(workflow: str, body: dict[str, Any], strict: bool) -> dict[s
             by_lower[spelling.lower()] = field
     given: dict[str, tuple[str, Any]] = {}
     for key, value in body.items():
-        field = by_lower.get(key.lower())
-        if field is None:
+        found = by_lower.get(key.lower())
+        if found is None:
             if strict:
                 raise UnknownParameter(
                     f"Property {_quote(key)} is not a parameter of {workflow} (strict mode)."
                 )
             continue
+        field = found
         if strict and key not in (field.name, *field.aliases):
             raise WrongParameterCasing(
                 f"Property {_quote(key)} must be spelled {field.name!r} (strict mode)."

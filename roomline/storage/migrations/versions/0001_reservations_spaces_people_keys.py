@@ -83,9 +83,7 @@ def upgrade() -> None:
         sa.CheckConstraint("status IN ('Processed', 'Cancelled')", name="known_status"),
         sqlite_autoincrement=True,
     )
-    op.create_index(
-        "ix_reservations_space_blocked", "reservations", ["space_id", "blocked_start"]
-    )
+    op.create_index("ix_reservations_space_blocked", "reservations", ["space_id", "blocked_start"])
     op.create_index("ix_reservations_space_start", "reservations", ["space_id", "start_time"])
     op.create_index(
         "uq_reservations_key_external_id",
