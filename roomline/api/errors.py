@@ -26,6 +26,7 @@ STATUS: dict[type[errors.RoomlineError], int] = {
     errors.ReferenceNotFound: 400,
     errors.RuleViolation: 400,
     errors.NotFound: 404,
+    errors.Conflict: 409,
     errors.MethodNotAllowed: 405,
     errors.ServiceUnavailable: 503,
     errors.MissingApiKey: 401,

@@ -14,7 +14,8 @@ The tree::
     │   ├── UnsupportedMediaType            strict mode: a body not sent as application/json
     │   ├── InvalidDateTime
     │   ├── InvalidTimeSpan                 end not after start, From not before Till
-    │   └── WindowTooLarge
+    │   ├── WindowTooLarge
+    │   └── ImportRejected                  an import file with bad rows (nothing imported)
     ├── ReferenceNotFound                   the body names something that does not exist
     │   ├── UnknownSpace
     │   ├── UnknownApplicant
@@ -29,7 +30,11 @@ The tree::
     │   ├── ReservationCancelled            a cancelled reservation cannot be moved
     │   └── DuplicateExternalId
     ├── NotFound                            no such path
-    │   └── UnknownWorkflow
+    │   ├── UnknownWorkflow
+    │   └── RecordNotFound                  management: no space, person or key by that id
+    ├── Conflict                            management: the change collides with stored data
+    │   ├── AlreadyExists                   a space, person or key with that id or name exists
+    │   └── StillReferenced                 removing a space or person reservations name
     ├── MethodNotAllowed
     ├── ServiceUnavailable                  the database did not answer in time
     ├── AccessDenied
@@ -111,6 +116,16 @@ class WindowTooLarge(InvalidRequest):
     code = "WindowTooLarge"
 
 
+class ImportRejected(InvalidRequest):
+    """An import with bad rows; ``problems`` lists (line, reason), and nothing was stored."""
+
+    code = "ImportRejected"
+
+    def __init__(self, message: str, problems: list[tuple[int, str]]) -> None:
+        super().__init__(message)
+        self.problems = problems
+
+
 class ReferenceNotFound(RoomlineError):
     code = "ReferenceNotFound"
 
@@ -185,6 +200,22 @@ class NotFound(RoomlineError):
 
 class UnknownWorkflow(NotFound):
     code = "UnknownWorkflow"
+
+
+class RecordNotFound(NotFound):
+    code = "RecordNotFound"
+
+
+class Conflict(RoomlineError):
+    code = "Conflict"
+
+
+class AlreadyExists(Conflict):
+    code = "AlreadyExists"
+
+
+class StillReferenced(Conflict):
+    code = "StillReferenced"
 
 
 class MethodNotAllowed(RoomlineError):
