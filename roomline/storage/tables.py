@@ -154,3 +154,44 @@ Index(
     sqlite_where=reservations.c.external_id != "",
     postgresql_where=reservations.c.external_id != "",
 )
+
+# Shared request limits (services/limits.py), so every worker and host counts together.
+# A moving-window limit keeps one row per counted request inside its window; a daily
+# quota keeps one counter per key and UTC day, raised with an atomic UPSERT.
+rate_limit_hits = Table(
+    "rate_limit_hits",
+    metadata,
+    Column("id", ReservationId, primary_key=True, autoincrement=True),
+    Column("limit_key", String(128), nullable=False),
+    Column("at_ms", BigInteger, nullable=False),
+)
+Index("ix_rate_limit_hits_key_at", rate_limit_hits.c.limit_key, rate_limit_hits.c.at_ms)
+
+quota_counters = Table(
+    "quota_counters",
+    metadata,
+    Column("limit_key", String(128), primary_key=True),
+    Column("window_start", BigInteger, primary_key=True),  # epoch seconds of the UTC day
+    Column("hits", Integer, nullable=False),
+)
+
+# The audit trail: one row per reservation write, in that write's transaction. ``before``
+# and ``after`` are JSON snapshots (NULL before a create).
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", ReservationId, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("workflow", String(64), nullable=True),
+    Column("ultimo_id", BigInteger, nullable=False),
+    Column("key_name", String(255), nullable=True),
+    Column("client_address", String(64), nullable=True),
+    Column("request_id", String(128), nullable=True),
+    Column("before_state", Text, nullable=True),
+    Column("after_state", Text, nullable=False),
+    sqlite_autoincrement=True,
+)
+Index("ix_audit_log_at", audit_log.c.at)
+Index("ix_audit_log_ultimo_id", audit_log.c.ultimo_id)
+Index("ix_audit_log_key_name", audit_log.c.key_name)
