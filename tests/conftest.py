@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from roomline.domain.reservations import Person, Space
+from roomline.domain.reservations import Person, Space, blocked_interval
 from roomline.services.keys import store_key
 from roomline.storage import masterdata
+from roomline.storage import reservations as store
 from roomline.storage.database import Database
 from tests.support import Server, fresh_database_url, start_server
 
@@ -88,6 +89,27 @@ class World:
         with self.database.write() as conn:
             masterdata.add_person(conn, person)
         return person
+
+    def reservation(
+        self, space: Space, start: datetime, end: datetime, applicant: str = "ULTIMO"
+    ) -> int:
+        """Store an active reservation directly (e.g. one that has already ended)."""
+        with self.database.write() as conn:
+            return store.insert_reservation(
+                conn,
+                space=space,
+                applicant_id=applicant,
+                description="Stored directly",
+                start=start,
+                end=end,
+                blocked=blocked_interval(
+                    start, end, space.preparation_minutes, space.cleanup_minutes
+                ),
+                api_key_id=None,
+                external_id="",
+                request_fingerprint=None,
+                now=start,
+            )
 
     def key(self, *, workflows: list[str] | None = None) -> str:
         secret = f"{next(self.counter):032X}"

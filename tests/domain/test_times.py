@@ -1,0 +1,184 @@
+"""Reading and writing times: formats, zones, the DST gap and overlap. No database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from roomline.domain.errors import InvalidDateTime, InvalidParameter
+from roomline.domain.times import format_instant, parse_instant, zone_named
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+AUCKLAND = ZoneInfo("Pacific/Auckland")
+
+
+@pytest.mark.parametrize(
+    ("text", "zone", "expected"),
+    [
+        pytest.param(
+            "2021-06-14 12:00:00",
+            AUCKLAND,
+            datetime(2021, 6, 14, 0, 0, tzinfo=UTC),
+            id="documented wall-clock",
+        ),
+        pytest.param(
+            "2018-08-20T15:17:59Z",
+            AMSTERDAM,
+            datetime(2018, 8, 20, 15, 17, 59, tzinfo=UTC),
+            id="documented UTC",
+        ),
+        pytest.param(
+            "2021-06-14T12:00:00",
+            AMSTERDAM,
+            datetime(2021, 6, 14, 10, 0, tzinfo=UTC),
+            id="T without zone is wall-clock",
+        ),
+        pytest.param(
+            "2021-06-14T12:00:00+05:30",
+            AMSTERDAM,
+            datetime(2021, 6, 14, 6, 30, tzinfo=UTC),
+            id="explicit offset",
+        ),
+        pytest.param(
+            "2021-06-14T12:00:00-0300",
+            AMSTERDAM,
+            datetime(2021, 6, 14, 15, 0, tzinfo=UTC),
+            id="offset without colon",
+        ),
+        pytest.param(
+            "2021-06-14T12:00:00.1234567+02:00",
+            AMSTERDAM,
+            datetime(2021, 6, 14, 10, 0, 0, 123456, tzinfo=UTC),
+            id="DateTimeOffset's seven digits",
+        ),
+        pytest.param(
+            "2021-06-14 12:00:00.5",
+            AMSTERDAM,
+            datetime(2021, 6, 14, 10, 0, 0, 500000, tzinfo=UTC),
+            id="fractional wall-clock",
+        ),
+        pytest.param(
+            "2021-01-14 12:00:00",
+            AMSTERDAM,
+            datetime(2021, 1, 14, 11, 0, tzinfo=UTC),
+            id="winter time",
+        ),
+        pytest.param(
+            "2021-10-31 02:30:00",
+            AMSTERDAM,
+            datetime(2021, 10, 31, 0, 30, tzinfo=UTC),
+            id="fall-back hour means the earlier instant",
+        ),
+        pytest.param(
+            "2021-10-31 03:00:00",
+            AMSTERDAM,
+            datetime(2021, 10, 31, 2, 0, tzinfo=UTC),
+            id="just after fall-back",
+        ),
+        pytest.param(
+            "2021-03-28 03:00:00",
+            AMSTERDAM,
+            datetime(2021, 3, 28, 1, 0, tzinfo=UTC),
+            id="just after the gap",
+        ),
+        pytest.param(
+            "2021-03-28 01:59:59",
+            AMSTERDAM,
+            datetime(2021, 3, 28, 0, 59, 59, tzinfo=UTC),
+            id="just before the gap",
+        ),
+        pytest.param(
+            "2024-02-29 10:00:00", AMSTERDAM, datetime(2024, 2, 29, 9, 0, tzinfo=UTC), id="leap day"
+        ),
+    ],
+)
+def test_accepted_times(text: str, zone: ZoneInfo, expected: datetime) -> None:
+    assert parse_instant("StartTime", text, zone) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message_part"),
+    [
+        pytest.param(
+            "2021-03-28 02:30:00",
+            "does not exist in time zone Europe/Amsterdam",
+            id="spring-forward gap",
+        ),
+        pytest.param("2021-02-30 10:00:00", "not a real calendar date", id="Feb 30"),
+        pytest.param(
+            "2023-02-29 10:00:00", "not a real calendar date", id="Feb 29 in a common year"
+        ),
+        pytest.param("2021-06-14 24:00:00", "not a real calendar date", id="hour 24"),
+        pytest.param("2021-06-14 12:60:00", "not a real calendar date", id="minute 60"),
+        pytest.param("2021-06-14", "is not a valid date and time", id="date only"),
+        pytest.param("14-06-2021 12:00:00", "is not a valid date and time", id="day first"),
+        pytest.param("2021-06-14 12:00", "is not a valid date and time", id="no seconds"),
+        pytest.param("2021/06/14 12:00:00", "is not a valid date and time", id="slashes"),
+        pytest.param("", "is not a valid date and time", id="empty"),
+        pytest.param("tomorrow", "is not a valid date and time", id="words"),
+        pytest.param(
+            "2021-06-14T12:00:00+25:00", "impossible UTC offset", id="offset beyond 18 hours"
+        ),
+        pytest.param("0001-01-01 00:00:00", "out of range", id="year 1"),
+        pytest.param("9999-12-31 23:59:59", "out of range", id="year 9999"),
+        pytest.param("2021-06-14 12:00:00\x00", "is not a valid date and time", id="NUL"),
+    ],
+)
+def test_refused_times(text: str, message_part: str) -> None:
+    with pytest.raises(InvalidDateTime) as refused:
+        parse_instant("StartTime", text, AMSTERDAM)
+    assert message_part in refused.value.message
+    assert refused.value.message.startswith("StartTime")
+
+
+def test_refusal_names_the_allowed_formats() -> None:
+    with pytest.raises(InvalidDateTime) as refused:
+        parse_instant("Till", "next week", AMSTERDAM)
+    assert "yyyy-MM-dd HH:mm:ss" in refused.value.message
+    assert "yyyy-MM-ddTHH:mm:ssZ" in refused.value.message
+
+
+@pytest.mark.parametrize(
+    ("instant", "zone", "expected"),
+    [
+        pytest.param(
+            datetime(2021, 4, 19, 20, 0, tzinfo=UTC),
+            AUCKLAND,
+            "2021-04-20T08:00:00.000000+12:00",
+            id="documented",
+        ),
+        pytest.param(
+            datetime(2021, 1, 5, 20, 0, tzinfo=UTC),
+            AUCKLAND,
+            "2021-01-06T09:00:00.000000+13:00",
+            id="NZ daylight time",
+        ),
+        pytest.param(
+            datetime(2021, 10, 31, 0, 30, tzinfo=UTC),
+            AMSTERDAM,
+            "2021-10-31T02:30:00.000000+02:00",
+            id="first 02:30 on fall-back day",
+        ),
+        pytest.param(
+            datetime(2021, 10, 31, 1, 30, tzinfo=UTC),
+            AMSTERDAM,
+            "2021-10-31T02:30:00.000000+01:00",
+            id="second 02:30 on fall-back day",
+        ),
+        pytest.param(
+            datetime(2021, 6, 1, 0, 0, 0, 1, tzinfo=UTC),
+            ZoneInfo("UTC"),
+            "2021-06-01T00:00:00.000001+00:00",
+            id="microseconds",
+        ),
+    ],
+)
+def test_formatting(instant: datetime, zone: ZoneInfo, expected: str) -> None:
+    assert format_instant(instant, zone) == expected
+
+
+def test_unknown_zone_is_refused() -> None:
+    with pytest.raises(InvalidParameter):
+        zone_named("Mars/Olympus_Mons")
