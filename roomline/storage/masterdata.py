@@ -1,13 +1,31 @@
-"""Spaces and people."""
+"""Spaces and people.
+
+Removing one that reservations name is refused by a foreign key; that refusal becomes
+``StillReferenced`` here.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Table,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
 
+from roomline.domain.errors import StillReferenced
 from roomline.domain.reservations import Person, Space
-from roomline.storage.tables import people, spaces
+from roomline.storage.tables import people, reservations, spaces
 
 
 def _space(row: Any) -> Space:
@@ -40,7 +58,8 @@ def update_space(conn: Connection, space: Space) -> None:
 
 
 def remove_space(conn: Connection, space_id: str) -> bool:
-    return conn.execute(delete(spaces).where(spaces.c.id == space_id)).rowcount > 0
+    with _referenced_is_refused(f"Space {space_id!r}"):
+        return conn.execute(delete(spaces).where(spaces.c.id == space_id)).rowcount > 0
 
 
 def _space_values(space: Space) -> dict[str, Any]:
@@ -71,4 +90,59 @@ def add_person(conn: Connection, person: Person) -> None:
 
 
 def remove_person(conn: Connection, person_id: str) -> bool:
-    return conn.execute(delete(people).where(people.c.id == person_id)).rowcount > 0
+    with _referenced_is_refused(f"Person {person_id!r}"):
+        return conn.execute(delete(people).where(people.c.id == person_id)).rowcount > 0
+
+
+@contextmanager
+def _referenced_is_refused(what: str) -> Iterator[None]:
+    """Turn the foreign key's refusal (a reservation stored concurrently) into ours."""
+    try:
+        yield
+    except IntegrityError as exc:
+        raise StillReferenced(f"{what} is named by reservations and cannot be removed.") from exc
+
+
+def update_person(conn: Connection, person: Person) -> None:
+    conn.execute(update(people).where(people.c.id == person.id).values(name=person.name))
+
+
+def existing_ids(conn: Connection, table: Table, ids: Collection[str]) -> set[str]:
+    """Return which of ``ids`` are stored in ``table`` (spaces or people)."""
+    found: set[str] = set()
+    wanted = list(ids)
+    for start in range(0, len(wanted), 500):  # stay under every driver's parameter limit
+        chunk = wanted[start : start + 500]
+        found.update(conn.execute(select(table.c.id).where(table.c.id.in_(chunk))).scalars())
+    return found
+
+
+def reservation_counts(conn: Connection, column: str, value: str) -> tuple[int, int]:
+    """Return (all, active) reservations whose ``column`` (space_id/applicant_id) is ``value``."""
+    column_ = reservations.c[column]
+    active = func.sum(case((reservations.c.status == "Processed", 1), else_=0))
+    row = conn.execute(select(func.count(), func.coalesce(active, 0)).where(column_ == value)).one()
+    return int(row[0]), int(row[1])
+
+
+def add_many(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert ``rows`` (column → value) into spaces or people in one statement."""
+    if rows:
+        conn.execute(insert(table), list(rows))
+
+
+def update_many(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Update spaces or people by id, one executemany for all ``rows``."""
+    if not rows:
+        return
+    columns = [name for name in rows[0] if name != "id"]
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values({name: bindparam(f"b_{name}") for name in columns})
+    )
+    conn.execute(statement, [{f"b_{name}": value for name, value in row.items()} for row in rows])
+
+
+def space_values(space: Space) -> dict[str, Any]:
+    return _space_values(space)

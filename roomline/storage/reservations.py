@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from roomline.domain.errors import SpaceNotAvailable
 from roomline.domain.reservations import Interval, Reservation, ReservationStatus, Space
-from roomline.storage.tables import people, reservations
+from roomline.storage.tables import people, reservations, spaces
 
 EXCLUSION_VIOLATION = "23P01"
 
@@ -215,3 +215,40 @@ def _translated(conn: Connection, space: Space) -> Iterator[None]:
         raise
     if savepoint is not None:
         savepoint.commit()
+
+
+def listing(
+    conn: Connection,
+    *,
+    space_id: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    status: ReservationStatus | None = None,
+    limit: int | None = None,
+) -> list[Any]:
+    """Return reservation rows for management, filtered, ordered by start then UltimoId.
+
+    A row overlaps ``[start, end)`` when given; rows carry ``applicant_name`` and the
+    space's ``space_time_zone``.
+    """
+    query = (
+        select(
+            reservations,
+            people.c.name.label("applicant_name"),
+            spaces.c.time_zone.label("space_time_zone"),
+        )
+        .join(people, people.c.id == reservations.c.applicant_id)
+        .join(spaces, spaces.c.id == reservations.c.space_id)
+        .order_by(reservations.c.start_time, reservations.c.ultimo_id)
+    )
+    if space_id is not None:
+        query = query.where(reservations.c.space_id == space_id)
+    if start is not None:
+        query = query.where(reservations.c.end_time > start)
+    if end is not None:
+        query = query.where(reservations.c.start_time < end)
+    if status is not None:
+        query = query.where(reservations.c.status == status.value)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(conn.execute(query))

@@ -1,0 +1,160 @@
+"""What makes a space or a person valid, read from loosely typed values.
+
+The CLI hands over text, the management API JSON values, an import file either; all of
+them go through ``space_from_values`` / ``person_from_values`` so the rules hold the same
+everywhere: ids are non-empty single-line text, time zones are real IANA zones,
+preparation and cleanup minutes are whole numbers from 0 to a week, capacity is absent or
+a whole number of at least 0. Every refusal names the field and what was expected.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from roomline.domain.errors import InvalidParameter, RequiredParameterMissing
+from roomline.domain.reservations import Person, Space
+from roomline.domain.times import zone_named
+
+SPACE_FIELDS = (
+    "id",
+    "description",
+    "time_zone",
+    "preparation_minutes",
+    "cleanup_minutes",
+    "capacity",
+    "bookable",
+)
+PERSON_FIELDS = ("id", "name")
+
+MAX_ID_LENGTH = 255
+MAX_DESCRIPTION_LENGTH = 2000
+MAX_NAME_LENGTH = 500
+MAX_BUFFER_MINUTES = 7 * 24 * 60
+MAX_CAPACITY = 1_000_000
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_TRUE = {"true", "yes", "y", "1", "on"}
+_FALSE = {"false", "no", "n", "0", "off"}
+
+
+def space_from_values(values: Mapping[str, Any]) -> Space:
+    """Build a Space from ``values`` (field → text or JSON value); refuse unknown fields."""
+    _refuse_unknown(values, SPACE_FIELDS)
+    zone = _optional_text(values, "time_zone", 64)
+    if zone is not None:
+        try:
+            zone_named(zone)
+        except InvalidParameter as exc:
+            raise InvalidParameter(
+                f"time_zone {zone!r} is not an IANA time zone such as Europe/Amsterdam; "
+                "leave it empty for the server's default zone."
+            ) from exc
+    return Space(
+        id=identifier(values.get("id"), "id"),
+        description=_text(values, "description", MAX_DESCRIPTION_LENGTH),
+        time_zone=zone,
+        preparation_minutes=_whole(values, "preparation_minutes", MAX_BUFFER_MINUTES) or 0,
+        cleanup_minutes=_whole(values, "cleanup_minutes", MAX_BUFFER_MINUTES) or 0,
+        capacity=_whole(values, "capacity", MAX_CAPACITY),
+        bookable=_flag(values, "bookable", default=True),
+    )
+
+
+def person_from_values(values: Mapping[str, Any]) -> Person:
+    """Build a Person from ``values``; refuse unknown fields."""
+    _refuse_unknown(values, PERSON_FIELDS)
+    return Person(
+        id=identifier(values.get("id"), "id"),
+        name=_text(values, "name", MAX_NAME_LENGTH),
+    )
+
+
+def space_values(space: Space) -> dict[str, Any]:
+    """Return ``space`` as field → value, the inverse of ``space_from_values``."""
+    return {
+        "id": space.id,
+        "description": space.description,
+        "time_zone": space.time_zone,
+        "preparation_minutes": space.preparation_minutes,
+        "cleanup_minutes": space.cleanup_minutes,
+        "capacity": space.capacity,
+        "bookable": space.bookable,
+    }
+
+
+def person_values(person: Person) -> dict[str, Any]:
+    return {"id": person.id, "name": person.name}
+
+
+def identifier(value: Any, field: str) -> str:
+    """Read an id: non-empty text of at most 255 characters, no control characters."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise RequiredParameterMissing(f"{field} is required.")
+    if not isinstance(value, str):
+        raise InvalidParameter(f"{field} must be text, not {type(value).__name__}.")
+    text = value.strip()
+    if len(text) > MAX_ID_LENGTH:
+        raise InvalidParameter(f"{field} is longer than {MAX_ID_LENGTH} characters.")
+    if _CONTROL.search(text):
+        raise InvalidParameter(f"{field} must not contain control characters.")
+    return text
+
+
+def _refuse_unknown(values: Mapping[str, Any], known: tuple[str, ...]) -> None:
+    unknown = [name for name in values if name not in known]
+    if unknown:
+        raise InvalidParameter(
+            f"Unknown field {', '.join(repr(str(name)) for name in unknown)}; "
+            f"the fields are {', '.join(known)}."
+        )
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _text(values: Mapping[str, Any], field: str, max_length: int) -> str:
+    value = values.get(field)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidParameter(f"{field} must be text, not {type(value).__name__}.")
+    text = value.strip()
+    if len(text) > max_length:
+        raise InvalidParameter(f"{field} is longer than {max_length} characters.")
+    if re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", text):
+        raise InvalidParameter(f"{field} must not contain control characters.")
+    return text
+
+
+def _optional_text(values: Mapping[str, Any], field: str, max_length: int) -> str | None:
+    if _is_blank(values.get(field)):
+        return None
+    return _text(values, field, max_length)
+
+
+def _whole(values: Mapping[str, Any], field: str, maximum: int) -> int | None:
+    value = values.get(field)
+    if _is_blank(value):
+        return None
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d{1,12}\s*", value):
+        value = int(value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidParameter(f"{field} must be a whole number, not {value!r}.")
+    if not 0 <= value <= maximum:
+        raise InvalidParameter(f"{field} must be between 0 and {maximum}, not {value}.")
+    return value
+
+
+def _flag(values: Mapping[str, Any], field: str, *, default: bool) -> bool:
+    value = values.get(field)
+    if _is_blank(value):
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise InvalidParameter(f"{field} must be true or false, not {value!r}.")

@@ -1,0 +1,217 @@
+"""Import and export files: CSV or JSON records, each remembering the line it came from.
+
+Imports are all-or-nothing (``import_records``): every row is checked before anything is
+written, all problems are reported with their line numbers, and the rows are then written
+in one transaction. Existing ids are updated, new ones added, so an exported file can be
+edited and imported again.
+
+CSV has a header row naming the fields (``,`` or ``;`` separated, as spreadsheets write
+it, an optional UTF-8 byte order mark); JSON is an array of objects.
+"""
+
+from __future__ import annotations
+
+import csv
+import enum
+import io
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import Table
+
+from roomline.domain.errors import ImportRejected, InvalidParameter, RoomlineError
+from roomline.storage import masterdata
+from roomline.storage.database import Database
+
+T = TypeVar("T")
+Progress = Callable[[int, int], None]  # (rows written so far, rows in all)
+
+CHUNK = 500
+MAX_REPORTED_PROBLEMS = 20
+
+
+class FileFormat(enum.StrEnum):
+    CSV = "csv"
+    JSON = "json"
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    line: int
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    added: int
+    updated: int
+
+
+def format_named(name: str | None, filename: str | None = None) -> FileFormat:
+    """Choose the format: ``name`` if given, else from ``filename``'s extension."""
+    if name is None and filename is not None and "." in filename:
+        name = filename.rsplit(".", 1)[1]
+    if name is None:
+        raise InvalidParameter("Say which format the file has: csv or json.")
+    try:
+        return FileFormat(name.strip().lower())
+    except ValueError as exc:
+        raise InvalidParameter(f"Unknown file format {name!r}; use csv or json.") from exc
+
+
+def read_records(text: str, file_format: FileFormat) -> list[Record]:
+    """Read ``text`` into records; a file that cannot be read is ImportRejected."""
+    text = text.removeprefix("\ufeff")
+    if file_format is FileFormat.CSV:
+        return _read_csv(text)
+    return _read_json(text)
+
+
+def write_records(rows: Sequence[Mapping[str, Any]], fields: Sequence[str], fmt: FileFormat) -> str:
+    """Write ``rows`` in ``fmt``; CSV leaves None empty and writes booleans as true/false."""
+    if fmt is FileFormat.JSON:
+        items = ",\n".join(
+            "  " + json.dumps({name: row[name] for name in fields}, ensure_ascii=False)
+            for row in rows
+        )
+        return f"[\n{items}\n]\n" if rows else "[]\n"
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(fields)
+    for row in rows:
+        writer.writerow([_csv_cell(row[name]) for name in fields])
+    return out.getvalue()
+
+
+def import_records(
+    database: Database,
+    table: Table,
+    records: Sequence[Record],
+    build: Callable[[Mapping[str, Any]], T],
+    values_of: Callable[[T], dict[str, Any]],
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Check every record with ``build``, then add or update them all in one transaction."""
+    problems: list[tuple[int, str]] = []
+    built: list[dict[str, Any]] = []
+    first_line: dict[str, int] = {}
+    for record in records:
+        try:
+            values = values_of(build(record.values))
+        except RoomlineError as exc:
+            problems.append((record.line, exc.message))
+            continue
+        if values["id"] in first_line:
+            problems.append(
+                (
+                    record.line,
+                    f"id {values['id']!r} already appears on line {first_line[values['id']]}.",
+                )
+            )
+            continue
+        first_line[values["id"]] = record.line
+        built.append(values)
+    if problems:
+        raise _rejected(problems)
+    total = len(built)
+    done = 0
+    with database.write() as conn:
+        existing = masterdata.existing_ids(conn, table, [row["id"] for row in built])
+        for start in range(0, total, CHUNK):
+            chunk = built[start : start + CHUNK]
+            masterdata.add_many(conn, table, [row for row in chunk if row["id"] not in existing])
+            masterdata.update_many(conn, table, [row for row in chunk if row["id"] in existing])
+            done += len(chunk)
+            if progress is not None:
+                progress(done, total)
+    updated = sum(1 for row in built if row["id"] in existing)
+    return ImportResult(added=total - updated, updated=updated)
+
+
+def _rejected(problems: list[tuple[int, str]]) -> ImportRejected:
+    shown = problems[:MAX_REPORTED_PROBLEMS]
+    lines = [f"line {line}: {reason}" for line, reason in shown]
+    if len(problems) > len(shown):
+        lines.append(f"... and {len(problems) - len(shown)} more.")
+    rows = "1 row is" if len(problems) == 1 else f"{len(problems)} rows are"
+    return ImportRejected(
+        f"Nothing was imported: {rows} invalid.\n" + "\n".join(lines), problems=problems
+    )
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _read_csv(text: str) -> list[Record]:
+    first = text.split("\n", 1)[0]
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    line = 1  # where the row being read starts, for messages
+    try:
+        header = next(reader, None)
+        if header is None or not any(cell.strip() for cell in header):
+            raise ImportRejected(
+                "Nothing was imported: the file has no header row naming the fields.",
+                problems=[(1, "no header row")],
+            )
+        fields = [cell.strip().lower() for cell in header]
+        records: list[Record] = []
+        line = reader.line_num + 1
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                if len(row) != len(fields):
+                    raise _rejected(
+                        [(line, f"the row has {len(row)} fields, the header {len(fields)}.")]
+                    )
+                records.append(Record(line, dict(zip(fields, row, strict=True))))
+            line = reader.line_num + 1
+    except csv.Error as exc:
+        raise _rejected([(line, f"not readable as CSV: {exc}.")]) from exc
+    return records
+
+
+def _read_json(text: str) -> list[Record]:
+    decoder = json.JSONDecoder()
+    index = _skip_space(text, 0)
+    if index >= len(text) or text[index] != "[":
+        raise _rejected([(_line_of(text, index), "the file must hold a JSON array of objects.")])
+    index = _skip_space(text, index + 1)
+    records: list[Record] = []
+    line, counted_to = 1, 0
+    while index < len(text) and text[index] != "]":
+        line += text.count("\n", counted_to, index)
+        counted_to = index
+        try:
+            value, index = decoder.raw_decode(text, index)
+        except json.JSONDecodeError as exc:
+            raise _rejected([(exc.lineno, f"not valid JSON: {exc.msg}.")]) from exc
+        if not isinstance(value, dict):
+            raise _rejected([(line, "each item must be a JSON object of fields.")])
+        records.append(Record(line, {str(key).lower(): item for key, item in value.items()}))
+        index = _skip_space(text, index)
+        if index < len(text) and text[index] == ",":
+            index = _skip_space(text, index + 1)
+        elif index >= len(text) or text[index] != "]":
+            raise _rejected([(_line_of(text, index), "expected ',' or ']' after an item.")])
+    if index >= len(text):
+        raise _rejected([(_line_of(text, index), "the JSON array is not closed with ']'.")])
+    if text[index + 1 :].strip():
+        raise _rejected([(_line_of(text, index + 1), "unexpected text after the JSON array.")])
+    return records
+
+
+def _skip_space(text: str, index: int) -> int:
+    while index < len(text) and text[index] in " \t\r\n":
+        index += 1
+    return index
+
+
+def _line_of(text: str, index: int) -> int:
+    return text.count("\n", 0, index) + 1
