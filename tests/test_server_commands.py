@@ -153,4 +153,6 @@ def test_health_and_openapi(server: Server) -> None:
         "description": "The 32-hex-digit API key of the caller.",
     }
     docs = server.client.get("/docs")
-    assert docs.status_code == 200 and "swagger-ui" in docs.text
+    assert docs.status_code == 200 and "/docs-assets/swagger-ui-bundle.js" in docs.text
+    assert "cdn" not in docs.text.lower()  # the playground works offline
+    assert server.client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200

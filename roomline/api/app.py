@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from roomline import __version__
 from roomline.api import demo, errors, health
+from roomline.api.docs_ui import install_docs
 from roomline.compat.ultimo.router import CaseInsensitiveWorkflowPaths, UltimoGateway, build_router
 from roomline.config import Settings
 from roomline.domain.times import zone_named
@@ -38,7 +39,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     service = ReservationService(database, clock, policy)
 
-    app = FastAPI(title="roomline", version=__version__, description=DESCRIPTION)
+    app = FastAPI(
+        title="roomline", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None
+    )
     app.state.settings = settings
     app.state.database = database
     app.state.clock = clock
@@ -53,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install_handlers(app)
     app.include_router(build_router())
     app.include_router(health.router)
+    install_docs(app)
     if settings.demo:
         app.include_router(demo.router)
     app.add_middleware(CaseInsensitiveWorkflowPaths)
