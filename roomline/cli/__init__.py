@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from roomline.cli import db, server
+from roomline.cli import db, keys, people, reservations, server, spaces
 
 app = typer.Typer(
     name="roomline",
@@ -15,6 +15,10 @@ app = typer.Typer(
 app.command("serve")(server.serve)
 app.command("demo")(server.demo)
 app.add_typer(db.app, name="db")
+app.add_typer(spaces.app, name="spaces")
+app.add_typer(people.app, name="people")
+app.add_typer(keys.app, name="keys")
+app.add_typer(reservations.app, name="reservations")
 
 
 def main() -> None:

@@ -48,7 +48,7 @@ def space_from_values(values: Mapping[str, Any]) -> Space:
         except InvalidParameter as exc:
             raise InvalidParameter(
                 f"time_zone {zone!r} is not an IANA time zone such as Europe/Amsterdam; "
-                "leave it empty for the server's default zone."
+                "leave it out for the server's default zone."
             ) from exc
     return Space(
         id=identifier(values.get("id"), "id"),

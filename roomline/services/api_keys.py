@@ -125,6 +125,8 @@ def key_values(key: StoredKey) -> dict[str, Any]:
         else [name for name in WORKFLOWS if name in key.workflows],
         "ip_allow": key.ip_allow,
         "daily_quota": key.daily_quota,
-        "created_at": key.created_at.isoformat(),
-        "revoked_at": None if key.revoked_at is None else key.revoked_at.isoformat(),
+        "created_at": key.created_at.isoformat(timespec="seconds"),
+        "revoked_at": None
+        if key.revoked_at is None
+        else key.revoked_at.isoformat(timespec="seconds"),
     }
