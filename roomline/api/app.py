@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from roomline import __version__
 from roomline.api import demo, errors, health
 from roomline.api.docs_ui import install_docs
+from roomline.api.management import build_router as build_management_router
 from roomline.compat.ultimo.router import CaseInsensitiveWorkflowPaths, UltimoGateway, build_router
 from roomline.config import Settings
 from roomline.domain.times import zone_named
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install_handlers(app)
     app.include_router(build_router())
     app.include_router(health.router)
+    app.include_router(build_management_router())
     install_docs(app)
     if settings.demo:
         app.include_router(demo.router)

@@ -7,6 +7,7 @@ statuses from here, so one table decides every status.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -85,5 +86,9 @@ def install_handlers(app: FastAPI) -> None:
 def error_response(exc: errors.RoomlineError, path: str) -> JSONResponse:
     """Answer ``exc`` as JSON; under the Ultimo prefix in Ultimo's envelope."""
     on_wire = path.lower().startswith(WIRE_PREFIX)
-    body = bodies.error(exc) if on_wire else {"message": exc.message, "code": exc.code}
+    body: dict[str, Any] = (
+        bodies.error(exc) if on_wire else {"message": exc.message, "code": exc.code}
+    )
+    if isinstance(exc, errors.ImportRejected) and not on_wire:
+        body["problems"] = [{"line": line, "reason": reason} for line, reason in exc.problems]
     return JSONResponse(body, status_code=status_for(exc), headers=headers_for(exc))

@@ -74,9 +74,9 @@ def create_key(
     allow_text = None
     if ip_allow is not None and ip_allow.strip():
         allow_text = format_ip_allow(parse_ip_allow(ip_allow))
-    if daily_quota is not None and not 1 <= daily_quota <= MAX_DAILY_QUOTA:
+    if daily_quota is not None and not 0 <= daily_quota <= MAX_DAILY_QUOTA:
         raise InvalidParameter(
-            f"daily_quota must be between 1 and {MAX_DAILY_QUOTA}, not {daily_quota}."
+            f"daily_quota must be between 0 and {MAX_DAILY_QUOTA}, not {daily_quota}."
         )
     secret = new_secret()
     with database.write() as conn:

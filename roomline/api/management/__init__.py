@@ -1,0 +1,24 @@
+"""The management API under ``/api/manage``: spaces, people, API keys, reservations.
+
+It is opened only by the admin token (``Authorization: Bearer``, see ``api/admin.py``);
+an Ultimo API key never opens it, and the admin token never opens the Ultimo workflows.
+Its routes call the same services as the ``roomline`` CLI, so both apply the same rules.
+Errors answer ``{"message", "code"}`` with the status from ``api/errors.py``.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from roomline.api.admin import require_admin
+from roomline.api.management import keys, people, reservations, spaces
+
+PREFIX = "/api/manage"
+TAG = "Management"
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(prefix=PREFIX, tags=[TAG], dependencies=[Depends(require_admin)])
+    for part in (spaces, people, keys, reservations):
+        router.include_router(part.router)
+    return router
