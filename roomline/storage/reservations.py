@@ -1,7 +1,7 @@
 """Reservations: reads, writes, and the translation of the database's own refusals.
 
 A write that the database refuses because blocked intervals overlap (PostgreSQL's
-exclusion constraint) becomes ``SpaceNotAvailable``; one refused because the key already
+exclusion constraint, SQLite's triggers) becomes ``SpaceNotAvailable``; one refused because the key already
 used the ExternalId becomes ``ExternalIdTaken``, so the service can answer idempotently.
 """
 
@@ -20,6 +20,7 @@ from roomline.domain.reservations import Interval, Reservation, ReservationStatu
 from roomline.storage.tables import people, reservations, spaces
 
 EXCLUSION_VIOLATION = "23P01"
+SQLITE_OVERLAP_MESSAGE = "reservations_no_overlap"  # raised by migration 0003's triggers
 
 
 class ExternalIdTaken(Exception):
@@ -204,7 +205,8 @@ def _translated(conn: Connection, space: Space) -> Iterator[None]:
     except IntegrityError as exc:
         if savepoint is not None:
             savepoint.rollback()
-        if getattr(exc.orig, "sqlstate", None) == EXCLUSION_VIOLATION:
+        overlap = getattr(exc.orig, "sqlstate", None) == EXCLUSION_VIOLATION
+        if overlap or SQLITE_OVERLAP_MESSAGE in str(exc.orig):
             raise SpaceNotAvailable(space.display_name) from exc
         if "external_id" in str(exc.orig):
             raise ExternalIdTaken() from exc
