@@ -156,3 +156,8 @@ def test_health_and_openapi(server: Server) -> None:
     assert docs.status_code == 200 and "/docs-assets/swagger-ui-bundle.js" in docs.text
     assert "cdn" not in docs.text.lower()  # the playground works offline
     assert server.client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
+
+
+def test_unknown_paths_answer_json(server: Server) -> None:
+    response = server.client.get("/nowhere")
+    assert (response.status_code, response.json()) == (404, {"message": "No such path.", "code": "NotFound"})
