@@ -1,0 +1,47 @@
+"""A typed Python client for the Ultimo REST connector "Reservations" workflows.
+
+Works against roomline and against a real Ultimo environment; it imports nothing of
+roomline's server, only httpx::
+
+    from roomline.client import UltimoClient, SpaceNotAvailable
+
+    with UltimoClient("https://example.ultimo.net", api_key) as ultimo:
+        ultimo_id = ultimo.create_reservation(
+            space_id="C-25", start=start, end=end, applicant_id="ULTIMO", external_id="m-1"
+        )
+        for reservation in ultimo.get_reservations("C-25", start, end):
+            print(reservation.ultimo_id, reservation.start)
+
+``AsyncUltimoClient`` offers the same calls, awaitable.
+"""
+
+from roomline.client.asynchronous import AsyncUltimoClient
+from roomline.client.errors import (
+    ConnectionFailed,
+    InvalidResponse,
+    RateLimited,
+    ReservationInPast,
+    SpaceNotAvailable,
+    UltimoError,
+    Unauthorized,
+)
+from roomline.client.models import Reservation
+from roomline.client.retry import NO_RETRY, RetryPolicy
+from roomline.client.sync import UltimoClient
+from roomline.client.wire import DOCUMENTED_APPLICATION_ELEMENT_IDS
+
+__all__ = [
+    "DOCUMENTED_APPLICATION_ELEMENT_IDS",
+    "NO_RETRY",
+    "AsyncUltimoClient",
+    "ConnectionFailed",
+    "InvalidResponse",
+    "RateLimited",
+    "Reservation",
+    "ReservationInPast",
+    "RetryPolicy",
+    "SpaceNotAvailable",
+    "UltimoClient",
+    "UltimoError",
+    "Unauthorized",
+]

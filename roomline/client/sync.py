@@ -1,0 +1,116 @@
+"""The synchronous client for the four Ultimo Reservations workflows."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from types import TracebackType
+
+import httpx
+
+from roomline.client import wire
+from roomline.client.models import Reservation
+from roomline.client.options import ClientOptions
+from roomline.client.retry import TRANSIENT_ERRORS, RetryPolicy
+from roomline.client.wire import Call, TimeValue
+
+
+class UltimoClient:
+    """Book, move, cancel and list reservations on roomline or a real Ultimo environment.
+
+    ``application_element_ids`` overrides the documented GUID per workflow (None: send
+    none); ``retry`` says how to retry (see ``RetryPolicy``). Use it as a context manager,
+    or call ``close()``, unless you pass your own ``http_client``.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        application_element_ids: Mapping[str, str | None] | None = None,
+        send_application_element_id: bool = True,
+        retry: RetryPolicy | None = None,
+        timeout: float = 30.0,
+        http_client: httpx.Client | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.options = ClientOptions.build(
+            base_url, api_key, application_element_ids, send_application_element_id, retry
+        )
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.Client(timeout=timeout)
+        self._sleep = sleep
+
+    def create_reservation(
+        self,
+        *,
+        space_id: str,
+        start: TimeValue,
+        end: TimeValue,
+        applicant_id: str,
+        description: str = "",
+        external_id: str = "",
+    ) -> str:
+        """Book ``space_id`` over [start, end); return the new reservation's UltimoId.
+
+        Aware datetimes are sent in UTC, naive ones as wall-clock time in the space's
+        zone. With an ``external_id`` a repeated call returns the same UltimoId, so it
+        is retried on transient failures.
+        """
+        call = wire.create_call(
+            space_id=space_id,
+            start=start,
+            end=end,
+            applicant_id=applicant_id,
+            description=description,
+            external_id=external_id,
+        )
+        return wire.created_id(self._send(call))
+
+    def update_reservation(
+        self, ultimo_id: str | int, *, start: TimeValue | None = None, end: TimeValue | None = None
+    ) -> None:
+        """Move, shorten or extend a reservation; a time left out stays as it is."""
+        self._send(wire.update_call(ultimo_id, start, end))
+
+    def cancel_reservation(self, ultimo_id: str | int) -> None:
+        """Cancel a reservation (cancelling it again succeeds)."""
+        self._send(wire.cancel_call(ultimo_id))
+
+    def get_reservations(
+        self, space_id: str, start: TimeValue, end: TimeValue
+    ) -> list[Reservation]:
+        """Return the space's reservations overlapping [start, end) (From, Till)."""
+        return wire.reservations(self._send(wire.get_call(space_id, start, end)))
+
+    def _send(self, call: Call) -> httpx.Response:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self._http.post(
+                    self.options.url(call), json=call.body, headers=self.options.headers(call)
+                )
+            except TRANSIENT_ERRORS as exc:
+                delay = self.options.delay_or_raise(call, attempt, error=exc)
+            else:
+                if response.status_code == 200:
+                    return response
+                delay = self.options.delay_or_raise(call, attempt, response=response)
+            self._sleep(delay)
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> UltimoClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
