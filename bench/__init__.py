@@ -1,0 +1,1 @@
+"""roomline's benchmark harness: ``.venv/bin/python -m bench`` (see README, Performance)."""

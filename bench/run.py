@@ -1,0 +1,263 @@
+"""One benchmark run: the ceiling, then each backend × size × workflow, then the report.
+
+For every backend (SQLite; PostgreSQL when it answers) and every size, a fresh database
+is created, seeded in bulk (bench/seed.py), served by ``roomline serve`` with its
+production settings, warmed up, and driven by wrk through Get, Create, Update and Cancel
+in that order. The database is dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import platform
+import secrets
+import sqlite3
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+
+from bench import processes, profile, report
+from bench.processes import Load, free_port
+from bench.seed import Layout, seed
+from roomline.storage.database import Database
+
+WORKFLOWS = {"Get": "get", "Create": "create", "Update": "update", "Cancel": "cancel"}
+DEFAULT_PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+@dataclass
+class Plan:
+    """What one invocation of ``python -m bench`` measures."""
+
+    sizes: list[int]
+    backends: list[str]
+    spaces: int
+    workers: int
+    load: Load
+    warmup_seconds: int
+    pg_admin_url: str
+    label: str
+    profile: bool = False
+    workflows: list[str] = field(default_factory=lambda: list(WORKFLOWS))
+
+
+def measure(plan: Plan) -> tuple[dict[str, Any], bool]:
+    """Run ``plan``; return the report and whether every workflow behaved (no errors)."""
+    wrk = processes.ensure_wrk()
+    work = Path(tempfile.mkdtemp(prefix="roomline-bench-"))
+    print(f"bench: logs and databases under {work}", flush=True)
+    result: dict[str, Any] = {
+        "label": plan.label,
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": _machine(),
+        "load": {
+            "threads": plan.load.threads,
+            "connections": plan.load.connections,
+            "seconds": plan.load.seconds,
+            "warmup_seconds": plan.warmup_seconds,
+            "server_workers": plan.workers,
+        },
+        "runs": [],
+        "skipped": [],
+        "profiles": {},
+    }
+    counter = iter(range(1, 1_000_000))
+    result["ceiling"] = _ceiling(wrk, plan, work, counter)
+    _print_line("ceiling", result["ceiling"])
+    for backend in plan.backends:
+        reason = _unavailable(backend, plan.pg_admin_url)
+        if reason is not None:
+            result["skipped"].append(f"{backend} skipped: {reason}")
+            print(f"bench: {backend} skipped: {reason}", flush=True)
+            continue
+        for size in plan.sizes:
+            run = _run_backend(wrk, plan, backend, size, work, counter, result["profiles"])
+            result["runs"].append(run)
+    healthy = (
+        all(
+            w["errors"] == 0 and w["ok"] > 0
+            for run in result["runs"]
+            for w in run["workflows"].values()
+        )
+        and result["ceiling"]["ok"] > 0
+    )
+    return result, healthy
+
+
+def _ceiling(wrk: str, plan: Plan, work: Path, counter: Iterator[int]) -> dict[str, Any]:
+    port = free_port()
+    command = processes.ceiling_command(port, plan.workers)
+    dummy = Layout(plan.spaces, 8, datetime.now(UTC) + timedelta(days=1), "0" * 32)
+    with processes.running("ceiling", command, "/", work, port) as server:
+        if plan.warmup_seconds:
+            warm = Load(plan.load.threads, plan.load.connections, plan.warmup_seconds)
+            processes.run_wrk(wrk, server.base_url, "get", warm, dummy.environment(), next(counter))
+        return _drive(wrk, plan, server, "get", dummy, next(counter), None)
+
+
+def _run_backend(
+    wrk: str,
+    plan: Plan,
+    backend: str,
+    size: int,
+    work: Path,
+    counter: Iterator[int],
+    profiles: dict[str, Any],
+) -> dict[str, Any]:
+    with _fresh_database(backend, work, plan.pg_admin_url) as url:
+        database = Database(url)
+        started = time.monotonic()
+        try:
+            layout = seed(
+                database,
+                spaces_count=plan.spaces,
+                total=size,
+                api_key=secrets.token_hex(16).upper(),
+            )
+        finally:
+            database.dispose()
+        seed_seconds = time.monotonic() - started
+        print(
+            f"bench: {backend}: seeded {layout.reservations:,} reservations "
+            f"in {seed_seconds:.1f} s",
+            flush=True,
+        )
+        port = free_port()
+        command = processes.roomline_command(url, port, plan.workers)
+        name = f"roomline-{backend}-{size}"
+        run: dict[str, Any] = {
+            "backend": backend,
+            "reservations": layout.reservations,
+            "spaces": layout.spaces,
+            "seed_seconds": round(seed_seconds, 2),
+            "workflows": {},
+        }
+        with processes.running(name, command, "/healthz", work, port) as server:
+            if plan.warmup_seconds:
+                warm = Load(plan.load.threads, plan.load.connections, plan.warmup_seconds)
+                processes.run_wrk(wrk, server.base_url, "get", warm, layout.environment(), 0)
+            for title in plan.workflows:
+                raw = work / f"{name}-{title}.pyspy.txt" if plan.profile else None
+                measured = _drive(wrk, plan, server, WORKFLOWS[title], layout, next(counter), raw)
+                run["workflows"][title] = measured
+                _print_line(f"{backend} {layout.reservations:,} {title}", measured)
+                if raw is not None:
+                    summary = profile.summarise(raw)
+                    profiles[f"{backend} {layout.reservations} {title}"] = summary
+                    print(profile.render(summary), flush=True)
+        return run
+
+
+def _drive(
+    wrk: str,
+    plan: Plan,
+    server: processes.Server,
+    workflow: str,
+    layout: Layout,
+    run_number: int,
+    raw_profile: Path | None,
+) -> dict[str, Any]:
+    server.reset_peak_rss()
+    if raw_profile is None:
+        measured = processes.run_wrk(
+            wrk, server.base_url, workflow, plan.load, layout.environment(), run_number
+        )
+    else:
+        with processes.profiling(
+            server.process.pid, plan.load.seconds, raw_profile, subprocesses=plan.workers > 1
+        ):
+            measured = processes.run_wrk(
+                wrk, server.base_url, workflow, plan.load, layout.environment(), run_number
+            )
+    seconds = measured["duration_us"] / 1e6
+    errors = measured["bad_responses"] + measured["socket_errors"]
+    if measured["stderr"]:
+        print(f"bench: wrk said: {measured['stderr']}", file=sys.stderr, flush=True)
+    return {
+        "requests": measured["requests"],
+        "requests_per_second": round(measured["requests"] / seconds, 1) if seconds else 0.0,
+        "p50_ms": measured["p50_us"] / 1000,
+        "p99_ms": measured["p99_us"] / 1000,
+        "max_ms": measured["max_us"] / 1000,
+        "ok": measured["ok"],
+        "conflicts": measured["conflicts"],
+        "errors": errors,
+        "peak_rss_mb": round(server.peak_rss_bytes() / 2**20, 1),
+    }
+
+
+def _print_line(title: str, measured: dict[str, Any]) -> None:
+    print(
+        f"bench: {title}: {measured['requests_per_second']:,.0f} req/s, "
+        f"p50 {measured['p50_ms']:.2f} ms, p99 {measured['p99_ms']:.2f} ms, "
+        f"{measured['errors']} errors, {measured['conflicts']} × 1015, "
+        f"peak RSS {measured['peak_rss_mb']:.0f} MB",
+        flush=True,
+    )
+
+
+def _unavailable(backend: str, pg_admin_url: str) -> str | None:
+    if backend == "sqlite":
+        return None
+    try:
+        engine = create_engine(pg_admin_url)
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+    except (OperationalError, ImportError) as exc:
+        return f"PostgreSQL at {pg_admin_url} is not reachable ({str(exc).splitlines()[0]})"
+    return None
+
+
+@contextmanager
+def _fresh_database(backend: str, work: Path, pg_admin_url: str) -> Iterator[str]:
+    """Yield the URL of a new database; delete it afterwards."""
+    if backend == "sqlite":
+        path = work / f"bench-{uuid.uuid4().hex[:8]}.db"
+        try:
+            yield f"sqlite:///{path}"
+        finally:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return
+    name = f"roomline_bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield pg_admin_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _machine() -> dict[str, Any]:
+    import os
+
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "uvicorn": version("uvicorn"),
+        "sqlite": sqlite3.sqlite_version,
+        "platform": platform.platform(),
+        # Other work on the machine skews the numbers; the load average says how much.
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def print_report(result: dict[str, Any]) -> None:
+    print()
+    print(report.table(result))
+    print()
+    print(report.notes(result))
