@@ -17,7 +17,8 @@ def require_admin(
 ) -> None:
     """Refuse the request unless it carries ``Authorization: Bearer <admin token>``."""
     expected = request.app.state.settings.admin_token
-    if expected is None:
+    # An empty token would match a request without one: treat it as "not configured".
+    if expected is None or not expected.get_secret_value().strip():
         raise AdminTokenRequired(
             "The management API is disabled: no admin token is configured "
             "(set ROOMLINE_ADMIN_TOKEN)."
