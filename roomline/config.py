@@ -8,9 +8,9 @@ win over the environment.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///roomline.db"
@@ -50,6 +50,22 @@ class Settings(BaseSettings):
     now: str | None = None
 
     log_level: str = "info"
+    # "json": one JSON object per line, one line per request (request id, key name,
+    # workflow, status, duration); "text" for people reading a terminal.
+    log_format: Literal["json", "text"] = "json"
+
+    # Request limits (services/limits.py), counted in the database or, with a Redis URL,
+    # in Redis, so they hold across workers and hosts. ``ultimo_quotas`` fills in Ultimo's
+    # documented quotas wherever the matching option is not given.
+    ultimo_quotas: bool = False
+    rate_limit: str | None = None  # all keys combined, e.g. "100/10 seconds"
+    daily_quota: int | None = Field(default=None, ge=0)  # all keys combined, per UTC day
+    key_rate_limit: str | None = None  # each key on its own
+    key_daily_quota: int | None = Field(default=None, ge=0)  # keys without their own quota
+    redis_url: SecretStr | None = None
+    redis_prefix: str = "roomline"
+    # Peers whose X-Forwarded-For names the client (allow-list syntax: "10.0.0.1;::1").
+    trusted_proxies: str | None = None
 
     @field_validator("application_element_ids")
     @classmethod
@@ -58,6 +74,43 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"unknown workflows: {', '.join(sorted(unknown))}")
         return {**DOCUMENTED_APPLICATION_ELEMENT_IDS, **value}
+
+    @field_validator("rate_limit", "key_rate_limit")
+    @classmethod
+    def _check_rate_limit(cls, value: str | None) -> str | None:
+        from roomline.services.limits import parse_rate_limits
+
+        if value is not None:
+            parse_rate_limits(value)
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_trusted_proxies(cls, value: str | None) -> str | None:
+        from roomline.domain.addresses import parse_ip_allow
+        from roomline.domain.errors import InvalidParameter
+
+        if value is None or not value.strip():
+            return None
+        try:
+            parse_ip_allow(value)
+        except InvalidParameter as exc:
+            raise ValueError(exc.message) from exc
+        return value
+
+    @model_validator(mode="after")
+    def _apply_ultimo_quotas(self) -> Settings:
+        from roomline.services import limits
+
+        if self.ultimo_quotas:
+            given = self.model_fields_set
+            if "rate_limit" not in given:
+                self.rate_limit = limits.ULTIMO_RATE_LIMIT
+            if "daily_quota" not in given:
+                self.daily_quota = limits.ULTIMO_DAILY_QUOTA
+            if "max_body_bytes" not in given:
+                self.max_body_bytes = limits.ULTIMO_MAX_BODY_BYTES
+        return self
 
     def to_environment(self) -> dict[str, str]:
         """Return these settings as ``ROOMLINE_*`` variables, for worker processes."""

@@ -7,13 +7,15 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from roomline import __version__
-from roomline.api import demo, errors, health
+from roomline.api import audit, demo, errors, health
 from roomline.api.docs_ui import install_docs
 from roomline.api.management import build_router as build_management_router
+from roomline.api.observability import RequestObservability
 from roomline.compat.ultimo.router import CaseInsensitiveWorkflowPaths, UltimoGateway, build_router
 from roomline.config import Settings
 from roomline.domain.times import zone_named
 from roomline.services.clock import clock_for
+from roomline.services.limits import limiter_for, policy_from
 from roomline.services.reservations import Policy, ReservationService
 from roomline.storage.database import Database
 
@@ -53,13 +55,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         application_element_ids=settings.application_element_ids,
         strict=settings.strict,
         max_body_bytes=settings.max_body_bytes,
+        limiter=limiter_for(
+            policy_from(
+                settings.rate_limit,
+                settings.daily_quota,
+                settings.key_rate_limit,
+                settings.key_daily_quota,
+            ),
+            database,
+            settings.redis_url.get_secret_value() if settings.redis_url else None,
+            settings.redis_prefix,
+        ),
     )
     errors.install_handlers(app)
     app.include_router(build_router())
     app.include_router(health.router)
     app.include_router(build_management_router())
+    app.include_router(audit.router)
     install_docs(app)
     if settings.demo:
         app.include_router(demo.router)
     app.add_middleware(CaseInsensitiveWorkflowPaths)
+    # Outermost, so every response (errors and 404s too) gets its request id and log line.
+    app.add_middleware(RequestObservability, trusted_proxies=settings.trusted_proxies)
     return app

@@ -15,3 +15,15 @@ Port = typer.Option("--port", help="Port to listen on [env: ROOMLINE_PORT; defau
 Workers = typer.Option(
     "--workers", help="Worker processes [env: ROOMLINE_WORKERS; default 1]", min=1
 )
+UltimoQuotas = typer.Option(
+    "--ultimo-quotas/--no-ultimo-quotas",
+    help="Apply Ultimo's documented quotas: 100 requests per 10 seconds and 10,000 per day "
+    "for all keys combined, 1 MB per request [env: ROOMLINE_ULTIMO_QUOTAS]",
+    show_default=False,
+)
+RedisUrl = typer.Option(
+    "--redis-url",
+    help="Count request limits in this Redis (redis://host:6379/0) instead of the database "
+    "[env: ROOMLINE_REDIS_URL]",
+    show_default=False,
+)

@@ -15,7 +15,8 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from roomline.cli.options import DatabaseUrl, Host, Port, Workers
+from roomline.api.observability import logging_config
+from roomline.cli.options import DatabaseUrl, Host, Port, RedisUrl, UltimoQuotas, Workers
 from roomline.config import Settings, export_to_environment, settings_from
 from roomline.domain.times import parse_instant, zone_named
 from roomline.services import clock
@@ -29,9 +30,18 @@ def serve(
     port: Annotated[int | None, Port] = None,
     database_url: Annotated[str | None, DatabaseUrl] = None,
     workers: Annotated[int | None, Workers] = None,
+    ultimo_quotas: Annotated[bool | None, UltimoQuotas] = None,
+    redis_url: Annotated[str | None, RedisUrl] = None,
 ) -> None:
     """Run the server on the configured database (default: ./roomline.db), migrated on start."""
-    settings = settings_from(host=host, port=port, database_url=database_url, workers=workers)
+    settings = settings_from(
+        host=host,
+        port=port,
+        database_url=database_url,
+        workers=workers,
+        ultimo_quotas=ultimo_quotas,
+        redis_url=redis_url,
+    )
     prepare_database(settings)
     run(settings)
 
@@ -57,6 +67,8 @@ def demo(
             show_default=False,
         ),
     ] = None,
+    ultimo_quotas: Annotated[bool | None, UltimoQuotas] = None,
+    redis_url: Annotated[str | None, RedisUrl] = None,
 ) -> None:
     """Run the server with Ultimo's documentation playground data (SPEC §5)."""
     scratch: Path | None = None
@@ -67,6 +79,8 @@ def demo(
         workers=workers,
         now=now,
         strict=strict,
+        ultimo_quotas=ultimo_quotas,
+        redis_url=redis_url,
         demo=True,
     )
     if "database_url" not in settings.model_fields_set:
@@ -114,5 +128,9 @@ def run(settings: Settings) -> None:
         port=settings.port,
         workers=settings.workers,
         log_level=settings.log_level,
+        log_config=logging_config(settings.log_format, settings.log_level),
+        access_log=False,  # roomline.access logs every request, with its request id
+        # Only RequestObservability reads X-Forwarded-For, and only from trusted proxies.
+        proxy_headers=False,
         timeout_graceful_shutdown=10,
     )

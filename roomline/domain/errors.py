@@ -40,6 +40,7 @@ The tree::
     ├── AccessDenied
     │   ├── MissingApiKey                   absent, unknown or revoked key (one body for all)
     │   ├── WorkflowNotAllowed
+    │   ├── AddressNotAllowed               the key's IP allow-list excludes the caller
     │   └── AdminTokenRequired
     └── LimitExceeded
         ├── PayloadTooLarge
@@ -241,6 +242,10 @@ class MissingApiKey(AccessDenied):
 
 class WorkflowNotAllowed(AccessDenied):
     code = "WorkflowNotAllowed"
+
+
+class AddressNotAllowed(AccessDenied):
+    code = "AddressNotAllowed"
 
 
 class AdminTokenRequired(AccessDenied):

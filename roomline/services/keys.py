@@ -7,6 +7,7 @@ The secret is returned once, at creation, and never logged.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -15,7 +16,13 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
-from roomline.domain.errors import InvalidParameter, MissingApiKey, WorkflowNotAllowed
+from roomline.domain.addresses import AddressRange, allows, format_ip_allow, parse_ip_allow
+from roomline.domain.errors import (
+    AddressNotAllowed,
+    InvalidParameter,
+    MissingApiKey,
+    WorkflowNotAllowed,
+)
 from roomline.storage import keys as key_store
 from roomline.storage.database import Database
 from roomline.storage.keys import StoredKey
@@ -58,12 +65,14 @@ def store_key(
         raise InvalidParameter(
             f"Unknown workflows {', '.join(sorted(unknown))}; choose from {', '.join(WORKFLOWS)}."
         )
+    if daily_quota is not None and daily_quota < 0:
+        raise InvalidParameter("A daily quota counts requests: give 0 or more.")
     return key_store.add(
         conn,
         name=name,
         secret_hash=hash_secret(conn, secret),
         workflows=allowed,
-        ip_allow=ip_allow,
+        ip_allow=canonical_ip_allow(ip_allow),
         daily_quota=daily_quota,
         now=now,
     )
@@ -77,14 +86,62 @@ def create_key(database: Database, *, name: str, now: datetime, **options: objec
     return secret
 
 
-def authenticate(conn: Connection, secret: str | None, workflow: str) -> StoredKey:
-    """Return the active key for ``secret`` if it may call ``workflow``."""
+def canonical_ip_allow(text: str | None) -> str | None:
+    """Check an IP allow-list and return it in canonical form; empty means no allow-list."""
+    if text is None or not text.strip():
+        return None
+    return format_ip_allow(parse_ip_allow(text))
+
+
+@functools.lru_cache(maxsize=1024)
+def _allow_list(text: str) -> tuple[AddressRange, ...] | None:
+    # Parsing depends on the text alone, so caching it never delays a change to a key.
+    try:
+        return parse_ip_allow(text)
+    except InvalidParameter:
+        return None  # a damaged stored allow-list admits nobody
+
+
+def address_allowed(ip_allow: str | None, client_address: str | None) -> bool:
+    """Return whether a key with allow-list ``ip_allow`` may be used from ``client_address``.
+
+    As Ultimo documents, a list naming only IPv4 ranges refuses every IPv6 address, and
+    the other way round; an address that could not be determined is refused.
+    """
+    if ip_allow is None or not ip_allow.strip():
+        return True
+    ranges = _allow_list(ip_allow)
+    return ranges is not None and client_address is not None and allows(ranges, client_address)
+
+
+def authenticate(
+    conn: Connection, secret: str | None, workflow: str, client_address: str | None = None
+) -> StoredKey:
+    """Return the active key for ``secret`` if it may call ``workflow`` from ``client_address``."""
+    key = identify(conn, secret)
+    authorize(key, workflow, client_address)
+    return key
+
+
+def identify(conn: Connection, secret: str | None) -> StoredKey:
+    """Return the active key for ``secret``; absent, unknown and revoked keys look alike.
+
+    Every call reads the key from the database, so a revocation holds at once in every
+    worker process and host.
+    """
     if not secret or len(secret) > 256:
         raise MissingApiKey()
     candidate = hash_secret(conn, secret)
-    key = key_store.active_by_hash(conn, candidate)
-    if key is None:
+    found = key_store.active_with_hash(conn, candidate)
+    if found is None or not hmac.compare_digest(found[1], candidate):
         raise MissingApiKey()
+    return found[0]
+
+
+def authorize(key: StoredKey, workflow: str, client_address: str | None) -> None:
+    """Refuse ``key`` outside its IP allow-list (403) or for a workflow it may not call."""
+    if not address_allowed(key.ip_allow, client_address):
+        shown = client_address or "an address that could not be determined"
+        raise AddressNotAllowed(f"This API key may not be used from {shown}.")
     if key.workflows is not None and workflow not in key.workflows:
         raise WorkflowNotAllowed(f"This API key may not call {workflow}.")
-    return key

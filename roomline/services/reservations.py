@@ -8,6 +8,7 @@ would have slipped past the check.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from roomline.domain.errors import (
 )
 from roomline.domain.reservations import (
     Reservation,
+    ReservationStatus,
     Space,
     blocked_interval,
     check_cancel,
@@ -34,6 +36,8 @@ from roomline.domain.reservations import (
     check_window,
 )
 from roomline.domain.times import parse_instant, zone_named
+from roomline.services import audit
+from roomline.services.audit import Actor
 from roomline.services.clock import Clock
 from roomline.storage import masterdata
 from roomline.storage import reservations as store
@@ -98,8 +102,13 @@ class ReservationService:
     def zone_of(self, space: Space) -> ZoneInfo:
         return zone_named(space.time_zone or self.policy.default_zone)
 
-    def create(self, request: NewReservation, api_key_id: int | None) -> int:
-        """Book a space; return the new (or, for a repeated request, the earlier) UltimoId."""
+    def create(
+        self, request: NewReservation, api_key_id: int | None, actor: Actor | None = None
+    ) -> int:
+        """Book a space; return the new (or, for a repeated request, the earlier) UltimoId.
+
+        The write and its audit entry (by ``actor``) commit together.
+        """
         fingerprint = _fingerprint(request) if request.external_id else None
         try:
             with self.database.write() as conn:
@@ -107,7 +116,7 @@ class ReservationService:
                     earlier = _earlier_create(conn, api_key_id, request, fingerprint)
                     if earlier is not None:
                         return earlier
-                return self._insert(conn, request, api_key_id, fingerprint)
+                return self._insert(conn, request, api_key_id, fingerprint, actor)
         except store.ExternalIdTaken:
             # A concurrent identical request won the race (PostgreSQL); answer as it did.
             with self.database.read() as conn:
@@ -122,6 +131,7 @@ class ReservationService:
         request: NewReservation,
         api_key_id: int | None,
         fingerprint: str | None,
+        actor: Actor | None,
     ) -> int:
         space = _bookable_space(conn, request.space_id)
         if masterdata.get_person(conn, request.applicant_id) is None:
@@ -134,7 +144,7 @@ class ReservationService:
         blocked = blocked_interval(start, end, space.preparation_minutes, space.cleanup_minutes)
         if store.first_conflict(conn, space.id, blocked) is not None:
             raise SpaceNotAvailable(space.display_name)
-        return store.insert_reservation(
+        ultimo_id = store.insert_reservation(
             conn,
             space=space,
             applicant_id=request.applicant_id,
@@ -147,9 +157,23 @@ class ReservationService:
             request_fingerprint=fingerprint,
             now=now,
         )
+        created = Reservation(
+            ultimo_id=ultimo_id,
+            space_id=space.id,
+            applicant_id=request.applicant_id,
+            description=request.description,
+            start=start,
+            end=end,
+            preparation_minutes=space.preparation_minutes,
+            cleanup_minutes=space.cleanup_minutes,
+            status=ReservationStatus.PROCESSED,
+            external_id=request.external_id,
+        )
+        audit.record(conn, at=now, action="create", before=None, after=created, actor=actor)
+        return ultimo_id
 
-    def update(self, change: TimeChange) -> None:
-        """Move, shorten or extend a reservation."""
+    def update(self, change: TimeChange, actor: Actor | None = None) -> None:
+        """Move, shorten or extend a reservation (audited as done by ``actor``)."""
         with self.database.write() as conn:
             current = _existing(conn, change.ultimo_id)
             space = masterdata.get_space(conn, current.space_id)
@@ -171,14 +195,26 @@ class ReservationService:
             if store.first_conflict(conn, space.id, blocked, ignore_id=current.ultimo_id):
                 raise SpaceNotAvailable(space.display_name)
             store.move(conn, current, space, start, end, blocked, now)
+            moved = dataclasses.replace(
+                current,
+                start=start,
+                end=end,
+                preparation_minutes=space.preparation_minutes,
+                cleanup_minutes=space.cleanup_minutes,
+            )
+            audit.record(conn, at=now, action="update", before=current, after=moved, actor=actor)
 
-    def cancel(self, ultimo_id: int) -> None:
-        """Cancel a reservation; cancelling a cancelled one succeeds again."""
+    def cancel(self, ultimo_id: int, actor: Actor | None = None) -> None:
+        """Cancel a reservation; cancelling a cancelled one succeeds again (and changes nothing)."""
         with self.database.write() as conn:
             current = _existing(conn, ultimo_id)
             now = self.clock.now(conn)
             if check_cancel(current, now):
                 store.cancel(conn, ultimo_id, now)
+                cancelled = dataclasses.replace(current, status=ReservationStatus.CANCELLED)
+                audit.record(
+                    conn, at=now, action="cancel", before=current, after=cancelled, actor=actor
+                )
 
     def in_window(self, window: Window) -> WindowResult:
         """Return a space's active reservations overlapping ``[From, Till)``."""

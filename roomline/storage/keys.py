@@ -58,6 +58,16 @@ def active_by_hash(conn: Connection, secret_hash: str) -> StoredKey | None:
     return None if row is None else _stored_key(row)
 
 
+def active_with_hash(conn: Connection, secret_hash: str) -> tuple[StoredKey, str] | None:
+    """Return the active key stored under ``secret_hash``, and the hash as stored."""
+    row = conn.execute(
+        select(api_keys).where(
+            api_keys.c.secret_hash == secret_hash, api_keys.c.revoked_at.is_(None)
+        )
+    ).first()
+    return None if row is None else (_stored_key(row), row.secret_hash)
+
+
 def by_name(conn: Connection, name: str) -> StoredKey | None:
     row = conn.execute(select(api_keys).where(api_keys.c.name == name)).first()
     return None if row is None else _stored_key(row)

@@ -1,8 +1,9 @@
 """``POST /api/V1/Action/{Workflow}``: the four Ultimo workflows.
 
-Each request goes: body size limit → API key (401) → workflow allowed (403) →
-ApplicationElementId (400) → JSON body and parameters (400) → the use case. Every
-rejection answers with Ultimo's envelope; nothing raises past this module.
+Each request goes: body size limit (413) → API key (401) → the key's IP allow-list (403)
+→ workflow allowed (403) → request limits (429) → ApplicationElementId (400) → JSON body
+and parameters (400) → the use case, which writes its audit entry in its own transaction.
+Every rejection answers with Ultimo's envelope; nothing raises past this module.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from roomline.api.errors import headers_for, status_for
+from roomline.api.observability import RequestInfo, request_info
 from roomline.compat.ultimo import bodies, docs, wire
 from roomline.domain.errors import (
     PayloadTooLarge,
@@ -29,7 +31,9 @@ from roomline.domain.errors import (
     UnknownWorkflow,
     UnsupportedMediaType,
 )
-from roomline.services.keys import authenticate
+from roomline.services.audit import Actor
+from roomline.services.keys import authorize, identify
+from roomline.services.limits import Limiter
 from roomline.services.reservations import ReservationService
 from roomline.storage.database import Database
 
@@ -52,6 +56,7 @@ class UltimoGateway:
     application_element_ids: dict[str, str]
     strict: bool
     max_body_bytes: int
+    limiter: Limiter | None = None
 
     def dispatch(
         self,
@@ -60,10 +65,12 @@ class UltimoGateway:
         api_key: str | None,
         element_id: str | None,
         content_type: str | None,
+        info: RequestInfo | None = None,
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         """Run one workflow request; return status, body and extra headers."""
+        info = info or RequestInfo(request_id="", client_address=None)
         try:
-            return 200, self._run(workflow, raw, api_key, element_id, content_type), {}
+            return 200, self._run(workflow, raw, api_key, element_id, content_type, info), {}
         except RoomlineError as exc:
             return status_for(exc), bodies.error(exc), headers_for(exc)
         except OperationalError as exc:
@@ -78,9 +85,15 @@ class UltimoGateway:
         api_key: str | None,
         element_id: str | None,
         content_type: str | None,
+        info: RequestInfo,
     ) -> dict[str, Any]:
         with self.database.read() as conn:
-            key = authenticate(conn, api_key, workflow)
+            key = identify(conn, api_key)
+        info.key_name = key.name  # logged even when the key is refused below
+        authorize(key, workflow, info.client_address)
+        if self.limiter is not None:
+            self.limiter.check(key)
+        actor = Actor(key.name, info.client_address, workflow, info.request_id or None)
         wire.check_application_element_id(
             workflow, element_id, self.application_element_ids[workflow], self.strict
         )
@@ -90,12 +103,13 @@ class UltimoGateway:
             )
         values = wire.read_parameters(workflow, wire.parse_body(raw), self.strict)
         if workflow == wire.CREATE:
-            return bodies.created(self.service.create(wire.new_reservation(values), key.id))
+            created = self.service.create(wire.new_reservation(values), key.id, actor)
+            return bodies.created(created)
         if workflow == wire.UPDATE:
-            self.service.update(wire.time_change(values, self.strict))
+            self.service.update(wire.time_change(values, self.strict), actor)
             return bodies.empty()
         if workflow == wire.CANCEL:
-            self.service.cancel(wire.ultimo_id(values["UltimoId"]))
+            self.service.cancel(wire.ultimo_id(values["UltimoId"]), actor)
             return bodies.empty()
         return bodies.collection(self.service.in_window(wire.window(values)))
 
@@ -139,6 +153,8 @@ def _endpoint(workflow: str) -> Callable[..., Awaitable[Response]]:
         ),
     ) -> Response:
         gateway: UltimoGateway = request.app.state.ultimo
+        info = request_info(request.scope)
+        info.workflow = workflow
         try:
             raw = await read_body(request, gateway.max_body_bytes)
         except PayloadTooLarge as exc:
@@ -150,6 +166,7 @@ def _endpoint(workflow: str) -> Callable[..., Awaitable[Response]]:
             api_key,
             application_element_id,
             request.headers.get("content-type"),
+            info,
         )
         return json_response(status, body, headers)
 

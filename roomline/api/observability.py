@@ -1,0 +1,215 @@
+"""Request ids, the client's address, and one structured log line per request.
+
+Every response carries ``X-Request-Id``: the caller's own when it sent a sane one (so ids
+can follow a request through a proxy), else a new UUID. The log line of each request
+names the id, method, path, status, duration, client address, the API key's *name* (the
+Ultimo router fills it in; the secret is never logged) and the workflow.
+
+The client address is the socket's peer, or, when that peer is one of the configured
+trusted proxies, the nearest address in ``X-Forwarded-For`` that is not a trusted proxy.
+Uvicorn's own proxy-header handling is switched off (see ``cli/server.py``) so this is
+the only place that believes the header.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from roomline.domain.addresses import AddressRange, allows, parse_ip_allow
+
+access_log = logging.getLogger("roomline.access")
+
+SCOPE_KEY = "roomline.request"
+REQUEST_ID_HEADER = b"x-request-id"
+_SANE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:+/=-]{1,128}")
+
+
+@dataclass(slots=True)
+class RequestInfo:
+    """What the log line says about one request; handlers fill in key and workflow."""
+
+    request_id: str
+    client_address: str | None
+    key_name: str | None = None
+    workflow: str | None = None
+
+
+def request_info(scope: Scope) -> RequestInfo:
+    """Return the request's info (made up on the spot if the middleware did not run)."""
+    info = scope.get(SCOPE_KEY)
+    if info is None:
+        client = scope.get("client")
+        info = RequestInfo(str(uuid.uuid4()), client[0] if client else None)
+    return info  # type: ignore[no-any-return]
+
+
+class RequestObservability:
+    """Pure ASGI middleware: request id, client address, and the per-request log line."""
+
+    def __init__(self, app: ASGIApp, trusted_proxies: str | None = None) -> None:
+        self.app = app
+        self.trusted = parse_ip_allow(trusted_proxies) if trusted_proxies else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        incoming = _header(scope, REQUEST_ID_HEADER)
+        if incoming is not None and _SANE_REQUEST_ID.fullmatch(incoming):
+            request_id = incoming.decode()
+        else:
+            request_id = str(uuid.uuid4())
+        info = RequestInfo(request_id, client_address(scope, self.trusted))
+        scope[SCOPE_KEY] = info
+        id_header = (REQUEST_ID_HEADER, request_id.encode())
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message = {**message, "headers": [*message.get("headers", ()), id_header]}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            if access_log.isEnabledFor(logging.INFO):
+                _log_request(scope, info, status, time.perf_counter() - started)
+
+
+def _log_request(scope: Scope, info: RequestInfo, status: int, seconds: float) -> None:
+    duration_ms = round(seconds * 1000, 2)
+    access_log.info(
+        "%s %s %s %.2fms",
+        scope["method"],
+        scope["path"],
+        status,
+        duration_ms,
+        extra={
+            "fields": {
+                "request_id": info.request_id,
+                "method": scope["method"],
+                "path": scope["path"],
+                "status": status,
+                "duration_ms": duration_ms,
+                "client": info.client_address,
+                "key": info.key_name,
+                "workflow": info.workflow,
+            }
+        },
+    )
+
+
+def client_address(scope: Scope, trusted: tuple[AddressRange, ...] | None) -> str | None:
+    """Return the client's address: the peer's, or the one a trusted proxy forwarded."""
+    client = scope.get("client")
+    peer: str | None = client[0] if client else None
+    if peer is not None and peer.startswith("::ffff:") and "." in peer:
+        peer = peer[7:]  # a dual-stack socket shows an IPv4 client as ::ffff:a.b.c.d
+    if not trusted or peer is None or not allows(trusted, peer):
+        return peer
+    forwarded = _header(scope, b"x-forwarded-for", every=True)
+    if not forwarded:
+        return peer
+    hops = [hop.strip() for hop in forwarded.decode("latin-1").split(",")]
+    # Walk from the nearest hop: each trusted proxy vouches for the hop before it.
+    for hop in reversed(hops):
+        address = _hop_address(hop)
+        if address is None:
+            return None  # a forged or garbled entry: the client cannot be known
+        if not allows(trusted, address):
+            return address
+    return _hop_address(hops[0])
+
+
+def _hop_address(hop: str) -> str | None:
+    """Read one X-Forwarded-For entry: an address, ``a.b.c.d:port`` or ``[v6]:port``."""
+    if hop.startswith("["):
+        hop = hop[1:].partition("]")[0]
+    elif hop.count(":") == 1:
+        hop = hop.partition(":")[0]
+    try:
+        return str(ipaddress.ip_address(hop))
+    except ValueError:
+        return None
+
+
+def _header(scope: Scope, name: bytes, every: bool = False) -> bytes | None:
+    values = [value for key, value in scope["headers"] if key == name]
+    if not values:
+        return None
+    return b",".join(values) if every else values[0]
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, and the record's fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "pid": os.getpid(),
+            "message": record.getMessage(),
+        }
+        fields = getattr(record, "fields", None)
+        if fields:
+            entry.update(fields)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(entry).decode()
+
+
+class TextFormatter(logging.Formatter):
+    """``time level logger message key=value ...`` for people reading a terminal."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        fields = getattr(record, "fields", None)
+        if fields:
+            text += " " + " ".join(
+                f"{name}={value}" for name, value in fields.items() if value is not None
+            )
+        return text
+
+
+def logging_config(log_format: str, level: str) -> dict[str, Any]:
+    """Return the ``logging.config`` dict uvicorn applies in every worker process."""
+    formatter = "roomline.api.observability.JsonFormatter"
+    if log_format == "text":
+        formatter = "roomline.api.observability.TextFormatter"
+    level = level.upper()
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"roomline": {"()": formatter}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "roomline",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "loggers": {
+            "uvicorn": {"handlers": ["stderr"], "level": level, "propagate": False},
+            # roomline.access writes the request lines; uvicorn's would repeat them.
+            "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
+            "roomline": {"handlers": ["stderr"], "level": level, "propagate": False},
+        },
+    }

@@ -1,0 +1,138 @@
+"""Helpers for the security tests: keys with options, spread load, and the log's lines."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+
+from roomline.services.keys import store_key
+from roomline.storage.database import Database
+from tests.support import ADMIN_TOKEN, ELEMENT_IDS, Server, free_port
+
+REDIS_URL = os.environ.get("ROOMLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REQUIRE_REDIS = os.environ.get("ROOMLINE_TEST_REQUIRE_REDIS") == "1"
+GET = "REST_GetReservationsForSpace"
+# The demo data's space and a window the pinned test clock never makes a problem of.
+DEMO_GET = {"SpaceId": "C-25", "From": "2021-06-13 12:00:00", "Till": "2021-06-14 13:00:00"}
+
+_numbers = itertools.count(1)
+
+
+def make_key(
+    database_url: str,
+    *,
+    name: str | None = None,
+    ip_allow: str | None = None,
+    daily_quota: int | None = None,
+) -> tuple[str, str]:
+    """Store an API key directly in the server's database; return (name, secret)."""
+    secret = uuid.uuid4().hex.upper()
+    name = name or f"key-{next(_numbers)}-{secret[:6]}"
+    database = Database(database_url)
+    try:
+        with database.write() as conn:
+            store_key(
+                conn,
+                name=name,
+                secret=secret,
+                now=datetime.now(UTC),
+                ip_allow=ip_allow,
+                daily_quota=daily_quota,
+            )
+    finally:
+        database.dispose()
+    return name, secret
+
+
+def get_headers(key: str, **extra: str) -> dict[str, str]:
+    return {"ApiKey": key, "ApplicationElementId": ELEMENT_IDS[GET], **extra}
+
+
+async def _post_all(base_url: str, key: str, count: int, parallel: int) -> list[httpx.Response]:
+    # No keep-alive: every request opens its own connection, so every worker takes part.
+    limits = httpx.Limits(max_keepalive_connections=0)
+    gate = asyncio.Semaphore(parallel)
+    async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as client:
+
+        async def one() -> httpx.Response:
+            async with gate:
+                return await client.post(
+                    f"/api/V1/Action/{GET}", json=DEMO_GET, headers=get_headers(key)
+                )
+
+        return await asyncio.gather(*(one() for _ in range(count)))
+
+
+def spread_gets(server: Server, key: str, count: int, parallel: int = 8) -> list[httpx.Response]:
+    """Send ``count`` demo Gets, ``parallel`` at a time, each on a new connection."""
+    return asyncio.run(_post_all(server.base_url, key, count, parallel))
+
+
+def access_lines(server: Server) -> list[dict[str, Any]]:
+    """Return the server's per-request log lines (JSON), in order."""
+    lines = []
+    for line in server.log().splitlines():
+        if not line.startswith("{"):
+            continue
+        entry = json.loads(line)
+        if entry.get("logger") == "roomline.access":
+            lines.append(entry)
+    return lines
+
+
+def redis_url_or_skip() -> str:
+    """Return the test Redis URL; skip (or fail under ROOMLINE_TEST_REQUIRE_REDIS=1) without one."""
+    try:
+        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+        client.ping()
+        client.close()
+    except redis.exceptions.RedisError as exc:
+        reason = f"Redis at {REDIS_URL} is not reachable: {exc}"
+        if REQUIRE_REDIS:
+            pytest.fail(f"ROOMLINE_TEST_REQUIRE_REDIS=1 but {reason}")
+        pytest.skip(reason)
+    return REDIS_URL
+
+
+def start_server_on_ipv6(database_url: str, log_dir: Path, *args: str) -> Server:
+    """Start ``roomline demo`` listening on ``::1`` only; wait until /healthz answers there."""
+    port = free_port()
+    log_path = log_dir / f"server-v6-{port}.log"
+    environment = {
+        key: value for key, value in os.environ.items() if not key.startswith("ROOMLINE_")
+    }
+    environment.update({"ROOMLINE_ADMIN_TOKEN": ADMIN_TOKEN, "PYTHONUNBUFFERED": "1"})
+    command = [sys.executable, "-m", "roomline", "demo", "--host", "::1", "--port", str(port)]
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [*command, "--database-url", database_url, *args],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env=environment,
+        )
+    base_url = f"http://[::1]:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{log_path.read_text()}")
+        try:
+            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                return Server(base_url, database_url, process, log_path)
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"server did not become ready:\n{log_path.read_text()}")
