@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 from sqlalchemy.exc import OperationalError
@@ -52,7 +52,7 @@ def reporting_errors() -> Iterator[None]:
         fail(f"the database did not answer: {str(exc.orig).strip().splitlines()[0]}")
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(1)
 
@@ -91,7 +91,6 @@ def read_input(path: str, format_name: str | None) -> tuple[str, FileFormat]:
         return Path(path).read_text(encoding="utf-8-sig"), fmt
     except (OSError, UnicodeDecodeError) as exc:
         fail(f"cannot read {path}: {exc}")
-        raise  # unreachable: fail exits
 
 
 def write_output(text: str, path: str | None) -> None:

@@ -2,8 +2,9 @@
 
 Imports are all-or-nothing (``import_records``): every row is checked before anything is
 written, all problems are reported with their line numbers, and the rows are then written
-in one transaction. Existing ids are updated, new ones added, so an exported file can be
-edited and imported again.
+in one transaction. New ids are added; for stored ids the fields a row gives are
+changed, so an exported file can be edited and imported again, and a file of a few
+columns updates just those.
 
 CSV has a header row naming the fields (``,`` or ``;`` separated, as spreadsheets write
 it, an optional UTF-8 byte order mark); JSON is an array of objects.
@@ -93,41 +94,60 @@ def import_records(
     values_of: Callable[[T], dict[str, Any]],
     progress: Progress | None = None,
 ) -> ImportResult:
-    """Check every record with ``build``, then add or update them all in one transaction."""
+    """Check every record with ``build``, then add or update them all in one transaction.
+
+    A record for a stored id changes only the fields it gives, so a file with just
+    ``id,capacity`` updates capacities and leaves the rest alone.
+    """
+    with database.write() as conn:
+        stored = masterdata.stored_values(conn, table, _ids(records))
+        built = _checked(records, stored, build, values_of)
+        total, done = len(built), 0
+        for start in range(0, total, CHUNK):
+            chunk = built[start : start + CHUNK]
+            masterdata.add_many(conn, table, [row for row in chunk if row["id"] not in stored])
+            masterdata.update_many(conn, table, [row for row in chunk if row["id"] in stored])
+            done += len(chunk)
+            if progress is not None:
+                progress(done, total)
+    updated = sum(1 for row in built if row["id"] in stored)
+    return ImportResult(added=total - updated, updated=updated)
+
+
+def _ids(records: Sequence[Record]) -> list[str]:
+    ids = (record.values.get("id") for record in records)
+    return [value.strip() for value in ids if isinstance(value, str) and value.strip()]
+
+
+def _checked(
+    records: Sequence[Record],
+    stored: Mapping[str, dict[str, Any]],
+    build: Callable[[Mapping[str, Any]], T],
+    values_of: Callable[[T], dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Return every record's values, merged over what is stored; raise if any is bad."""
     problems: list[tuple[int, str]] = []
     built: list[dict[str, Any]] = []
     first_line: dict[str, int] = {}
     for record in records:
+        given = record.values.get("id")
+        base = stored.get(given.strip()) if isinstance(given, str) else None
         try:
-            values = values_of(build(record.values))
+            values = values_of(build({**base, **record.values} if base else record.values))
         except RoomlineError as exc:
             problems.append((record.line, exc.message))
             continue
         if values["id"] in first_line:
+            earlier = first_line[values["id"]]
             problems.append(
-                (
-                    record.line,
-                    f"id {values['id']!r} already appears on line {first_line[values['id']]}.",
-                )
+                (record.line, f"id {values['id']!r} already appears on line {earlier}.")
             )
             continue
         first_line[values["id"]] = record.line
         built.append(values)
     if problems:
         raise _rejected(problems)
-    total = len(built)
-    done = 0
-    with database.write() as conn:
-        existing = masterdata.existing_ids(conn, table, [row["id"] for row in built])
-        for start in range(0, total, CHUNK):
-            chunk = built[start : start + CHUNK]
-            masterdata.add_many(conn, table, [row for row in chunk if row["id"] not in existing])
-            masterdata.update_many(conn, table, [row for row in chunk if row["id"] in existing])
-            done += len(chunk)
-            if progress is not None:
-                progress(done, total)
-    updated = sum(1 for row in built if row["id"] in existing)
-    return ImportResult(added=total - updated, updated=updated)
+    return built
 
 
 def _rejected(problems: list[tuple[int, str]]) -> ImportRejected:

@@ -107,13 +107,16 @@ def update_person(conn: Connection, person: Person) -> None:
     conn.execute(update(people).where(people.c.id == person.id).values(name=person.name))
 
 
-def existing_ids(conn: Connection, table: Table, ids: Collection[str]) -> set[str]:
-    """Return which of ``ids`` are stored in ``table`` (spaces or people)."""
-    found: set[str] = set()
-    wanted = list(ids)
+def stored_values(
+    conn: Connection, table: Table, ids: Collection[str]
+) -> dict[str, dict[str, Any]]:
+    """Return the stored rows (column → value) of those ``ids`` in spaces or people."""
+    found: dict[str, dict[str, Any]] = {}
+    wanted = sorted(set(ids))
     for start in range(0, len(wanted), 500):  # stay under every driver's parameter limit
         chunk = wanted[start : start + 500]
-        found.update(conn.execute(select(table.c.id).where(table.c.id.in_(chunk))).scalars())
+        for row in conn.execute(select(table).where(table.c.id.in_(chunk))):
+            found[row.id] = dict(row._mapping)
     return found
 
 

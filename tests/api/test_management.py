@@ -208,7 +208,7 @@ def test_import_and_export_spaces(server: Server) -> None:
     assert (
         lines[0] == "id,description,time_zone,preparation_minutes,cleanup_minutes,capacity,bookable"
     )
-    assert "IM-1,Changed,,0,0,,true" in lines  # a row replaces the whole space
+    assert "IM-1,Changed,,0,0,4,true" in lines  # only the columns given change
     assert "IM-2,,Asia/Tokyo,0,0,,false" in lines
     assert "IM-3,Third,,0,0,,true" in lines
 

@@ -177,6 +177,20 @@ def test_import_spreadsheet_csv(cli: Cli, tmp_path: Path) -> None:
     ]
 
 
+def test_import_of_a_few_columns_changes_only_those(cli: Cli, tmp_path: Path) -> None:
+    add_two(cli)
+    source = tmp_path / "capacities.csv"
+    source.write_text("id,capacity,bookable\nR-1,30,\nR-3,5,no\n")
+    assert cli("spaces", "import", str(source)).stdout == (
+        "imported 2 spaces: 1 added, 1 updated\n"
+    )
+    assert cli.json("spaces", "list") == [
+        {**ROOM_1, "capacity": 30},  # a blank cell takes the default (bookable)
+        ROOM_2,
+        {**ROOM_2, "id": "R-3", "capacity": 5, "bookable": False},
+    ]
+
+
 BAD_CSV = (
     "id,description,time_zone,preparation_minutes\n"
     "R-1,Renamed,Europe/Amsterdam,5\n"
