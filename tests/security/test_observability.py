@@ -12,7 +12,7 @@ from tests.conftest import TEST_NOW
 from tests.security.helpers import DEMO_GET, GET, access_lines, make_key
 from tests.support import Server, start_server
 
-UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+MADE_UP = re.compile(r"[0-9a-f]{16}-[0-9a-f]{8,}")
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def test_every_response_carries_a_request_id(logged_server: Server) -> None:
     ]
     assert [answer.status_code for answer in answers] == [200, 401, 404, 200, 404, 401]
     ids = [answer.headers["X-Request-Id"] for answer in answers]
-    assert all(UUID.fullmatch(one) for one in ids), ids
+    assert all(MADE_UP.fullmatch(one) for one in ids), ids
     assert len(set(ids)) == len(ids)
 
 
@@ -54,7 +54,7 @@ def test_a_sane_incoming_request_id_is_honoured(
 ) -> None:
     answer = logged_server.call(GET, DEMO_GET, headers={"X-Request-Id": sent})
     returned = answer.headers["X-Request-Id"]
-    assert returned == sent if kept else UUID.fullmatch(returned)
+    assert returned == sent if kept else MADE_UP.fullmatch(returned)
 
 
 def test_one_json_log_line_per_request(logged_server: Server) -> None:
