@@ -18,6 +18,7 @@ from roomline.services.clock import clock_for
 from roomline.services.limits import limiter_for, policy_from
 from roomline.services.reservations import Policy, ReservationService
 from roomline.storage.database import Database
+from roomline.web import install_web
 
 DESCRIPTION = """
 roomline speaks the Ultimo REST connector **Reservations** exactly: create, update,
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(build_management_router())
     app.include_router(audit.router)
     install_docs(app)
+    install_web(app, settings)
     if settings.demo:
         app.include_router(demo.router)
     app.add_middleware(CaseInsensitiveWorkflowPaths)

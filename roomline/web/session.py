@@ -1,0 +1,184 @@
+"""Signing in to the web view, and its CSRF protection.
+
+The admin token signs a person in; the session lives in a signed cookie
+(``SessionMiddleware``, itsdangerous) whose secret is derived from the admin token with
+HMAC, so every worker and host agrees without sharing anything else, and changing the
+token signs everyone out. The cookie is scoped to ``/web`` and the session middleware
+runs only there: the Ultimo API never reads a session nor answers with ``Set-Cookie``.
+
+Every form carries the session's CSRF token in a hidden field, and every POST is refused
+(403) unless it matches, compared in constant time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from urllib.parse import quote
+
+from fastapi import Request
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from roomline.config import Settings
+
+WEB_PREFIX = "/web"
+PANEL_PREFIX = "/panel/"
+STATIC_PREFIX = "/web/static/"
+SESSION_COOKIE = "roomline_web"
+SESSION_MAX_AGE = 12 * 60 * 60  # renewed while in use (at most once a minute)
+RENEW_AFTER = 60
+CSRF_FIELD = "csrf_token"
+
+# Pages load scripts and styles only from roomline itself (no CDN, nothing inline but
+# the style attributes that place blocks on a track), and are never framed.
+SECURITY_HEADERS = [
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        b"img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "
+        b"base-uri 'none'; form-action 'self'",
+    ),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+]
+
+
+class SignInRequired(Exception):
+    """The page needs a signed-in session; the handler redirects to the sign-in page."""
+
+    def __init__(self, next_url: str) -> None:
+        super().__init__(next_url)
+        self.next_url = next_url
+
+
+class CsrfRejected(Exception):
+    """A POST without the session's CSRF token."""
+
+
+def session_secret(settings: Settings) -> str:
+    """Derive the cookie-signing secret from the admin token (random when there is none)."""
+    if settings.admin_token is None:
+        return secrets.token_hex(32)  # nobody can sign in, so nothing needs to verify
+    token = settings.admin_token.get_secret_value().encode()
+    return hmac.new(token, b"roomline web session v1", hashlib.sha256).hexdigest()
+
+
+def is_web_path(path: str) -> bool:
+    return path == WEB_PREFIX or path.startswith(WEB_PREFIX + "/")
+
+
+class WebSessions:
+    """Run sessions and add security headers on web paths only; pass everything else by.
+
+    The check is one string comparison, so the Ultimo API's hot path pays nothing.
+    """
+
+    def __init__(self, app: ASGIApp, secret: str) -> None:
+        self.app = app
+        self.with_sessions = SessionMiddleware(
+            app,
+            secret_key=secret,
+            session_cookie=SESSION_COOKIE,
+            max_age=SESSION_MAX_AGE,
+            path=WEB_PREFIX,
+            same_site="lax",
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        if path.startswith(STATIC_PREFIX):
+            await self.app(scope, receive, send)
+        elif is_web_path(path):
+            await self.with_sessions(scope, receive, _with_security_headers(send))
+        elif path.startswith(PANEL_PREFIX):
+            await self.app(scope, receive, _with_security_headers(send))
+        else:
+            await self.app(scope, receive, send)
+
+
+def _with_security_headers(send: Send) -> Send:
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", ()), *SECURITY_HEADERS]}
+        await send(message)
+
+    return wrapped
+
+
+def csrf_token(request: Request) -> str:
+    """Return the session's CSRF token, making one on first use."""
+    token = request.session.get("csrf")
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(32)
+        request.session["csrf"] = token
+    return token
+
+
+def signed_in(request: Request) -> bool:
+    return request.session.get("admin") is True
+
+
+def sign_in(request: Request) -> None:
+    """Start a fresh signed-in session (a new CSRF token, nothing kept from before)."""
+    request.session.clear()
+    request.session.update(admin=True, csrf=secrets.token_urlsafe(32), renewed=int(time.time()))
+
+
+def sign_out(request: Request) -> None:
+    request.session.clear()
+
+
+def require_signed_in(request: Request) -> None:
+    """Refuse the page unless signed in; keep an active session alive."""
+    if not signed_in(request):
+        target = request.url.path
+        if request.url.query:
+            target += "?" + request.url.query
+        raise SignInRequired(target)
+    now = int(time.time())
+    renewed = request.session.get("renewed")
+    if not isinstance(renewed, int) or now - renewed >= RENEW_AFTER:
+        request.session["renewed"] = now  # a changed session is sent again: a fresh max-age
+
+
+async def require_csrf(request: Request) -> None:
+    """Refuse a POST whose form does not carry the session's CSRF token."""
+    form = await request.form()
+    given = form.get(CSRF_FIELD)
+    expected = request.session.get("csrf")
+    if not (
+        isinstance(given, str)
+        and isinstance(expected, str)
+        and hmac.compare_digest(given.encode(), expected.encode())
+    ):
+        raise CsrfRejected()
+
+
+def safe_next(target: str | None) -> str:
+    """Return ``target`` if it is a web page of ours, else the timeline (no open redirects)."""
+    if target and is_web_path(target) and not target.startswith("//") and "\\" not in target:
+        return target
+    return WEB_PREFIX + "/"
+
+
+def sign_in_url(next_url: str) -> str:
+    return f"{WEB_PREFIX}/login?next={quote(next_url, safe='/')}"
+
+
+def flash(request: Request, message: str) -> None:
+    """Show ``message`` once, on the next page."""
+    request.session["flash"] = message
+
+
+def take_flash(request: Request) -> str | None:
+    if "flash" not in request.session:
+        return None
+    message = request.session.pop("flash")
+    return message if isinstance(message, str) else None
