@@ -204,3 +204,21 @@ def test_limits_hold_across_two_workers_in_redis(tmp_path: Path) -> None:
         for name in store.scan_iter(f"{prefix}:*"):
             store.delete(name)
         store.close()
+
+
+def test_limits_hold_across_two_hosts_on_one_database(database_url: str, tmp_path: Path) -> None:
+    env = {"ROOMLINE_RATE_LIMIT": "30/hour"}
+    first = start_server(database_url, tmp_path, "--now", TEST_NOW, env=env)
+    try:
+        second = start_server(database_url, tmp_path, "--now", TEST_NOW, env=env)
+        try:
+            statuses = [
+                server.call(GET, DEMO_GET).status_code
+                for _ in range(20)
+                for server in (first, second)
+            ]
+        finally:
+            second.stop()
+    finally:
+        first.stop()
+    assert statuses == [200] * 30 + [429] * 10
