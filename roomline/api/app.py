@@ -8,7 +8,9 @@ from fastapi import FastAPI
 
 from roomline import __version__
 from roomline.api import audit, demo, errors, health
+from roomline.api.contract import complete_openapi
 from roomline.api.docs_ui import install_docs
+from roomline.api.guards import RequestHeaderGuard
 from roomline.api.management import build_router as build_management_router
 from roomline.api.observability import RequestObservability
 from roomline.compat.ultimo.router import CaseInsensitiveWorkflowPaths, UltimoGateway, build_router
@@ -78,6 +80,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.demo:
         app.include_router(demo.router)
     app.add_middleware(CaseInsensitiveWorkflowPaths)
+    app.add_middleware(RequestHeaderGuard)
+    complete_openapi(app, settings.application_element_ids)
     # Outermost, so every response (errors and 404s too) gets its request id and log line.
     app.add_middleware(RequestObservability, trusted_proxies=settings.trusted_proxies)
     return app

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 from starlette.concurrency import run_in_threadpool
 
 from roomline.api.admin import require_admin
@@ -14,6 +14,10 @@ from roomline.domain.times import parse_instant, zone_named
 from roomline.services import clock
 
 router = APIRouter(prefix="/api/demo", tags=["Demo"], dependencies=[Depends(require_admin)])
+
+# A shift beyond a century only ever pushed ``now`` out of datetime's range, which broke
+# every later request of the demo server (found by schema-driven fuzzing).
+MAX_SHIFT_SECONDS = 100 * 366 * 24 * 3600
 
 
 class ClockState(BaseModel):
@@ -25,8 +29,11 @@ class ClockChange(BaseModel):
     now: str | None = Field(
         None, description="Pin the clock at this ISO 8601 instant (with Z or an offset)."
     )
-    shift_seconds: int | None = Field(
-        None, description="Run the clock at system time plus this many seconds."
+    shift_seconds: StrictInt | None = Field(
+        None,
+        ge=-MAX_SHIFT_SECONDS,
+        le=MAX_SHIFT_SECONDS,
+        description="Run the clock at system time plus this many seconds (at most a century).",
     )
 
 

@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from roomline.compat.ultimo import bodies
 from roomline.domain import errors
@@ -34,6 +35,7 @@ STATUS: dict[type[errors.RoomlineError], int] = {
     errors.AdminTokenRequired: 401,
     errors.AccessDenied: 403,
     errors.PayloadTooLarge: 413,
+    errors.HeadersTooLarge: 431,
     errors.TooManyRequests: 429,
 }
 
@@ -58,7 +60,9 @@ def from_http_exception(exc: StarletteHTTPException) -> errors.RoomlineError:
     if exc.status_code == 404:
         return errors.NotFound("No such path.")
     if exc.status_code == 405:
-        return errors.MethodNotAllowed("This path accepts only POST.")
+        *others, last = (exc.headers or {}).get("Allow", "POST").split(", ")
+        allowed = f"{', '.join(others)} or {last}" if others else last
+        return errors.MethodNotAllowed(f"This path accepts only {allowed}.")
     return errors.InvalidRequest(str(exc.detail))
 
 
@@ -71,7 +75,13 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return error_response(from_http_exception(exc), request.url.path)
+        if exc.status_code == 405:  # RFC 9110: a 405 lists every method of the path
+            allow = ", ".join(allowed_methods(request))
+            exc.headers = {"Allow": allow}
+        response = error_response(from_http_exception(exc), request.url.path)
+        if exc.status_code == 405:
+            response.headers["Allow"] = allow
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -81,6 +91,17 @@ def install_handlers(app: FastAPI) -> None:
         )
         invalid = errors.InvalidParameter(problems or "Invalid request.")
         return error_response(invalid, request.url.path)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Return the methods some route answers on the request's path (Starlette names one
+    route's only); found by asking the router, so included routers count too."""
+    allowed = []
+    for method in ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"):
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
 
 
 def error_response(exc: errors.RoomlineError, path: str) -> JSONResponse:

@@ -11,7 +11,17 @@ from starlette.concurrency import run_in_threadpool
 router = APIRouter(tags=["Health"])
 
 
-@router.get("/healthz", summary="Report whether the server is ready.")
+@router.get(
+    "/healthz",
+    summary="Report whether the server is ready.",
+    responses={
+        200: {"content": {"application/json": {"example": {"status": "ok"}}}},
+        503: {
+            "description": "The database does not answer.",
+            "content": {"application/json": {"example": {"status": "unavailable"}}},
+        },
+    },
+)
 async def healthz(request: Request) -> JSONResponse:
     """Answer 200 once the database answers, 503 while it does not."""
 

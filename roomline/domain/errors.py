@@ -44,6 +44,7 @@ The tree::
     │   └── AdminTokenRequired
     └── LimitExceeded
         ├── PayloadTooLarge
+        ├── HeadersTooLarge                 request headers over the limit (431)
         └── TooManyRequests
 
 HTTP status codes and body shapes are chosen at the edge (``compat/ultimo`` for the wire
@@ -258,6 +259,10 @@ class LimitExceeded(RoomlineError):
 
 class PayloadTooLarge(LimitExceeded):
     code = "PayloadTooLarge"
+
+
+class HeadersTooLarge(LimitExceeded):
+    code = "HeadersTooLarge"
 
 
 class TooManyRequests(LimitExceeded):

@@ -17,12 +17,14 @@ from roomline.domain.errors import ALLOWED_TIME_FORMATS, InvalidDateTime, Invali
 _TIME_TEXT = re.compile(
     r"(?P<date>\d{4}-\d{2}-\d{2})[Tt ](?P<h>\d{2}):(?P<m>\d{2}):(?P<s>\d{2})"
     r"(?:\.(?P<frac>\d{1,7}))?"
-    r"(?P<zone>[Zz]|[+-]\d{2}:?\d{2})?"
+    r"(?P<zone>[Zz]|[+-]\d{2}:?\d{2})?",
+    re.ASCII,  # only 0-9 are digits here: int() would also read "٢٠٣٠" as 2030
 )
 # Instants must stay representable after subtracting preparation time, adding cleanup
 # time and converting between zones, so the extreme years are kept out.
 _FIRST_YEAR, _LAST_YEAR = 1900, 9998
 _MAX_OFFSET = timedelta(hours=18)
+_MINUTE = timedelta(minutes=1)
 
 
 def zone_named(name: str) -> ZoneInfo:
@@ -79,4 +81,11 @@ def _from_wall_clock(field: str, text: str, naive: datetime, zone: ZoneInfo) -> 
 
 def format_instant(instant: datetime, zone: ZoneInfo) -> str:
     """Write ``instant`` as Ultimo does: ``yyyy-MM-ddTHH:mm:ss.ffffff±HH:MM`` in ``zone``."""
-    return instant.astimezone(zone).isoformat(timespec="microseconds")
+    local = instant.astimezone(zone)
+    offset = local.utcoffset()
+    if offset is not None and offset % _MINUTE:
+        # Local mean time (Amsterdam until 1937, Monrovia until 1972) has offsets such as
+        # +00:19:32, which ±HH:MM and .NET's DateTimeOffset cannot hold. Round the offset
+        # to the minute and move the wall clock with it: the text still names the instant.
+        local = instant.astimezone(timezone(timedelta(minutes=round(offset / _MINUTE))))
+    return local.isoformat(timespec="microseconds")

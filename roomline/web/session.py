@@ -141,7 +141,8 @@ def require_signed_in(request: Request) -> None:
         target = request.url.path
         if request.url.query:
             target += "?" + request.url.query
-        raise SignInRequired(target)
+        # After signing in, a form's address would answer 405 to the browser's GET.
+        raise SignInRequired(target if request.method in ("GET", "HEAD") else WEB_PREFIX + "/")
     now = int(time.time())
     renewed = request.session.get("renewed")
     if not isinstance(renewed, int) or now - renewed >= RENEW_AFTER:

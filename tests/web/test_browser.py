@@ -222,3 +222,34 @@ def test_the_timeline_works_from_the_keyboard(server: Server, world: World, page
     page.get_by_label("Search spaces").fill("keyboard room")
     expect(page.locator(f'.tl-row:has([data-space="{space.id}"])')).to_be_visible()
     expect(page.locator('.tl-row:has([data-space="C-25"])')).to_be_hidden()
+
+
+def test_the_week_view_books_by_dragging_down_a_day(
+    server: Server, world: World, page: Any
+) -> None:
+    space = world.space(prep=30, description="Week room")
+    sign_in(page, server, f"/web/spaces/{space.id}/week?date={DAY}")
+    wednesday = page.locator("[data-track]").nth(2)
+    box = wednesday.bounding_box()
+    x = box["x"] + box["width"] / 2
+
+    def y(hour: float) -> float:
+        return float(box["y"] + box["height"] * hour / 24)
+
+    page.mouse.move(x, y(14) + 1)
+    page.mouse.down()
+    page.mouse.move(x, y(15.5) - 1, steps=6)
+    page.mouse.up()
+    dialog = page.locator("#new-reservation")
+    expect(dialog.get_by_label("Start")).to_have_value("2030-01-09T14:00")
+    expect(dialog.get_by_label("End")).to_have_value("2030-01-09T15:30")
+    dialog.get_by_label("Applicant (person id)").fill("ULTIMO")
+    dialog.get_by_role("button", name="Book").click()
+    expect(page.locator(".flash")).to_contain_text("created")
+    expect(page).to_have_url(re.compile(rf"/web/spaces/{space.id}/week\?date=2030-01-07#r\d+$"))
+    block = page.locator("[data-track]").nth(2).locator(".block")
+    expect(block).to_contain_text("14:00–15:30")
+    drawn, track = block.bounding_box(), page.locator("[data-track]").nth(2).bounding_box()
+    hour = track["height"] / 24
+    assert abs(drawn["y"] - (track["y"] + 13.5 * hour)) < 2  # from 13:30, the preparation
+    assert abs(drawn["height"] - 2 * hour) < 2

@@ -10,7 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict: 0 is no boolean and "15" no number here, as on the Ultimo wire (found by
+    # schema-driven fuzzing: {"bookable": 0} used to switch a space off).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class NewSpace(_Body):

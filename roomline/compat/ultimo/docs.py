@@ -6,7 +6,7 @@ by ``wire.py`` (case-insensitively), never by these models.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,54 +16,79 @@ from roomline.config import DOCUMENTED_APPLICATION_ELEMENT_IDS
 DOCUMENTED_ELEMENT_IDS = DOCUMENTED_APPLICATION_ELEMENT_IDS
 TIME_FORMATS = (
     "`yyyy-MM-dd HH:mm:ss` (wall-clock in the space's time zone), `yyyy-MM-ddTHH:mm:ssZ` "
-    "(UTC); also ISO 8601 with a `T`, fractional seconds and an explicit offset."
+    "(UTC); also ISO 8601 with a `T`, fractional seconds and an explicit offset. "
+    "Years 1900 to 9998."
 )
+# The patterns say exactly what wire.py and domain/times.py accept, so that clients (and
+# the schema-driven fuzzing in tests/reliability) can tell a valid request from an invalid
+# one. Digits are written [0-9]: ``\d`` means any Unicode digit to Python's ``re``.
+TIME_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,7})?"
+    r"([Zz]|[+-][0-9]{2}:?[0-9]{2})?$"
+)
+ULTIMO_ID_PATTERN = r"^[0-9]{1,11}$"
+TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*$"  # no control characters
+DESCRIPTION_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # tab, CR and LF allowed
+NULL_MEANS_ABSENT = " `null` means the same as leaving it out."
 
 
 class CreateReservationRequest(BaseModel):
     model_config = ConfigDict(title="CreateReservationRequest")
-    ExternalId: str = Field(
+    ExternalId: str | None = Field(
         "",
-        max_length=255,
-        description="The caller's own id; a non-empty one makes the request idempotent per API key.",
+        max_length=wire.MAX_ID_LENGTH,
+        pattern=TEXT_PATTERN,
+        description="The caller's own id; a non-empty one makes the request idempotent per "
+        "API key." + NULL_MEANS_ABSENT,
     )
-    Description: str = Field("", max_length=2000)
-    SpaceId: str = Field(..., min_length=1, max_length=255)
-    StartTime: str = Field(..., description=TIME_FORMATS)
-    EndTime: str = Field(..., description=TIME_FORMATS)
+    Description: str | None = Field(
+        "",
+        max_length=wire.MAX_DESCRIPTION_LENGTH,
+        pattern=DESCRIPTION_PATTERN,
+        description="Free text; may hold tab and line breaks." + NULL_MEANS_ABSENT,
+    )
+    SpaceId: str = Field(..., min_length=1, max_length=wire.MAX_ID_LENGTH, pattern=TEXT_PATTERN)
+    StartTime: str = Field(..., pattern=TIME_PATTERN, description=TIME_FORMATS)
+    EndTime: str = Field(..., pattern=TIME_PATTERN, description=TIME_FORMATS)
     ApplicantId: str = Field(
         ...,
         min_length=1,
-        max_length=255,
-        description="Also accepted as `Applicant`, as the documentation's example spells it.",
+        max_length=wire.MAX_ID_LENGTH,
+        pattern=TEXT_PATTERN,
+        description="Also accepted as `Applicant`, as the documentation's example spells it "
+        "(one of the two, not both).",
     )
 
 
 class UpdateReservationRequest(BaseModel):
     model_config = ConfigDict(title="UpdateReservationRequest")
-    UltimoId: str = Field(..., pattern=r"^\d{1,11}$")
-    StartTime: str = Field(
-        None, description=TIME_FORMATS + " May be left out to keep it (not in strict mode)."
-    )  # type: ignore[assignment]
-    EndTime: str = Field(
-        None, description=TIME_FORMATS + " May be left out to keep it (not in strict mode)."
-    )  # type: ignore[assignment]
+    UltimoId: str = Field(..., pattern=ULTIMO_ID_PATTERN)
+    StartTime: str | None = Field(
+        None,
+        pattern=TIME_PATTERN,
+        description=TIME_FORMATS + " May be left out (or null) to keep it, except in strict mode.",
+    )
+    EndTime: str | None = Field(
+        None,
+        pattern=TIME_PATTERN,
+        description=TIME_FORMATS + " May be left out (or null) to keep it, except in strict mode.",
+    )
 
 
 class CancelReservationRequest(BaseModel):
     model_config = ConfigDict(title="CancelReservationRequest")
-    UltimoId: str = Field(..., pattern=r"^\d{1,11}$")
+    UltimoId: str = Field(..., pattern=ULTIMO_ID_PATTERN)
 
 
 class GetReservationsRequest(BaseModel):
     model_config = ConfigDict(title="GetReservationsForSpaceRequest")
-    SpaceId: str = Field(..., min_length=1, max_length=255)
-    From: str = Field(..., description=TIME_FORMATS)
-    Till: str = Field(..., description=TIME_FORMATS)
+    SpaceId: str = Field(..., min_length=1, max_length=wire.MAX_ID_LENGTH, pattern=TEXT_PATTERN)
+    From: str = Field(..., pattern=TIME_PATTERN, description=TIME_FORMATS)
+    Till: str = Field(..., pattern=TIME_PATTERN, description=TIME_FORMATS)
 
 
 class CreatedProperties(BaseModel):
-    UltimoId: str = Field(..., pattern=r"^\d{11}$", examples=["00000006712"])
+    UltimoId: str = Field(..., pattern=r"^[0-9]{11}$", examples=["00000006712"])
 
 
 class CreateReservationResponse(BaseModel):
@@ -78,16 +103,23 @@ class EmptyResponse(BaseModel):
     properties: EmptyProperties
 
 
+OUTPUT_TIME = Field(
+    ...,
+    pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}[+-][0-9]{2}:[0-9]{2}$",
+    description="In the space's time zone, as `yyyy-MM-ddTHH:mm:ss.ffffff±HH:MM`.",
+)
+
+
 class ReservationItem(BaseModel):
-    UltimoId: str
+    UltimoId: str = Field(..., pattern=r"^[0-9]{11}$")
     Description: str
     ApplicantId: str
     ApplicantName: str
-    StartTime: str
-    EndTime: str
-    StartTimeIncludingPreparationTime: str
-    EndTimeIncludingCleanupTime: str
-    Status: str
+    StartTime: str = OUTPUT_TIME
+    EndTime: str = OUTPUT_TIME
+    StartTimeIncludingPreparationTime: str = OUTPUT_TIME
+    EndTimeIncludingCleanupTime: str = OUTPUT_TIME
+    Status: Literal["Processed"] = Field(..., description="Get lists active reservations only.")
 
 
 class Collection(BaseModel):
@@ -230,6 +262,13 @@ _ERROR_EXAMPLES: dict[str, dict[str, Any]] = {
 
 def request_body(workflow: str) -> dict[str, Any]:
     schema = REQUEST_MODELS[workflow].model_json_schema()
+    if workflow == wire.CREATE:
+        # The documented example spells the applicant "Applicant": either name, not both.
+        properties = schema["properties"]
+        properties["Applicant"] = {**properties["ApplicantId"], "title": "Applicant"}
+        properties["Applicant"]["description"] = "The documentation's name for `ApplicantId`."
+        schema["required"] = [name for name in schema["required"] if name != "ApplicantId"]
+        schema["oneOf"] = [{"required": ["ApplicantId"]}, {"required": ["Applicant"]}]
     return {
         "requestBody": {
             "required": True,
@@ -258,8 +297,8 @@ def responses(workflow: str) -> dict[int | str, dict[str, Any]]:
         },
         400: {
             "model": ErrorBody,
-            "description": "A business rule or the request's content refused it; "
-            "see the error catalogue in docs/errors.md.",
+            "description": "A business rule or the request's content refused it (also a "
+            "header given twice); see the error catalogue in docs/errors.md.",
             "content": error_content,
         },
         401: {
@@ -274,5 +313,15 @@ def responses(workflow: str) -> dict[int | str, dict[str, Any]]:
         403: {"model": ErrorBody, "description": "The key may not call this workflow."},
         413: {"model": ErrorBody, "description": "The body is larger than the limit."},
         415: {"model": ErrorBody, "description": "Strict mode: the body is not sent as JSON."},
-        503: {"model": ErrorBody, "description": "The database is busy; retry."},
+        429: {
+            "model": ErrorBody,
+            "description": "A rate limit or quota is used up; retry after `Retry-After` seconds.",
+            "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+        },
+        431: {"model": ErrorBody, "description": "The request headers are too large."},
+        503: {
+            "model": ErrorBody,
+            "description": "The database is busy; retry.",
+            "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+        },
     }

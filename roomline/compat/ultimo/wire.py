@@ -9,6 +9,7 @@ deviations from the documented contract, except the documented ``Applicant`` spe
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +39,7 @@ MAX_TIME_LENGTH = 64
 # C0 controls and DEL are refused everywhere; a description may hold tab and line breaks.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _DESCRIPTION_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_ULTIMO_ID = re.compile(r"\d{1,11}")
+_ULTIMO_ID = re.compile(r"\d{1,11}", re.ASCII)  # "٦٧١٢" must not name 6712
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 
 
@@ -85,7 +86,34 @@ def parse_body(raw: bytes) -> dict[str, Any]:
         raise InvalidBody(f"The request body is not valid UTF-8 JSON: {exc.msg}.") from exc
     if not isinstance(body, dict):
         raise InvalidBody(f"The request body must be a JSON object, not {_json_kind(body)}.")
+    twice = _name_given_twice(raw, len(body))
+    if twice is not None:
+        raise DuplicateParameter(f"Property {_quote(twice)} is given twice.")
     return body
+
+
+def _name_given_twice(raw: bytes, distinct: int) -> str | None:
+    """Return a property name the body's object gives more than once, if any.
+
+    orjson silently keeps the last of two equal names; a proxy or logger in front may have
+    read the first, so the request is refused rather than guessed at.
+    """
+    try:
+        # Nested objects become lists of pairs too; only the outermost one is looked at.
+        # Numbers are not converted (a 5000-digit one would exceed int()'s digit limit).
+        pairs = json.loads(
+            raw, object_pairs_hook=lambda items: items, parse_int=len, parse_float=len
+        )
+    except RecursionError:  # nested deeper than this parser goes: not refused for a doubt
+        return None
+    if len(pairs) == distinct:
+        return None
+    seen: set[str] = set()
+    for name, _value in pairs:
+        if name in seen:
+            return str(name)
+        seen.add(name)
+    return None  # pragma: no cover - len(pairs) > distinct means a name repeats
 
 
 def read_parameters(workflow: str, body: dict[str, Any], strict: bool) -> dict[str, str]:
