@@ -89,3 +89,38 @@ def integrity_problems(database: Database) -> list[str]:
             if orphans:
                 problems.append(f"{orphans} {table}.{column} name no {parent} row")
     return problems
+
+
+def overlapping(database: Database, space_ids: list[str]) -> list[tuple[int, int]]:
+    """Return pairs of active reservations of these spaces whose blocked intervals overlap."""
+    if not space_ids:
+        return []
+    a, b = reservations.alias("a"), reservations.alias("b")
+    query = select(a.c.ultimo_id, b.c.ultimo_id).where(
+        a.c.space_id.in_(space_ids),
+        a.c.space_id == b.c.space_id,
+        a.c.ultimo_id < b.c.ultimo_id,
+        a.c.status == "Processed",
+        b.c.status == "Processed",
+        a.c.blocked_start < b.c.blocked_end,
+        b.c.blocked_start < a.c.blocked_end,
+    )
+    with database.read() as conn:
+        return [(row[0], row[1]) for row in conn.execute(query)]
+
+
+def reservation_rows(database: Database, space_ids: list[str]) -> set[tuple[Any, ...]]:
+    """Return the stored reservations of these spaces as the model writes them."""
+    r = reservations.c
+    query = select(
+        r.ultimo_id,
+        r.space_id,
+        r.description,
+        r.start_time,
+        r.end_time,
+        r.preparation_minutes,
+        r.cleanup_minutes,
+        r.status,
+    ).where(r.space_id.in_(space_ids))
+    with database.read() as conn:
+        return {tuple(row) for row in conn.execute(query)}
