@@ -5,6 +5,10 @@ crash or power loss), foreign keys on, and every write transaction opened with
 ``BEGIN IMMEDIATE``: it takes the database's single write lock before it reads, so the
 conflict check and the insert that follows cannot interleave with another writer in any
 thread or process. Reads use plain deferred transactions and never wait for writers.
+Within one process, writers also queue on a lock before ``BEGIN IMMEDIATE``: SQLite's
+busy handler polls with sleeps of up to 100 ms, so threads contending for the write lock
+inside SQLite wait far longer than the transaction ahead of them takes. The lock only
+orders them sooner; across processes ``BEGIN IMMEDIATE`` still decides.
 
 PostgreSQL: READ COMMITTED; the no-overlap rule is an exclusion constraint, so a
 concurrent writer that slipped past the check in code is stopped by the database.
@@ -12,14 +16,17 @@ concurrent writer that slipped past the check in code is stopped by the database
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_POOL_SIZE = 16
+SQLITE_POOL_OVERFLOW = 24
 
 
 class Database:
@@ -28,6 +35,9 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = normalize_url(url)
         self.engine = _create_engine(self.url)
+        self._writers: AbstractContextManager[Any] = (
+            threading.RLock() if self.engine.dialect.name == "sqlite" else nullcontext()
+        )
 
     @property
     def dialect(self) -> str:
@@ -42,7 +52,7 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """Yield a connection in a write transaction, committed if the block succeeds."""
-        with self.engine.connect() as conn:
+        with self._writers, self.engine.connect() as conn:
             conn = conn.execution_options(roomline_write=True)
             with conn.begin():
                 yield conn
@@ -63,7 +73,12 @@ def _create_engine(url: str) -> Engine:
     if make_url(url).get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
     engine = create_engine(
-        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+        url,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        # Keep a connection for each request a loaded worker has in flight: past the pool
+        # size every checkout opens a new connection and sets its pragmas again.
+        pool_size=SQLITE_POOL_SIZE,
+        max_overflow=SQLITE_POOL_OVERFLOW,
     )
     event.listen(engine, "connect", _configure_sqlite_connection)
     event.listen(engine, "begin", _begin_sqlite_transaction)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import secrets
+import weakref
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from roomline.storage.tables import api_keys, instance_secrets
 
@@ -39,14 +40,32 @@ def _stored_key(row: Any) -> StoredKey:
 
 
 def hash_secret_key(conn: Connection) -> bytes:
-    """Return this instance's HMAC key for API-key hashes, creating it on first use."""
+    """Return this instance's HMAC key for API-key hashes, creating it on first use.
+
+    Once stored the key never changes, so each process keeps it after reading it, and
+    authenticating costs no query for it. Only a committed key is kept: one this very
+    transaction inserted could still roll back.
+    """
+    cached = _hash_keys.get(conn.engine)
+    if cached is not None:
+        return cached
     value = conn.execute(
         select(instance_secrets.c.value).where(instance_secrets.c.name == KEY_HASH_SECRET)
     ).scalar()
     if value is None:
         value = secrets.token_hex(32)
         conn.execute(insert(instance_secrets).values(name=KEY_HASH_SECRET, value=value))
-    return bytes.fromhex(value)
+        _inserting_transactions.add(conn.get_transaction())
+        return bytes.fromhex(value)
+    key = bytes.fromhex(value)
+    if conn.get_transaction() not in _inserting_transactions:
+        _hash_keys[conn.engine] = key
+    return key
+
+
+# Per engine (that is, per database), the instance's HMAC key once read as committed.
+_hash_keys: weakref.WeakKeyDictionary[Engine, bytes] = weakref.WeakKeyDictionary()
+_inserting_transactions: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def active_by_hash(conn: Connection, secret_hash: str) -> StoredKey | None:

@@ -40,8 +40,14 @@ def _space(row: Any) -> Space:
     )
 
 
+# Lookups on every request are built once: building a statement and its cache key
+# costs more than the database takes to answer it.
+_SPACE = select(spaces).where(spaces.c.id == bindparam("id"))
+_PERSON = select(people).where(people.c.id == bindparam("id"))
+
+
 def get_space(conn: Connection, space_id: str) -> Space | None:
-    row = conn.execute(select(spaces).where(spaces.c.id == space_id)).first()
+    row = conn.execute(_SPACE, {"id": space_id}).first()
     return None if row is None else _space(row)
 
 
@@ -75,7 +81,7 @@ def _space_values(space: Space) -> dict[str, Any]:
 
 
 def get_person(conn: Connection, person_id: str) -> Person | None:
-    row = conn.execute(select(people).where(people.c.id == person_id)).first()
+    row = conn.execute(_PERSON, {"id": person_id}).first()
     return None if row is None else Person(id=row.id, name=row.name)
 
 

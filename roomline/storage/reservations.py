@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, select, text, update
+from sqlalchemy import Connection, Select, and_, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from roomline.domain.errors import SpaceNotAvailable
@@ -42,8 +42,11 @@ def reservation_from_row(row: Any) -> Reservation:
     )
 
 
+_BY_ID = select(reservations).where(reservations.c.ultimo_id == bindparam("ultimo_id"))
+
+
 def get(conn: Connection, ultimo_id: int) -> Reservation | None:
-    row = conn.execute(select(reservations).where(reservations.c.ultimo_id == ultimo_id)).first()
+    row = conn.execute(_BY_ID, {"ultimo_id": ultimo_id}).first()
     return None if row is None else reservation_from_row(row)
 
 
@@ -59,40 +62,95 @@ def by_external_id(
     return None if row is None else (reservation_from_row(row), row.request_fingerprint)
 
 
+def _first_conflict_query(ignoring: bool) -> Select[Any]:
+    # Built once: constructing a statement and its cache key each call costs more than
+    # SQLite takes to answer it.
+    active = [
+        reservations.c.space_id == bindparam("space_id"),
+        reservations.c.status == ReservationStatus.PROCESSED.value,
+    ]
+    if ignoring:
+        active.append(reservations.c.ultimo_id != bindparam("ignore_id"))
+    start = bindparam("start", type_=reservations.c.blocked_start.type)
+    end = bindparam("end", type_=reservations.c.blocked_start.type)
+    latest_before = (
+        select(reservations.c.blocked_start)
+        .where(*active, reservations.c.blocked_start < start)
+        .order_by(reservations.c.blocked_start.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return (
+        select(reservations.c.ultimo_id)
+        .where(
+            *active,
+            reservations.c.blocked_start >= func.coalesce(latest_before, start),
+            reservations.c.blocked_start < end,
+            reservations.c.blocked_end > start,
+        )
+        .limit(1)
+    )
+
+
+_FIRST_CONFLICT = _first_conflict_query(ignoring=False)
+_FIRST_CONFLICT_IGNORING = _first_conflict_query(ignoring=True)
+
+
 def first_conflict(
     conn: Connection, space_id: str, blocked: Interval, ignore_id: int | None = None
 ) -> int | None:
-    """Return the UltimoId of an active reservation whose blocked interval overlaps."""
-    query = select(reservations.c.ultimo_id).where(
-        reservations.c.space_id == space_id,
+    """Return the UltimoId of an active reservation whose blocked interval overlaps.
+
+    Active blocked intervals of a space never overlap each other (the database refuses
+    it), so of those starting before ``blocked`` only the latest can reach into it. The
+    scan therefore starts there: two seeks on (space_id, blocked_start), however many
+    reservations the space has.
+    """
+    params: dict[str, Any] = {"space_id": space_id, "start": blocked.start, "end": blocked.end}
+    if ignore_id is None:
+        return conn.execute(_FIRST_CONFLICT, params).scalar()
+    return conn.execute(_FIRST_CONFLICT_IGNORING, {**params, "ignore_id": ignore_id}).scalar()
+
+
+def _in_window_query() -> Select[Any]:
+    active = and_(
+        reservations.c.space_id == bindparam("space_id"),
         reservations.c.status == ReservationStatus.PROCESSED.value,
-        reservations.c.blocked_start < blocked.end,
-        reservations.c.blocked_end > blocked.start,
     )
-    if ignore_id is not None:
-        query = query.where(reservations.c.ultimo_id != ignore_id)
-    return conn.execute(query.limit(1)).scalar()
+    start = bindparam("start", type_=reservations.c.start_time.type)
+    end = bindparam("end", type_=reservations.c.start_time.type)
+    latest_before = (
+        select(reservations.c.start_time)
+        .where(active, reservations.c.start_time < start)
+        .order_by(reservations.c.start_time.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return (
+        select(reservations, people.c.name.label("applicant_name"))
+        .join(people, people.c.id == reservations.c.applicant_id)
+        .where(
+            active,
+            reservations.c.start_time >= func.coalesce(latest_before, start),
+            reservations.c.start_time < end,
+            reservations.c.end_time > start,
+        )
+        .order_by(reservations.c.start_time, reservations.c.ultimo_id)
+    )
+
+
+_IN_WINDOW = _in_window_query()
 
 
 def in_window(conn: Connection, space_id: str, start: datetime, end: datetime) -> list[Any]:
     """Return rows of active reservations whose ``[start, end)`` overlaps the window.
 
-    Rows carry ``applicant_name``; ordered by start time, then UltimoId.
+    Rows carry ``applicant_name``; ordered by start time, then UltimoId. As in
+    ``first_conflict``, only the latest active reservation starting before the window
+    can reach into it, so the index range starts there and Get stays flat however long
+    a space's history grows.
     """
-    query = (
-        select(reservations, people.c.name.label("applicant_name"))
-        .join(people, people.c.id == reservations.c.applicant_id)
-        .where(
-            and_(
-                reservations.c.space_id == space_id,
-                reservations.c.status == ReservationStatus.PROCESSED.value,
-                reservations.c.start_time < end,
-                reservations.c.end_time > start,
-            )
-        )
-        .order_by(reservations.c.start_time, reservations.c.ultimo_id)
-    )
-    return list(conn.execute(query))
+    return list(conn.execute(_IN_WINDOW, {"space_id": space_id, "start": start, "end": end}))
 
 
 def insert_reservation(
