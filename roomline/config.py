@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
+    # How long a server told to stop (SIGTERM) lets requests in flight finish, refusing new
+    # connections meanwhile: longer than a request may wait for the database (SQLite's
+    # 30 s busy timeout, the connection pool's 30 s), so none is cut off in a normal stop.
+    shutdown_grace_seconds: int = Field(default=35, ge=0)
     database_url: str = DEFAULT_DATABASE_URL
 
     default_time_zone: str = "UTC"

@@ -132,5 +132,5 @@ def run(settings: Settings) -> None:
         access_log=False,  # roomline.access logs every request, with its request id
         # Only RequestObservability reads X-Forwarded-For, and only from trusted proxies.
         proxy_headers=False,
-        timeout_graceful_shutdown=10,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
