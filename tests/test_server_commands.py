@@ -160,4 +160,7 @@ def test_health_and_openapi(server: Server) -> None:
 
 def test_unknown_paths_answer_json(server: Server) -> None:
     response = server.client.get("/nowhere")
-    assert (response.status_code, response.json()) == (404, {"message": "No such path.", "code": "NotFound"})
+    assert (response.status_code, response.json()) == (
+        404,
+        {"message": "No such path.", "code": "NotFound"},
+    )
