@@ -13,7 +13,12 @@ from roomline.api.docs_ui import install_docs
 from roomline.api.guards import RequestHeaderGuard
 from roomline.api.management import build_router as build_management_router
 from roomline.api.observability import RequestObservability
-from roomline.compat.ultimo.router import CaseInsensitiveWorkflowPaths, UltimoGateway, build_router
+from roomline.compat.ultimo.router import (
+    CaseInsensitiveWorkflowPaths,
+    UltimoFastPath,
+    UltimoGateway,
+    build_router,
+)
 from roomline.config import Settings
 from roomline.domain.times import zone_named
 from roomline.services.clock import clock_for
@@ -79,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_web(app, settings)
     if settings.demo:
         app.include_router(demo.router)
+    app.add_middleware(UltimoFastPath)  # inside: it sees canonical paths
     app.add_middleware(CaseInsensitiveWorkflowPaths)
     app.add_middleware(RequestHeaderGuard)
     complete_openapi(app, settings.application_element_ids)

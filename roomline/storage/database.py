@@ -5,10 +5,10 @@ crash or power loss), foreign keys on, and every write transaction opened with
 ``BEGIN IMMEDIATE``: it takes the database's single write lock before it reads, so the
 conflict check and the insert that follows cannot interleave with another writer in any
 thread or process. Reads use plain deferred transactions and never wait for writers.
-Within one process, writers also queue on a lock before ``BEGIN IMMEDIATE``: SQLite's
-busy handler polls with sleeps of up to 100 ms, so threads contending for the write lock
-inside SQLite wait far longer than the transaction ahead of them takes. The lock only
-orders them sooner; across processes ``BEGIN IMMEDIATE`` still decides.
+Within one process, writers queue on a lock before ``BEGIN IMMEDIATE`` (SQLite's busy
+handler polls with sleeps of up to 100 ms, far longer than the transaction ahead takes)
+and those queued together share one transaction and one fsync (``groupcommit``); across
+processes ``BEGIN IMMEDIATE`` still decides.
 
 PostgreSQL: READ COMMITTED; the no-overlap rule is an exclusion constraint, so a
 concurrent writer that slipped past the check in code is stopped by the database.
@@ -16,13 +16,14 @@ concurrent writer that slipped past the check in code is stopped by the database
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+
+from roomline.storage.groupcommit import GroupCommitter
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_POOL_SIZE = 16
@@ -35,9 +36,7 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = normalize_url(url)
         self.engine = _create_engine(self.url)
-        self._writers: AbstractContextManager[Any] = (
-            threading.RLock() if self.engine.dialect.name == "sqlite" else nullcontext()
-        )
+        self._groups = GroupCommitter(self.engine) if self.dialect == "sqlite" else None
 
     @property
     def dialect(self) -> str:
@@ -51,8 +50,16 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """Yield a connection in a write transaction, committed if the block succeeds."""
-        with self._writers, self.engine.connect() as conn:
+        """Yield a connection in a write transaction, committed if the block succeeds.
+
+        On SQLite, writers queued in this process share the transaction and its commit
+        (``groupcommit``); each still returns only after its changes are committed.
+        """
+        if self._groups is not None:
+            with self._groups.write() as conn:
+                yield conn
+            return
+        with self.engine.connect() as conn:
             conn = conn.execution_options(roomline_write=True)
             with conn.begin():
                 yield conn

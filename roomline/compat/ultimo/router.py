@@ -78,6 +78,16 @@ class UltimoGateway:
             unavailable = ServiceUnavailable("The database is busy; retry shortly.")
             return status_for(unavailable), bodies.error(unavailable), headers_for(unavailable)
 
+    def runs_inline(self, workflow: str) -> bool:
+        """Whether ``workflow`` runs on the event loop rather than in the threadpool.
+
+        A Get on SQLite reads a few index pages and never waits for a lock (WAL readers
+        do not block), so handing it to a worker thread costs more than running it. Writes
+        wait for the write lock and fsync, a limiter may write, and PostgreSQL queries
+        wait on the network: those run in the threadpool.
+        """
+        return workflow == wire.GET and self.limiter is None and self.database.dialect == "sqlite"
+
     def _run(
         self,
         workflow: str,
@@ -139,6 +149,35 @@ def json_response(status: int, body: dict[str, Any], headers: dict[str, str]) ->
     )
 
 
+async def answer(
+    request: Request,
+    gateway: UltimoGateway,
+    workflow: str,
+    api_key: str | None,
+    application_element_id: str | None,
+) -> Response:
+    """Answer one workflow request (the route below and ``UltimoFastPath`` both land here)."""
+    info = request_info(request.scope)
+    info.workflow = workflow
+    try:
+        raw = await read_body(request, gateway.max_body_bytes)
+    except PayloadTooLarge as exc:
+        return json_response(status_for(exc), bodies.error(exc), {})
+    arguments = (
+        workflow,
+        raw,
+        api_key,
+        application_element_id,
+        request.headers.get("content-type"),
+        info,
+    )
+    if gateway.runs_inline(workflow):
+        status, body, headers = gateway.dispatch(*arguments)
+    else:
+        status, body, headers = await run_in_threadpool(gateway.dispatch, *arguments)
+    return json_response(status, body, headers)
+
+
 def _endpoint(workflow: str) -> Callable[..., Awaitable[Response]]:
     async def endpoint(
         request: Request,
@@ -152,23 +191,9 @@ def _endpoint(workflow: str) -> Callable[..., Awaitable[Response]]:
             ),
         ),
     ) -> Response:
-        gateway: UltimoGateway = request.app.state.ultimo
-        info = request_info(request.scope)
-        info.workflow = workflow
-        try:
-            raw = await read_body(request, gateway.max_body_bytes)
-        except PayloadTooLarge as exc:
-            return json_response(status_for(exc), bodies.error(exc), {})
-        status, body, headers = await run_in_threadpool(
-            gateway.dispatch,
-            workflow,
-            raw,
-            api_key,
-            application_element_id,
-            request.headers.get("content-type"),
-            info,
+        return await answer(
+            request, request.app.state.ultimo, workflow, api_key, application_element_id
         )
-        return json_response(status, body, headers)
 
     endpoint.__name__ = workflow
     endpoint.__doc__ = docs.SUMMARIES[workflow]
@@ -216,3 +241,37 @@ class CaseInsensitiveWorkflowPaths:
                 if canonical != path:
                     scope = dict(scope, path=canonical, raw_path=canonical.encode())
         await self.app(scope, receive, send)
+
+
+class UltimoFastPath:
+    """Answer ``POST`` to the four workflows without FastAPI's routing and dependencies.
+
+    Resolving the route and its header dependencies costs about as much as the Get
+    itself; the same ``answer`` runs either way, so the behaviour is the route's. The
+    FastAPI routes stay for everything else (other methods, unknown workflows) and for
+    the OpenAPI document. Install it inside ``CaseInsensitiveWorkflowPaths``, which makes
+    the path canonical first.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            workflow = _FAST_PATHS.get(scope["path"])
+            gateway = getattr(getattr(scope.get("app"), "state", None), "ultimo", None)
+            if workflow is not None and isinstance(gateway, UltimoGateway):
+                request = Request(scope, receive)
+                response = await answer(
+                    request,
+                    gateway,
+                    workflow,
+                    request.headers.get("apikey") or None,
+                    request.headers.get("applicationelementid"),
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+_FAST_PATHS = {PREFIX + name: name for name in wire.WORKFLOWS}
