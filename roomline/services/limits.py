@@ -144,9 +144,13 @@ class Limiter:
                 )
             )
 
+    def counts(self, key: StoredKey) -> bool:
+        """Whether ``check`` counts a request of ``key`` at all (it may write a counter)."""
+        return self.policy.counts_every_request or key.daily_quota is not None
+
     def check(self, key: StoredKey) -> None:
         """Count one request of ``key``; raise TooManyRequests if a limit is reached."""
-        if not self.policy.counts_every_request and key.daily_quota is None:
+        if not self.counts(key):
             return
         checks = [
             Check(

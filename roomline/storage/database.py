@@ -16,6 +16,7 @@ concurrent writer that slipped past the check in code is stopped by the database
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -37,6 +38,7 @@ class Database:
         self.url = normalize_url(url)
         self.engine = _create_engine(self.url)
         self._groups = GroupCommitter(self.engine) if self.dialect == "sqlite" else None
+        self._reading = threading.local()
 
     @property
     def dialect(self) -> str:
@@ -44,9 +46,22 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """Yield a connection in a read transaction."""
+        """Yield a connection in a read transaction.
+
+        A read opened inside another read on the same thread joins it: one transaction
+        and one snapshot, instead of a connection checkout, BEGIN and COMMIT for each
+        step of a request (the Ultimo Get authenticates and lists in one).
+        """
+        joined = getattr(self._reading, "conn", None)
+        if joined is not None:
+            yield joined
+            return
         with self.engine.connect() as conn, conn.begin():
-            yield conn
+            self._reading.conn = conn
+            try:
+                yield conn
+            finally:
+                self._reading.conn = None
 
     @contextmanager
     def write(self) -> Iterator[Connection]:

@@ -126,8 +126,25 @@ def _in_window_query() -> Select[Any]:
         .limit(1)
         .scalar_subquery()
     )
+    # Only what ``reservation_from_row`` reads: each timestamp column costs a conversion
+    # per row, and a Get returns many rows.
+    listed = [
+        reservations.c[name]
+        for name in (
+            "ultimo_id",
+            "space_id",
+            "applicant_id",
+            "description",
+            "start_time",
+            "end_time",
+            "preparation_minutes",
+            "cleanup_minutes",
+            "status",
+            "external_id",
+        )
+    ]
     return (
-        select(reservations, people.c.name.label("applicant_name"))
+        select(*listed, people.c.name.label("applicant_name"))
         .join(people, people.c.id == reservations.c.applicant_id)
         .where(
             active,

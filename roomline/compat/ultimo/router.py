@@ -47,6 +47,10 @@ api_key_header = APIKeyHeader(
 )
 
 
+class NeedsThreadpool(Exception):
+    """An inline request reached a step that may write or wait; run it in the threadpool."""
+
+
 @dataclass
 class UltimoGateway:
     """What the router needs from the app: storage, the use cases and the wire options."""
@@ -66,11 +70,20 @@ class UltimoGateway:
         element_id: str | None,
         content_type: str | None,
         info: RequestInfo | None = None,
+        inline: bool = False,
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
-        """Run one workflow request; return status, body and extra headers."""
+        """Run one workflow request; return status, body and extra headers.
+
+        ``inline`` (on the event loop) raises ``NeedsThreadpool`` before anything that
+        may write or wait.
+        """
         info = info or RequestInfo(request_id="", client_address=None)
         try:
-            return 200, self._run(workflow, raw, api_key, element_id, content_type, info), {}
+            return (
+                200,
+                self._run(workflow, raw, api_key, element_id, content_type, info, inline),
+                {},
+            )
         except RoomlineError as exc:
             return status_for(exc), bodies.error(exc), headers_for(exc)
         except OperationalError as exc:
@@ -82,11 +95,13 @@ class UltimoGateway:
         """Whether ``workflow`` runs on the event loop rather than in the threadpool.
 
         A Get on SQLite reads a few index pages and never waits for a lock (WAL readers
-        do not block), so handing it to a worker thread costs more than running it. Writes
-        wait for the write lock and fsync, a limiter may write, and PostgreSQL queries
-        wait on the network: those run in the threadpool.
+        do not block), so handing it to a worker thread costs more than running it: with
+        every request on a thread of its own, the threads mostly fight over the GIL.
+        Writes wait for the write lock and fsync, and PostgreSQL queries wait on the
+        network: those run in the threadpool, as does a Get whose key the limiter counts
+        (``NeedsThreadpool``), since counting may write.
         """
-        return workflow == wire.GET and self.limiter is None and self.database.dialect == "sqlite"
+        return workflow == wire.GET and self.database.dialect == "sqlite"
 
     def _run(
         self,
@@ -96,12 +111,31 @@ class UltimoGateway:
         element_id: str | None,
         content_type: str | None,
         info: RequestInfo,
+        inline: bool = False,
+    ) -> dict[str, Any]:
+        if workflow == wire.GET:
+            # One read transaction for the key and the listing (nested reads join it).
+            with self.database.read():
+                return self._answer(workflow, raw, api_key, element_id, content_type, info, inline)
+        return self._answer(workflow, raw, api_key, element_id, content_type, info, inline)
+
+    def _answer(
+        self,
+        workflow: str,
+        raw: bytes,
+        api_key: str | None,
+        element_id: str | None,
+        content_type: str | None,
+        info: RequestInfo,
+        inline: bool,
     ) -> dict[str, Any]:
         with self.database.read() as conn:
             key = identify(conn, api_key)
         info.key_name = key.name  # logged even when the key is refused below
         authorize(key, workflow, info.client_address)
         if self.limiter is not None:
+            if inline and self.limiter.counts(key):
+                raise NeedsThreadpool()
             self.limiter.check(key)
         actor = Actor(key.name, info.client_address, workflow, info.request_id or None)
         wire.check_application_element_id(
@@ -172,7 +206,10 @@ async def answer(
         info,
     )
     if gateway.runs_inline(workflow):
-        status, body, headers = gateway.dispatch(*arguments)
+        try:
+            status, body, headers = gateway.dispatch(*arguments, inline=True)
+        except NeedsThreadpool:
+            status, body, headers = await run_in_threadpool(gateway.dispatch, *arguments)
     else:
         status, body, headers = await run_in_threadpool(gateway.dispatch, *arguments)
     return json_response(status, body, headers)
