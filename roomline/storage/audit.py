@@ -23,19 +23,25 @@ def add(
     before_state: str | None,
     after_state: str,
 ) -> None:
+    # One prebuilt statement with the values as parameters: building a new one per write
+    # costs more than the insert itself.
     conn.execute(
-        insert(audit_log).values(
-            at=at,
-            action=action,
-            workflow=workflow,
-            ultimo_id=ultimo_id,
-            key_name=key_name,
-            client_address=client_address,
-            request_id=request_id,
-            before_state=before_state,
-            after_state=after_state,
-        )
+        _INSERT,
+        {
+            "at": at,
+            "action": action,
+            "workflow": workflow,
+            "ultimo_id": ultimo_id,
+            "key_name": key_name,
+            "client_address": client_address,
+            "request_id": request_id,
+            "before_state": before_state,
+            "after_state": after_state,
+        },
     )
+
+
+_INSERT = insert(audit_log)
 
 
 def find(

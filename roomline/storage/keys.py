@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from roomline.storage.tables import api_keys, instance_secrets
 
@@ -79,12 +79,15 @@ def active_by_hash(conn: Connection, secret_hash: str) -> StoredKey | None:
 
 def active_with_hash(conn: Connection, secret_hash: str) -> tuple[StoredKey, str] | None:
     """Return the active key stored under ``secret_hash``, and the hash as stored."""
-    row = conn.execute(
-        select(api_keys).where(
-            api_keys.c.secret_hash == secret_hash, api_keys.c.revoked_at.is_(None)
-        )
-    ).first()
+    row = conn.execute(_ACTIVE_BY_HASH, {"secret_hash": secret_hash}).first()
     return None if row is None else (_stored_key(row), row.secret_hash)
+
+
+# Every request looks its key up: the statement is built once (revocation still takes
+# effect at once, since the row is read on every request).
+_ACTIVE_BY_HASH = select(api_keys).where(
+    api_keys.c.secret_hash == bindparam("secret_hash"), api_keys.c.revoked_at.is_(None)
+)
 
 
 def by_name(conn: Connection, name: str) -> StoredKey | None:
