@@ -207,12 +207,14 @@ class TextFormatter(logging.Formatter):
         return text
 
 
-def logging_config(log_format: str, level: str) -> dict[str, Any]:
+def logging_config(log_format: str, level: str, access_log: bool = True) -> dict[str, Any]:
     """Return the ``logging.config`` dict uvicorn applies in every worker process."""
     formatter = "roomline.api.observability.JsonFormatter"
     if log_format == "text":
         formatter = "roomline.api.observability.TextFormatter"
     level = level.upper()
+    # Without the access log, roomline.access still passes on warnings and errors.
+    access: dict[str, Any] = {} if access_log else {"roomline.access": {"level": "WARNING"}}
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -229,5 +231,6 @@ def logging_config(log_format: str, level: str) -> dict[str, Any]:
             # roomline.access writes the request lines; uvicorn's would repeat them.
             "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
             "roomline": {"handlers": ["stderr"], "level": level, "propagate": False},
+            **access,
         },
     }

@@ -27,3 +27,8 @@ RedisUrl = typer.Option(
     "[env: ROOMLINE_REDIS_URL]",
     show_default=False,
 )
+AccessLog = typer.Option(
+    "--access-log/--no-access-log",
+    help="Log one line per request [env: ROOMLINE_ACCESS_LOG; default on]",
+    show_default=False,
+)

@@ -16,7 +16,15 @@ import typer
 import uvicorn
 
 from roomline.api.observability import logging_config
-from roomline.cli.options import DatabaseUrl, Host, Port, RedisUrl, UltimoQuotas, Workers
+from roomline.cli.options import (
+    AccessLog,
+    DatabaseUrl,
+    Host,
+    Port,
+    RedisUrl,
+    UltimoQuotas,
+    Workers,
+)
 from roomline.config import Settings, export_to_environment, settings_from
 from roomline.domain.times import parse_instant, zone_named
 from roomline.services import clock
@@ -32,6 +40,7 @@ def serve(
     workers: Annotated[int | None, Workers] = None,
     ultimo_quotas: Annotated[bool | None, UltimoQuotas] = None,
     redis_url: Annotated[str | None, RedisUrl] = None,
+    access_log: Annotated[bool | None, AccessLog] = None,
 ) -> None:
     """Run the server on the configured database (default: ./roomline.db), migrated on start."""
     settings = settings_from(
@@ -41,6 +50,7 @@ def serve(
         workers=workers,
         ultimo_quotas=ultimo_quotas,
         redis_url=redis_url,
+        access_log=access_log,
     )
     prepare_database(settings)
     run(settings)
@@ -128,7 +138,7 @@ def run(settings: Settings) -> None:
         port=settings.port,
         workers=settings.workers,
         log_level=settings.log_level,
-        log_config=logging_config(settings.log_format, settings.log_level),
+        log_config=logging_config(settings.log_format, settings.log_level, settings.access_log),
         access_log=False,  # roomline.access logs every request, with its request id
         # Only RequestObservability reads X-Forwarded-For, and only from trusted proxies.
         proxy_headers=False,
