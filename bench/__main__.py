@@ -37,6 +37,11 @@ def parse(argv: list[str]) -> Plan:
         "--workflows", default=",".join(WORKFLOWS), help="subset of Get,Create,Update,Cancel"
     )
     parser.add_argument("--profile", action="store_true", help="sample the server with py-spy")
+    parser.add_argument(
+        "--no-access-log",
+        action="store_true",
+        help="start roomline serve with --no-access-log (default: its production default, on)",
+    )
     parser.add_argument("--label", help="results file prefix [full | quick]")
     parser.add_argument(
         "--pg-url",
@@ -61,6 +66,7 @@ def parse(argv: list[str]) -> Plan:
         label=args.label or ("quick" if quick else "full"),
         profile=args.profile,
         workflows=workflows,
+        serve_options=("--no-access-log",) if args.no_access_log else (),
     )
 
 

@@ -157,8 +157,10 @@ def _wait_ready(server: Server, path: str, timeout: float = 120.0) -> None:
     raise RuntimeError(f"{server.name} did not become ready:\n{server.log_path.read_text()}")
 
 
-def roomline_command(database_url: str, port: int, workers: int) -> list[str]:
-    """``roomline serve`` with its production defaults, as a deployment runs it."""
+def roomline_command(
+    database_url: str, port: int, workers: int, extra: tuple[str, ...] = ()
+) -> list[str]:
+    """``roomline serve`` with its production defaults (plus ``extra`` options)."""
     return [
         sys.executable,
         "-m",
@@ -172,6 +174,7 @@ def roomline_command(database_url: str, port: int, workers: int) -> list[str]:
         database_url,
         "--workers",
         str(workers),
+        *extra,
     ]
 
 
@@ -257,7 +260,11 @@ def profiling(pid: int, seconds: int, output: Path, subprocesses: bool) -> Itera
         "--duration",
         str(seconds),
         "--rate",
-        "250",
+        "200",
+        # Only the thread holding the GIL: where the server's Python time goes, without
+        # the idle threadpool workers; and without pausing the server to read its stacks.
+        "--gil",
+        "--nonblocking",
         "--format",
         "raw",
         "--output",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import platform
 import secrets
+import shutil
 import sqlite3
 import sys
 import tempfile
@@ -48,6 +49,7 @@ class Plan:
     pg_admin_url: str
     label: str
     profile: bool = False
+    serve_options: tuple[str, ...] = ()
     workflows: list[str] = field(default_factory=lambda: list(WORKFLOWS))
 
 
@@ -66,6 +68,7 @@ def measure(plan: Plan) -> tuple[dict[str, Any], bool]:
             "seconds": plan.load.seconds,
             "warmup_seconds": plan.warmup_seconds,
             "server_workers": plan.workers,
+            "serve_options": list(plan.serve_options),
         },
         "runs": [],
         "skipped": [],
@@ -91,6 +94,8 @@ def measure(plan: Plan) -> tuple[dict[str, Any], bool]:
         )
         and result["ceiling"]["ok"] > 0
     )
+    if healthy and not plan.profile:
+        shutil.rmtree(work, ignore_errors=True)  # keep the server logs only when they help
     return result, healthy
 
 
@@ -133,7 +138,7 @@ def _run_backend(
             flush=True,
         )
         port = free_port()
-        command = processes.roomline_command(url, port, plan.workers)
+        command = processes.roomline_command(url, port, plan.workers, plan.serve_options)
         name = f"roomline-{backend}-{size}"
         run: dict[str, Any] = {
             "backend": backend,
