@@ -48,7 +48,15 @@ api_key_header = APIKeyHeader(
 
 
 class NeedsThreadpool(Exception):
-    """An inline request reached a step that may write or wait; run it in the threadpool."""
+    """An inline request reached a step that may write or wait; run it in the threadpool.
+
+    With ``use_case`` the request is admitted (key, limits, parameters) and only that
+    remains to run; without it the whole request runs again in the threadpool.
+    """
+
+    def __init__(self, use_case: Callable[[], dict[str, Any]] | None = None) -> None:
+        super().__init__()
+        self.use_case = use_case
 
 
 @dataclass
@@ -78,12 +86,22 @@ class UltimoGateway:
         may write or wait.
         """
         info = info or RequestInfo(request_id="", client_address=None)
+        return self._guarded(
+            workflow,
+            lambda: self._run(workflow, raw, api_key, element_id, content_type, info, inline),
+        )
+
+    def finish(
+        self, workflow: str, use_case: Callable[[], dict[str, Any]]
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """Run the use case an inline ``dispatch`` handed over (in the threadpool)."""
+        return self._guarded(workflow, use_case)
+
+    def _guarded(
+        self, workflow: str, step: Callable[[], dict[str, Any]]
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
         try:
-            return (
-                200,
-                self._run(workflow, raw, api_key, element_id, content_type, info, inline),
-                {},
-            )
+            return 200, step(), {}
         except RoomlineError as exc:
             return status_for(exc), bodies.error(exc), headers_for(exc)
         except OperationalError as exc:
@@ -94,14 +112,15 @@ class UltimoGateway:
     def runs_inline(self, workflow: str) -> bool:
         """Whether ``workflow`` runs on the event loop rather than in the threadpool.
 
-        A Get on SQLite reads a few index pages and never waits for a lock (WAL readers
-        do not block), so handing it to a worker thread costs more than running it: with
-        every request on a thread of its own, the threads mostly fight over the GIL.
-        Writes wait for the write lock and fsync, and PostgreSQL queries wait on the
-        network: those run in the threadpool, as does a Get whose key the limiter counts
-        (``NeedsThreadpool``), since counting may write.
+        On SQLite, reading a few index pages never waits for a lock (WAL readers do not
+        block), so handing it to a worker thread costs more than running it: with every
+        request on a thread of its own, the threads mostly fight over the GIL. So a Get
+        runs inline, and a write is admitted inline (key, limits, parameters) and hands
+        only its use case, which waits for the write lock and fsync, to the threadpool
+        (``NeedsThreadpool``); so does a request whose key the limiter counts, since
+        counting may write. PostgreSQL queries wait on the network: all in the threadpool.
         """
-        return workflow == wire.GET and self.database.dialect == "sqlite"
+        return self.database.dialect == "sqlite"
 
     def _run(
         self,
@@ -146,16 +165,34 @@ class UltimoGateway:
                 "Send the body with Content-Type: application/json (strict mode)."
             )
         values = wire.read_parameters(workflow, wire.parse_body(raw), self.strict)
+        if workflow == wire.GET:
+            return bodies.collection(self.service.in_window(wire.window(values)))
+        use_case = self._write(workflow, values, key.id, actor)
+        if inline:
+            raise NeedsThreadpool(use_case)
+        return use_case()
+
+    def _write(
+        self, workflow: str, values: dict[str, str], key_id: int, actor: Actor
+    ) -> Callable[[], dict[str, Any]]:
         if workflow == wire.CREATE:
-            created = self.service.create(wire.new_reservation(values), key.id, actor)
-            return bodies.created(created)
+            request = wire.new_reservation(values)
+            return lambda: bodies.created(self.service.create(request, key_id, actor))
         if workflow == wire.UPDATE:
-            self.service.update(wire.time_change(values, self.strict), actor)
+            change = wire.time_change(values, self.strict)
+
+            def update() -> dict[str, Any]:
+                self.service.update(change, actor)
+                return bodies.empty()
+
+            return update
+        ultimo_id = wire.ultimo_id(values["UltimoId"])
+
+        def cancel() -> dict[str, Any]:
+            self.service.cancel(ultimo_id, actor)
             return bodies.empty()
-        if workflow == wire.CANCEL:
-            self.service.cancel(wire.ultimo_id(values["UltimoId"]), actor)
-            return bodies.empty()
-        return bodies.collection(self.service.in_window(wire.window(values)))
+
+        return cancel
 
 
 def _is_json(content_type: str | None) -> bool:
@@ -208,8 +245,13 @@ async def answer(
     if gateway.runs_inline(workflow):
         try:
             status, body, headers = gateway.dispatch(*arguments, inline=True)
-        except NeedsThreadpool:
-            status, body, headers = await run_in_threadpool(gateway.dispatch, *arguments)
+        except NeedsThreadpool as handover:
+            if handover.use_case is not None:
+                status, body, headers = await run_in_threadpool(
+                    gateway.finish, workflow, handover.use_case
+                )
+            else:
+                status, body, headers = await run_in_threadpool(gateway.dispatch, *arguments)
     else:
         status, body, headers = await run_in_threadpool(gateway.dispatch, *arguments)
     return json_response(status, body, headers)
