@@ -51,7 +51,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     service = ReservationService(database, clock, policy)
 
     app = FastAPI(
-        title="roomline", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None
+        title="roomline",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.database = database
