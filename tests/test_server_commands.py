@@ -164,3 +164,43 @@ def test_unknown_paths_answer_json(server: Server) -> None:
         404,
         {"message": "No such path.", "code": "NotFound"},
     )
+
+
+def test_demo_without_database_url_uses_a_temporary_database_and_removes_it(tmp_path: Path) -> None:
+    import signal
+    import tempfile
+
+    from tests.support import free_port
+
+    before = set(Path(tempfile.gettempdir()).glob("roomline-demo-*"))
+    port = free_port()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("ROOMLINE_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "roomline", "demo", "--port", str(port)],
+        cwd=tmp_path,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                import time
+
+                time.sleep(0.1)
+        created = set(Path(tempfile.gettempdir()).glob("roomline-demo-*")) - before
+        assert len(created) == 1 and not (tmp_path / "roomline.db").exists()
+        window = {"From": "2021-04-20 00:00:00", "Till": "2021-04-21 00:00:00", "SpaceId": "C-25"}
+        listed = httpx.post(
+            f"http://127.0.0.1:{port}/api/V1/Action/REST_GetReservationsForSpace",
+            json=window,
+            headers={"ApiKey": DEMO_KEY},
+        )
+        assert listed.json()["properties"]["Output"]["collection"][0]["UltimoId"] == "00000006710"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    assert not any(path.exists() for path in created)

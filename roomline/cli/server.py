@@ -7,6 +7,7 @@ settings to uvicorn's worker processes through ``ROOMLINE_*`` variables.
 from __future__ import annotations
 
 import secrets
+import signal
 import shutil
 import tempfile
 from pathlib import Path
@@ -100,12 +101,20 @@ def demo(
         token = secrets.token_urlsafe(24)
         settings = settings.model_copy(update={"admin_token": token})
         typer.echo(f"roomline demo: admin token for /api/demo/clock is {token}", err=True)
+    if scratch is not None:
+        # uvicorn re-raises SIGTERM once it has shut down; exiting through SystemExit
+        # instead lets the ``finally`` below remove the temporary database.
+        signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         prepare_database(settings)
         run(settings)
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def prepare_database(settings: Settings) -> None:

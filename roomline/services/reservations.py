@@ -3,7 +3,8 @@
 Writes run in ``Database.write()``: on SQLite that transaction holds the write lock from
 its first statement, so "check for a conflict, then insert" cannot interleave with
 another writer; on PostgreSQL the exclusion constraint refuses what a concurrent writer
-would have slipped past the check.
+would have slipped past the check. A write PostgreSQL aborts for a deadlock or a
+serialization failure is run again (``storage.transient``).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from roomline.services.clock import Clock
 from roomline.storage import masterdata
 from roomline.storage import reservations as store
 from roomline.storage.database import Database
+from roomline.storage.transient import retry_transient
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +104,7 @@ class ReservationService:
     def zone_of(self, space: Space) -> ZoneInfo:
         return zone_named(space.time_zone or self.policy.default_zone)
 
+    @retry_transient
     def create(
         self, request: NewReservation, api_key_id: int | None, actor: Actor | None = None
     ) -> int:
@@ -172,6 +175,7 @@ class ReservationService:
         audit.record(conn, at=now, action="create", before=None, after=created, actor=actor)
         return ultimo_id
 
+    @retry_transient
     def update(self, change: TimeChange, actor: Actor | None = None) -> None:
         """Move, shorten or extend a reservation (audited as done by ``actor``)."""
         with self.database.write() as conn:
@@ -204,6 +208,7 @@ class ReservationService:
             )
             audit.record(conn, at=now, action="update", before=current, after=moved, actor=actor)
 
+    @retry_transient
     def cancel(self, ultimo_id: int, actor: Actor | None = None) -> None:
         """Cancel a reservation; cancelling a cancelled one succeeds again (and changes nothing)."""
         with self.database.write() as conn:
