@@ -7,8 +7,8 @@ settings to uvicorn's worker processes through ``ROOMLINE_*`` variables.
 from __future__ import annotations
 
 import secrets
-import signal
 import shutil
+import signal
 import tempfile
 from pathlib import Path
 from typing import Annotated
