@@ -82,9 +82,14 @@ def web(server: Server) -> Iterator[WebClient]:
     client.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """A headless Debian Chromium, shared by the session's browser tests."""
+    """A headless Debian Chromium, shared by one module's browser tests.
+
+    Module scope, not session: Playwright's sync API keeps an asyncio loop running in the
+    main thread while it is open, which would break every later test that calls
+    ``asyncio.run`` (the client, race and limit tests).
+    """
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is missing; .ci/run installs the chromium package")
