@@ -148,8 +148,9 @@ def start_server(
     command: str = "demo",
     env: dict[str, str] | None = None,
     ready_timeout: float = 60.0,
+    host: str = "127.0.0.1",
 ) -> Server:
-    """Start ``roomline <command>`` on a free port and wait until /healthz answers."""
+    """Start ``roomline <command>`` on a free port of ``host``; wait until /healthz answers."""
     port = free_port()
     log_path = log_dir / f"server-{port}.log"
     environment = {
@@ -157,33 +158,39 @@ def start_server(
     }
     environment.update({"ROOMLINE_ADMIN_TOKEN": ADMIN_TOKEN, "PYTHONUNBUFFERED": "1"})
     environment.update(env or {})
+    command_line = [sys.executable, "-m", "roomline", command, "--host", host, "--port", str(port)]
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "roomline",
-                command,
-                "--port",
-                str(port),
-                "--database-url",
-                database_url,
-                *args,
-            ],
+            [*command_line, "--database-url", database_url, *args],
             stdout=log_file,
             stderr=subprocess.STDOUT,
             env=environment,
         )
-    base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + ready_timeout
+    base_url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    wait_until_ready(base_url, process, ready_timeout, log_path)
+    return Server(base_url, database_url, process, log_path)
+
+
+def wait_until_ready(
+    base_url: str,
+    process: subprocess.Popen[bytes],
+    timeout: float = 60.0,
+    log_path: Path | None = None,
+) -> None:
+    """Wait until ``base_url``/healthz answers 200; fail if the process exits or hangs."""
+
+    def log() -> str:
+        return log_path.read_text(errors="replace") if log_path else ""
+
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{log_path.read_text()}")
+            raise RuntimeError(f"server exited early:\n{log()}")
         try:
             if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                return Server(base_url, database_url, process, log_path)
+                return
         except httpx.TransportError:
             pass
         time.sleep(0.1)
     process.kill()
-    raise RuntimeError(f"server did not become ready:\n{log_path.read_text()}")
+    raise RuntimeError(f"server did not become ready:\n{log()}")

@@ -12,7 +12,7 @@ import httpx
 from sqlalchemy import create_engine, inspect
 
 from tests.conftest import TEST_NOW
-from tests.support import DEMO_KEY, Server
+from tests.support import DEMO_KEY, Server, wait_until_ready
 
 
 def roomline(
@@ -70,14 +70,7 @@ def test_serve_defaults_to_roomline_db_in_the_working_directory(tmp_path: Path) 
         stderr=subprocess.DEVNULL,
     )
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                import time
-
-                time.sleep(0.1)
+        wait_until_ready(f"http://127.0.0.1:{port}", process)
         assert (tmp_path / "roomline.db").exists()
         # A normal deployment has no demo key and no demo clock API.
         denied = httpx.post(
@@ -183,14 +176,7 @@ def test_demo_without_database_url_uses_a_temporary_database_and_removes_it(tmp_
         stderr=subprocess.DEVNULL,
     )
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                import time
-
-                time.sleep(0.1)
+        wait_until_ready(f"http://127.0.0.1:{port}", process)
         created = set(Path(tempfile.gettempdir()).glob("roomline-demo-*")) - before
         assert len(created) == 1 and not (tmp_path / "roomline.db").exists()
         window = {"From": "2021-04-20 00:00:00", "Till": "2021-04-21 00:00:00", "SpaceId": "C-25"}

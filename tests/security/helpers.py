@@ -6,9 +6,6 @@ import asyncio
 import itertools
 import json
 import os
-import subprocess
-import sys
-import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +17,7 @@ import redis
 
 from roomline.services.keys import store_key
 from roomline.storage.database import Database
-from tests.support import ADMIN_TOKEN, ELEMENT_IDS, Server, free_port
+from tests.support import ELEMENT_IDS, Server, start_server
 
 REDIS_URL = os.environ.get("ROOMLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 REQUIRE_REDIS = os.environ.get("ROOMLINE_TEST_REQUIRE_REDIS") == "1"
@@ -109,30 +106,4 @@ def redis_url_or_skip() -> str:
 
 def start_server_on_ipv6(database_url: str, log_dir: Path, *args: str) -> Server:
     """Start ``roomline demo`` listening on ``::1`` only; wait until /healthz answers there."""
-    port = free_port()
-    log_path = log_dir / f"server-v6-{port}.log"
-    environment = {
-        key: value for key, value in os.environ.items() if not key.startswith("ROOMLINE_")
-    }
-    environment.update({"ROOMLINE_ADMIN_TOKEN": ADMIN_TOKEN, "PYTHONUNBUFFERED": "1"})
-    command = [sys.executable, "-m", "roomline", "demo", "--host", "::1", "--port", str(port)]
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [*command, "--database-url", database_url, *args],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            env=environment,
-        )
-    base_url = f"http://[::1]:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{log_path.read_text()}")
-        try:
-            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                return Server(base_url, database_url, process, log_path)
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"server did not become ready:\n{log_path.read_text()}")
+    return start_server(database_url, log_dir, *args, host="::1")
