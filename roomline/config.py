@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     # 30 s busy timeout, the connection pool's 30 s), so none is cut off in a normal stop.
     shutdown_grace_seconds: int = Field(default=35, ge=0)
     database_url: str = DEFAULT_DATABASE_URL
+    # PostgreSQL connections each worker process may hold at most (requests beyond wait).
+    database_pool_size: int = Field(default=10, ge=1, le=500)
 
     default_time_zone: str = "UTC"
     start_grace_minutes: int = Field(default=5, ge=0)

@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the roomline ASGI app for ``settings`` (default: from the environment)."""
     settings = settings or Settings()
     zone_named(settings.default_time_zone)  # refuse an unknown default zone at start
-    database = Database(settings.database_url)
+    database = Database(settings.database_url, settings.database_pool_size)
     clock = clock_for(settings.demo)
     policy = Policy(
         start_grace=timedelta(minutes=settings.start_grace_minutes),

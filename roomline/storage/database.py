@@ -23,10 +23,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from roomline.domain.errors import ServiceUnavailable
 from roomline.storage.groupcommit import GroupCommitter
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+DEFAULT_POOL_SIZE = 10
+POOL_TIMEOUT_SECONDS = 30
 SQLITE_POOL_SIZE = 16
 SQLITE_POOL_OVERFLOW = 24
 
@@ -34,9 +38,9 @@ SQLITE_POOL_OVERFLOW = 24
 class Database:
     """One engine, handing out read and write transactions."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool_size: int = DEFAULT_POOL_SIZE) -> None:
         self.url = normalize_url(url)
-        self.engine = _create_engine(self.url)
+        self.engine = _create_engine(self.url, pool_size)
         self._groups = GroupCommitter(self.engine) if self.dialect == "sqlite" else None
         self._reading = threading.local()
 
@@ -56,7 +60,7 @@ class Database:
         if joined is not None:
             yield joined
             return
-        with self.engine.connect() as conn, conn.begin():
+        with self._connect() as conn, conn.begin():
             self._reading.conn = conn
             try:
                 yield conn
@@ -74,10 +78,18 @@ class Database:
             with self._groups.write() as conn:
                 yield conn
             return
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             conn = conn.execution_options(roomline_write=True)
             with conn.begin():
                 yield conn
+
+    def _connect(self) -> Connection:
+        try:
+            return self.engine.connect()
+        except PoolTimeout as exc:
+            raise ServiceUnavailable(
+                "Every database connection of this worker is busy; retry shortly."
+            ) from exc
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -91,9 +103,18 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def _create_engine(url: str) -> Engine:
+def _create_engine(url: str, pool_size: int) -> Engine:
     if make_url(url).get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        # A hard cap per process: requests beyond it wait for a free connection (and
+        # answer 503 after POOL_TIMEOUT_SECONDS), so hosts x workers x pool_size bounds
+        # what PostgreSQL's max_connections must allow.
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=pool_size,
+            max_overflow=0,
+            pool_timeout=POOL_TIMEOUT_SECONDS,
+        )
     engine = create_engine(
         url,
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},

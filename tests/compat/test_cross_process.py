@@ -236,3 +236,68 @@ def _utc(value: datetime | str) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def test_postgresql_connections_stay_within_the_pool_size(tmp_path: Path, make_world) -> None:
+    """Each worker holds at most ROOMLINE_DATABASE_POOL_SIZE connections; the rest wait."""
+    import threading
+
+    from sqlalchemy import create_engine
+
+    from tests.support import fresh_database_url
+
+    with fresh_database_url("postgresql", tmp_path) as url:
+        server = start_server(
+            url,
+            tmp_path,
+            "--workers",
+            "2",
+            command="serve",
+            env={"ROOMLINE_DATABASE_POOL_SIZE": "3"},
+        )
+        try:
+            world: World = make_world(url)
+            person = world.person()
+            key = world.key()
+            spaces = [world.space() for _ in range(40)]
+            bodies = [
+                {
+                    "SpaceId": s.id,
+                    "StartTime": utc(DAY),
+                    "EndTime": utc(DAY + timedelta(hours=1)),
+                    "ApplicantId": person.id,
+                }
+                for s in spaces
+                for _ in range(2)
+            ]
+            name = url.rsplit("/", 1)[1]
+            watcher = create_engine(url.rsplit("/", 1)[0] + "/postgres")
+            seen: list[int] = []
+            done = threading.Event()
+
+            def watch() -> None:
+                with watcher.connect() as conn:
+                    while not done.is_set():
+                        seen.append(
+                            conn.execute(
+                                text(
+                                    "SELECT count(*) FROM pg_stat_activity WHERE datname = :name AND backend_type = 'client backend'"
+                                ),
+                                {"name": name},
+                            ).scalar_one()
+                        )
+
+            thread = threading.Thread(target=watch)
+            thread.start()
+            try:
+                responses = asyncio.run(post_all(server.base_url, key, bodies))
+            finally:
+                done.set()
+                thread.join()
+                watcher.dispose()
+            outcome = sorted((r.status_code, r.json().get("code", "created")) for r in responses)
+            assert outcome == [(200, "created")] * 40 + [(400, "1015")] * 40
+            # 2 workers x 3, plus the test's own World connection.
+            assert max(seen) <= 2 * 3 + 1
+        finally:
+            server.stop()
