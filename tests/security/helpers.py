@@ -58,24 +58,36 @@ def get_headers(key: str, **extra: str) -> dict[str, str]:
     return {"ApiKey": key, "ApplicationElementId": ELEMENT_IDS[GET], **extra}
 
 
-async def _post_all(base_url: str, key: str, count: int, parallel: int) -> list[httpx.Response]:
+async def _post_all(
+    base_url: str, keys: list[str], body: dict[str, str], parallel: int
+) -> list[httpx.Response]:
     # No keep-alive: every request opens its own connection, so every worker takes part.
     limits = httpx.Limits(max_keepalive_connections=0)
     gate = asyncio.Semaphore(parallel)
     async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as client:
 
-        async def one() -> httpx.Response:
+        async def one(key: str) -> httpx.Response:
             async with gate:
                 return await client.post(
-                    f"/api/V1/Action/{GET}", json=DEMO_GET, headers=get_headers(key)
+                    f"/api/V1/Action/{GET}", json=body, headers=get_headers(key)
                 )
 
-        return await asyncio.gather(*(one() for _ in range(count)))
+        return await asyncio.gather(*(one(key) for key in keys))
 
 
-def spread_gets(server: Server, key: str, count: int, parallel: int = 8) -> list[httpx.Response]:
-    """Send ``count`` demo Gets, ``parallel`` at a time, each on a new connection."""
-    return asyncio.run(_post_all(server.base_url, key, count, parallel))
+def spread_gets(
+    server: Server,
+    key: str | list[str],
+    count: int = 0,
+    parallel: int = 8,
+    body: dict[str, str] = DEMO_GET,
+) -> list[httpx.Response]:
+    """Send Gets ``parallel`` at a time, each on a new connection; answers in sending order.
+
+    ``key`` is one key for ``count`` requests, or the keys of all requests in order.
+    """
+    keys = [key] * count if isinstance(key, str) else key
+    return asyncio.run(_post_all(server.base_url, keys, body, parallel))
 
 
 def access_lines(server: Server) -> list[dict[str, Any]]:
