@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
+import logging
 from pathlib import Path
 
 import pytest
 
+from roomline.api.observability import LoopBatchedStreamHandler
 from tests.security.helpers import access_lines
 from tests.support import start_server
 
@@ -34,3 +38,30 @@ def test_the_access_log_can_be_switched_off(
         server.stop()
     workflow_lines = [line for line in access_lines(server) if line.get("workflow") == GET]
     assert len(workflow_lines) == (2 if logged else 0)
+
+
+def test_request_lines_of_one_loop_turn_are_written_together_and_in_order() -> None:
+    """The access handler writes once per event-loop turn; flush writes what is pending."""
+    stream = io.StringIO()
+    handler = LoopBatchedStreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+
+    def record(message: str) -> logging.LogRecord:
+        return logging.LogRecord("roomline.access", logging.INFO, __file__, 0, message, None, None)
+
+    async def one_turn() -> list[str]:
+        seen = []
+        for number in range(3):
+            handler.handle(record(f"line {number}"))
+            seen.append(stream.getvalue())
+        await asyncio.sleep(0)  # the loop's next turn
+        seen.append(stream.getvalue())
+        handler.handle(record("pending at shutdown"))
+        return seen
+
+    seen = asyncio.run(one_turn())
+    assert seen == ["", "", "", "line 0\nline 1\nline 2\n"]
+    handler.flush()  # logging.shutdown flushes every handler
+    assert stream.getvalue().endswith("line 2\npending at shutdown\n")
+    handler.handle(record("outside a loop"))  # no loop: written at once
+    assert stream.getvalue().endswith("pending at shutdown\noutside a loop\n")
