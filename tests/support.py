@@ -147,7 +147,7 @@ def start_server(
     *args: str,
     command: str = "demo",
     env: dict[str, str] | None = None,
-    ready_timeout: float = 60.0,
+    ready_timeout: float = 180.0,
     host: str = "127.0.0.1",
 ) -> Server:
     """Start ``roomline <command>`` on a free port of ``host``; wait until /healthz answers."""
@@ -174,7 +174,8 @@ def start_server(
 def wait_until_ready(
     base_url: str,
     process: subprocess.Popen[bytes],
-    timeout: float = 60.0,
+    # Generous: on a loaded 2-core machine, several workers importing at once take long.
+    timeout: float = 180.0,
     log_path: Path | None = None,
 ) -> None:
     """Wait until ``base_url``/healthz answers 200; fail if the process exits or hangs."""

@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
-from sqlalchemy.exc import OperationalError
 
 from roomline.config import settings_from
 from roomline.domain.errors import RoomlineError
 from roomline.services.transfer import FileFormat, Progress, format_named
-from roomline.storage.database import Database
+from roomline.storage.database import Database, DatabaseUnavailable
 from roomline.storage.migrate import upgrade
 
 Json = typer.Option("--json", help="Print JSON instead of a table.")
@@ -48,8 +47,9 @@ def reporting_errors() -> Iterator[None]:
         yield
     except RoomlineError as exc:
         fail(exc.message)
-    except OperationalError as exc:
-        fail(f"the database did not answer: {str(exc.orig).strip().splitlines()[0]}")
+    except DatabaseUnavailable as exc:
+        reason = getattr(exc, "orig", exc)
+        fail(f"the database did not answer: {str(reason).strip().splitlines()[0]}")
 
 
 def fail(message: str) -> NoReturn:

@@ -25,6 +25,7 @@ from roomline.domain.errors import (
 )
 from roomline.storage import keys as key_store
 from roomline.storage.database import Database
+from roomline.storage.hotreads import HotReads
 from roomline.storage.keys import StoredKey
 
 WORKFLOWS = (
@@ -41,8 +42,12 @@ def new_secret() -> str:
 
 
 def hash_secret(conn: Connection, secret: str) -> str:
+    return _hash(hash_key(conn), secret)
+
+
+def _hash(key: bytes, secret: str) -> str:
     # Hex digits compare case-insensitively, as Ultimo's keys do.
-    return hmac.new(hash_key(conn), secret.upper().encode(), hashlib.sha256).hexdigest()
+    return hmac.new(key, secret.upper().encode(), hashlib.sha256).hexdigest()
 
 
 def hash_key(conn: Connection) -> bytes:
@@ -115,15 +120,15 @@ def address_allowed(ip_allow: str | None, client_address: str | None) -> bool:
 
 
 def authenticate(
-    conn: Connection, secret: str | None, workflow: str, client_address: str | None = None
+    reads: HotReads, secret: str | None, workflow: str, client_address: str | None = None
 ) -> StoredKey:
     """Return the active key for ``secret`` if it may call ``workflow`` from ``client_address``."""
-    key = identify(conn, secret)
+    key = identify(reads, secret)
     authorize(key, workflow, client_address)
     return key
 
 
-def identify(conn: Connection, secret: str | None) -> StoredKey:
+def identify(reads: HotReads, secret: str | None) -> StoredKey:
     """Return the active key for ``secret``; absent, unknown and revoked keys look alike.
 
     Every call reads the key from the database, so a revocation holds at once in every
@@ -131,8 +136,8 @@ def identify(conn: Connection, secret: str | None) -> StoredKey:
     """
     if not secret or len(secret) > 256:
         raise MissingApiKey()
-    candidate = hash_secret(conn, secret)
-    found = key_store.active_with_hash(conn, candidate)
+    candidate = _hash(reads.hash_key(), secret)
+    found = reads.active_key(candidate)
     if found is None or not hmac.compare_digest(found[1], candidate):
         raise MissingApiKey()
     return found[0]

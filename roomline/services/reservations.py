@@ -43,6 +43,8 @@ from roomline.services.clock import Clock
 from roomline.storage import masterdata
 from roomline.storage import reservations as store
 from roomline.storage.database import Database
+from roomline.storage.hotreads import HotReader, HotReads
+from roomline.storage.reservations import ListedReservation
 from roomline.storage.transient import retry_transient
 
 
@@ -84,12 +86,6 @@ class Window:
 
 
 @dataclass(frozen=True, slots=True)
-class ListedReservation:
-    reservation: Reservation
-    applicant_name: str
-
-
-@dataclass(frozen=True, slots=True)
 class WindowResult:
     zone: ZoneInfo
     items: list[ListedReservation]
@@ -100,6 +96,7 @@ class ReservationService:
         self.database = database
         self.clock = clock
         self.policy = policy
+        self.hot_reads = HotReader(database)
 
     def zone_of(self, space: Space) -> ZoneInfo:
         return zone_named(space.time_zone or self.policy.default_zone)
@@ -221,21 +218,22 @@ class ReservationService:
                     conn, at=now, action="cancel", before=current, after=cancelled, actor=actor
                 )
 
-    def in_window(self, window: Window) -> WindowResult:
-        """Return a space's active reservations overlapping ``[From, Till)``."""
-        with self.database.read() as conn:
-            space = masterdata.get_space(conn, window.space_id)
-            if space is None:
-                raise UnknownSpace(f"SpaceId {window.space_id!r} is not a known space.")
-            zone = self.zone_of(space)
-            start = parse_instant("From", window.from_time, zone)
-            end = parse_instant("Till", window.till_time, zone)
-            check_window(start, end, self.policy.max_window)
-            rows = store.in_window(conn, space.id, start, end)
-        items = [
-            ListedReservation(store.reservation_from_row(row), row.applicant_name) for row in rows
-        ]
-        return WindowResult(zone, items)
+    def in_window(self, window: Window, reads: HotReads | None = None) -> WindowResult:
+        """Return a space's active reservations overlapping ``[From, Till)``.
+
+        Runs in ``reads`` when given (the request's read transaction), else in its own.
+        """
+        if reads is None:
+            with self.hot_reads.read() as own:
+                return self.in_window(window, own)
+        space = reads.space(window.space_id)
+        if space is None:
+            raise UnknownSpace(f"SpaceId {window.space_id!r} is not a known space.")
+        zone = self.zone_of(space)
+        start = parse_instant("From", window.from_time, zone)
+        end = parse_instant("Till", window.till_time, zone)
+        check_window(start, end, self.policy.max_window)
+        return WindowResult(zone, reads.window(space.id, start, end))
 
 
 def _bookable_space(conn: Connection, space_id: str) -> Space:

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
+from roomline.storage.direct import DirectStatement
 from roomline.storage.tables import audit_log
 
 
@@ -25,8 +26,8 @@ def add(
 ) -> None:
     # One prebuilt statement with the values as parameters: building a new one per write
     # costs more than the insert itself.
-    conn.execute(
-        _INSERT,
+    _INSERT.write(
+        conn,
         {
             "at": at,
             "action": action,
@@ -41,7 +42,20 @@ def add(
     )
 
 
-_INSERT = insert(audit_log)
+_INSERT = DirectStatement(
+    insert(audit_log),
+    column_keys=[
+        "at",
+        "action",
+        "workflow",
+        "ultimo_id",
+        "key_name",
+        "client_address",
+        "request_id",
+        "before_state",
+        "after_state",
+    ],
+)
 
 
 def find(

@@ -16,6 +16,7 @@ concurrent writer that slipped past the check in code is stopped by the database
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,10 +24,15 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from roomline.domain.errors import ServiceUnavailable
 from roomline.storage.groupcommit import GroupCommitter
+
+# What a database that does not answer (locked past the busy timeout, unreachable)
+# raises: through SQLAlchemy, or from a ``direct`` statement on the sqlite3 connection.
+DatabaseUnavailable = (OperationalError, sqlite3.OperationalError)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 DEFAULT_POOL_SIZE = 10
@@ -54,7 +60,8 @@ class Database:
 
         A read opened inside another read on the same thread joins it: one transaction
         and one snapshot, instead of a connection checkout, BEGIN and COMMIT for each
-        step of a request (the Ultimo Get authenticates and lists in one).
+        step of a request. (The Ultimo workflows' own reads go through
+        ``hotreads.HotReader``, which holds one transaction itself.)
         """
         joined = getattr(self._reading, "conn", None)
         if joined is not None:
@@ -123,12 +130,12 @@ def _create_engine(url: str, pool_size: int) -> Engine:
         pool_size=SQLITE_POOL_SIZE,
         max_overflow=SQLITE_POOL_OVERFLOW,
     )
-    event.listen(engine, "connect", _configure_sqlite_connection)
+    event.listen(engine, "connect", configure_sqlite_connection)
     event.listen(engine, "begin", _begin_sqlite_transaction)
     return engine
 
 
-def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+def configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
     # Take transaction control away from the sqlite3 module so ``_begin`` decides.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()

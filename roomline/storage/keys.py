@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import sqlite3
 import weakref
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
+from roomline.storage.direct import DirectStatement
 from roomline.storage.tables import api_keys, instance_secrets
 
 KEY_HASH_SECRET = "api_key_hmac"
@@ -46,7 +48,7 @@ def hash_secret_key(conn: Connection) -> bytes:
     authenticating costs no query for it. Only a committed key is kept: one this very
     transaction inserted could still roll back.
     """
-    cached = _hash_keys.get(conn.engine)
+    cached = known_hash_secret_key(conn.engine)
     if cached is not None:
         return cached
     value = conn.execute(
@@ -63,30 +65,30 @@ def hash_secret_key(conn: Connection) -> bytes:
     return key
 
 
+def known_hash_secret_key(engine: Engine) -> bytes | None:
+    """Return the instance's HMAC key if this process has read it already."""
+    return _hash_keys.get(engine)
+
+
 # Per engine (that is, per database), the instance's HMAC key once read as committed.
 _hash_keys: weakref.WeakKeyDictionary[Engine, bytes] = weakref.WeakKeyDictionary()
 _inserting_transactions: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
-def active_by_hash(conn: Connection, secret_hash: str) -> StoredKey | None:
-    row = conn.execute(
-        select(api_keys).where(
-            api_keys.c.secret_hash == secret_hash, api_keys.c.revoked_at.is_(None)
-        )
-    ).first()
-    return None if row is None else _stored_key(row)
-
-
-def active_with_hash(conn: Connection, secret_hash: str) -> tuple[StoredKey, str] | None:
+def active_with_hash(
+    conn: Connection | sqlite3.Connection, secret_hash: str
+) -> tuple[StoredKey, str] | None:
     """Return the active key stored under ``secret_hash``, and the hash as stored."""
-    row = conn.execute(_ACTIVE_BY_HASH, {"secret_hash": secret_hash}).first()
+    row = _ACTIVE_BY_HASH.first(conn, {"secret_hash": secret_hash})
     return None if row is None else (_stored_key(row), row.secret_hash)
 
 
 # Every request looks its key up: the statement is built once (revocation still takes
 # effect at once, since the row is read on every request).
-_ACTIVE_BY_HASH = select(api_keys).where(
-    api_keys.c.secret_hash == bindparam("secret_hash"), api_keys.c.revoked_at.is_(None)
+_ACTIVE_BY_HASH = DirectStatement(
+    select(api_keys).where(
+        api_keys.c.secret_hash == bindparam("secret_hash"), api_keys.c.revoked_at.is_(None)
+    )
 )
 
 

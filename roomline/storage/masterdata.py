@@ -6,6 +6,7 @@ Removing one that reservations name is refused by a foreign key; that refusal be
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -25,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from roomline.domain.errors import StillReferenced
 from roomline.domain.reservations import Person, Space
+from roomline.storage.direct import DirectStatement
 from roomline.storage.tables import people, reservations, spaces
 
 
@@ -42,12 +44,12 @@ def _space(row: Any) -> Space:
 
 # Lookups on every request are built once: building a statement and its cache key
 # costs more than the database takes to answer it.
-_SPACE = select(spaces).where(spaces.c.id == bindparam("id"))
-_PERSON = select(people).where(people.c.id == bindparam("id"))
+_SPACE = DirectStatement(select(spaces).where(spaces.c.id == bindparam("id")))
+_PERSON = DirectStatement(select(people).where(people.c.id == bindparam("id")))
 
 
-def get_space(conn: Connection, space_id: str) -> Space | None:
-    row = conn.execute(_SPACE, {"id": space_id}).first()
+def get_space(conn: Connection | sqlite3.Connection, space_id: str) -> Space | None:
+    row = _SPACE.first(conn, {"id": space_id})
     return None if row is None else _space(row)
 
 
@@ -81,7 +83,7 @@ def _space_values(space: Space) -> dict[str, Any]:
 
 
 def get_person(conn: Connection, person_id: str) -> Person | None:
-    row = conn.execute(_PERSON, {"id": person_id}).first()
+    row = _PERSON.first(conn, {"id": person_id})
     return None if row is None else Person(id=row.id, name=row.name)
 
 

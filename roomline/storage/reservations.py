@@ -7,16 +7,19 @@ used the ExternalId becomes ``ExternalIdTaken``, so the service can answer idemp
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Select, and_, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from roomline.domain.errors import SpaceNotAvailable
 from roomline.domain.reservations import Interval, Reservation, ReservationStatus, Space
+from roomline.domain.times import utc_text
+from roomline.storage.direct import DirectStatement
 from roomline.storage.tables import people, reservations, spaces
 
 EXCLUSION_VIOLATION = "23P01"
@@ -42,11 +45,25 @@ def reservation_from_row(row: Any) -> Reservation:
     )
 
 
-_BY_ID = select(reservations).where(reservations.c.ultimo_id == bindparam("ultimo_id"))
+_BY_ID = DirectStatement(
+    select(reservations).where(reservations.c.ultimo_id == bindparam("ultimo_id"))
+)
+_BY_EXTERNAL_ID = DirectStatement(
+    select(reservations).where(
+        reservations.c.api_key_id == bindparam("api_key_id"),
+        reservations.c.external_id == bindparam("external_id"),
+    )
+)
+_BY_EXTERNAL_ID_WITHOUT_KEY = DirectStatement(
+    select(reservations).where(
+        reservations.c.api_key_id.is_(None),
+        reservations.c.external_id == bindparam("external_id"),
+    )
+)
 
 
 def get(conn: Connection, ultimo_id: int) -> Reservation | None:
-    row = conn.execute(_BY_ID, {"ultimo_id": ultimo_id}).first()
+    row = _BY_ID.first(conn, {"ultimo_id": ultimo_id})
     return None if row is None else reservation_from_row(row)
 
 
@@ -54,15 +71,14 @@ def by_external_id(
     conn: Connection, api_key_id: int | None, external_id: str
 ) -> tuple[Reservation, str | None] | None:
     """Return the reservation a key created with ``external_id``, and its request fingerprint."""
-    row = conn.execute(
-        select(reservations).where(
-            reservations.c.api_key_id == api_key_id, reservations.c.external_id == external_id
-        )
-    ).first()
+    if api_key_id is None:
+        row = _BY_EXTERNAL_ID_WITHOUT_KEY.first(conn, {"external_id": external_id})
+    else:
+        row = _BY_EXTERNAL_ID.first(conn, {"api_key_id": api_key_id, "external_id": external_id})
     return None if row is None else (reservation_from_row(row), row.request_fingerprint)
 
 
-def _first_conflict_query(ignoring: bool) -> Select[Any]:
+def _first_conflict_query(ignoring: bool) -> DirectStatement:
     # Built once: constructing a statement and its cache key each call costs more than
     # SQLite takes to answer it.
     active = [
@@ -80,7 +96,7 @@ def _first_conflict_query(ignoring: bool) -> Select[Any]:
         .limit(1)
         .scalar_subquery()
     )
-    return (
+    return DirectStatement(
         select(reservations.c.ultimo_id)
         .where(
             *active,
@@ -108,8 +124,28 @@ def first_conflict(
     """
     params: dict[str, Any] = {"space_id": space_id, "start": blocked.start, "end": blocked.end}
     if ignore_id is None:
-        return conn.execute(_FIRST_CONFLICT, params).scalar()
-    return conn.execute(_FIRST_CONFLICT_IGNORING, {**params, "ignore_id": ignore_id}).scalar()
+        return _FIRST_CONFLICT.scalar(conn, params)  # type: ignore[no-any-return]
+    return _FIRST_CONFLICT_IGNORING.scalar(  # type: ignore[no-any-return]
+        conn, {**params, "ignore_id": ignore_id}
+    )
+
+
+class ListedReservation(NamedTuple):
+    """One line of a Get: what the answer shows, with times as UTC text (``utc_text``).
+
+    A Get lists many reservations and writes each time in the space's zone; reading the
+    stored text and formatting it directly skips building a datetime for every value.
+    """
+
+    ultimo_id: int
+    description: str
+    applicant_id: str
+    applicant_name: str
+    start: str
+    end: str
+    blocked_start: str
+    blocked_end: str
+    status: str
 
 
 def _in_window_query() -> Select[Any]:
@@ -126,25 +162,19 @@ def _in_window_query() -> Select[Any]:
         .limit(1)
         .scalar_subquery()
     )
-    # Only what ``reservation_from_row`` reads: each timestamp column costs a conversion
-    # per row, and a Get returns many rows.
-    listed = [
-        reservations.c[name]
-        for name in (
-            "ultimo_id",
-            "space_id",
-            "applicant_id",
-            "description",
-            "start_time",
-            "end_time",
-            "preparation_minutes",
-            "cleanup_minutes",
-            "status",
-            "external_id",
-        )
-    ]
+    # The columns of ``ListedReservation``, in its order.
     return (
-        select(*listed, people.c.name.label("applicant_name"))
+        select(
+            reservations.c.ultimo_id,
+            reservations.c.description,
+            reservations.c.applicant_id,
+            people.c.name.label("applicant_name"),
+            reservations.c.start_time,
+            reservations.c.end_time,
+            reservations.c.blocked_start,
+            reservations.c.blocked_end,
+            reservations.c.status,
+        )
         .join(people, people.c.id == reservations.c.applicant_id)
         .where(
             active,
@@ -156,18 +186,33 @@ def _in_window_query() -> Select[Any]:
     )
 
 
-_IN_WINDOW = _in_window_query()
+IN_WINDOW = _in_window_query()
 
 
-def in_window(conn: Connection, space_id: str, start: datetime, end: datetime) -> list[Any]:
-    """Return rows of active reservations whose ``[start, end)`` overlaps the window.
+def in_window(
+    conn: Connection, space_id: str, start: datetime, end: datetime
+) -> list[ListedReservation]:
+    """Return the active reservations whose ``[start, end)`` overlaps the window.
 
-    Rows carry ``applicant_name``; ordered by start time, then UltimoId. As in
-    ``first_conflict``, only the latest active reservation starting before the window
-    can reach into it, so the index range starts there and Get stays flat however long
-    a space's history grows.
+    Ordered by start time, then UltimoId. As in ``first_conflict``, only the latest
+    active reservation starting before the window can reach into it, so the index range
+    starts there and Get stays flat however long a space's history grows.
     """
-    return list(conn.execute(_IN_WINDOW, {"space_id": space_id, "start": start, "end": end}))
+    rows = conn.execute(IN_WINDOW, {"space_id": space_id, "start": start, "end": end})
+    return [
+        ListedReservation(
+            row.ultimo_id,
+            row.description,
+            row.applicant_id,
+            row.applicant_name,
+            utc_text(row.start_time),
+            utc_text(row.end_time),
+            utc_text(row.blocked_start),
+            utc_text(row.blocked_end),
+            row.status,
+        )
+        for row in rows
+    ]
 
 
 def insert_reservation(
@@ -203,16 +248,54 @@ def insert_reservation(
         "created_at": now,
         "updated_at": now,
     }
+    statement = _INSERT
     if ultimo_id is not None:
         values["ultimo_id"] = ultimo_id
+        statement = _INSERT_NUMBERED
     with _translated(conn, space):
-        return int(conn.execute(_INSERT, values).scalar_one())
+        return int(statement.write(conn, values))
 
 
 # Writes are built once and take their values as parameters: coercing fifteen values
 # into a new statement and its cache key on every request costs more than the insert.
-_INSERT = insert(reservations).returning(reservations.c.ultimo_id)
+_NEW_COLUMNS = [
+    "space_id",
+    "applicant_id",
+    "description",
+    "start_time",
+    "end_time",
+    "preparation_minutes",
+    "cleanup_minutes",
+    "blocked_start",
+    "blocked_end",
+    "status",
+    "api_key_id",
+    "external_id",
+    "request_fingerprint",
+    "created_at",
+    "updated_at",
+]
+_INSERT = DirectStatement(
+    insert(reservations).returning(reservations.c.ultimo_id), column_keys=_NEW_COLUMNS
+)
+_INSERT_NUMBERED = DirectStatement(
+    insert(reservations).returning(reservations.c.ultimo_id),
+    column_keys=["ultimo_id", *_NEW_COLUMNS],
+)
 _UPDATE_ONE = update(reservations).where(reservations.c.ultimo_id == bindparam("target_id"))
+_MOVE = DirectStatement(
+    _UPDATE_ONE,
+    column_keys=[
+        "start_time",
+        "end_time",
+        "preparation_minutes",
+        "cleanup_minutes",
+        "blocked_start",
+        "blocked_end",
+        "updated_at",
+    ],
+)
+_CANCEL = DirectStatement(_UPDATE_ONE, column_keys=["status", "updated_at"])
 
 
 def move(
@@ -236,12 +319,12 @@ def move(
         "updated_at": now,
     }
     with _translated(conn, space):
-        conn.execute(_UPDATE_ONE, values)
+        _MOVE.write(conn, values)
 
 
 def cancel(conn: Connection, ultimo_id: int, now: datetime) -> None:
-    conn.execute(
-        _UPDATE_ONE,
+    _CANCEL.write(
+        conn,
         {"target_id": ultimo_id, "status": ReservationStatus.CANCELLED.value, "updated_at": now},
     )
 
@@ -278,13 +361,15 @@ def _translated(conn: Connection, space: Space) -> Iterator[None]:
     savepoint = conn.begin_nested() if conn.dialect.name != "sqlite" else None
     try:
         yield
-    except IntegrityError as exc:
+    except (IntegrityError, sqlite3.IntegrityError) as exc:
         if savepoint is not None:
             savepoint.rollback()
-        overlap = getattr(exc.orig, "sqlstate", None) == EXCLUSION_VIOLATION
-        if overlap or SQLITE_OVERLAP_MESSAGE in str(exc.orig):
+        # SQLAlchemy wraps the driver's error; a direct statement raises it bare.
+        driver_error = exc.orig if isinstance(exc, IntegrityError) else exc
+        overlap = getattr(driver_error, "sqlstate", None) == EXCLUSION_VIOLATION
+        if overlap or SQLITE_OVERLAP_MESSAGE in str(driver_error):
             raise SpaceNotAvailable(space.display_name) from exc
-        if "external_id" in str(exc.orig):
+        if "external_id" in str(driver_error):
             raise ExternalIdTaken() from exc
         raise
     except BaseException:

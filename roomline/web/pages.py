@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.templating import Jinja2Templates
 
@@ -22,7 +21,7 @@ from roomline import __version__
 from roomline.api.errors import status_for
 from roomline.domain.errors import RoomlineError, ServiceUnavailable
 from roomline.services.reservations import ReservationService
-from roomline.storage.database import Database
+from roomline.storage.database import Database, DatabaseUnavailable
 from roomline.web import session
 
 HERE = Path(__file__).parent
@@ -90,7 +89,7 @@ async def run(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run blocking service code off the event loop; a database timeout becomes a 503."""
     try:
         return await run_in_threadpool(function, *args, **kwargs)
-    except OperationalError as exc:
+    except DatabaseUnavailable as exc:
         raise ServiceUnavailable("The database is busy or unreachable; retry shortly.") from exc
 
 

@@ -23,6 +23,7 @@ from roomline.domain.times import format_instant
 from roomline.services.keys import authenticate
 from roomline.services.reservations import ReservationService
 from roomline.storage import masterdata
+from roomline.storage.hotreads import CoreReads
 from roomline.web.pages import render_plain, run
 
 router = APIRouter(include_in_schema=False)
@@ -61,7 +62,7 @@ def _state(
     client_address: str | None,
 ) -> dict[str, Any]:
     with service.database.read() as conn:
-        authenticate(conn, api_key, wire.GET, client_address)
+        authenticate(CoreReads(conn), api_key, wire.GET, client_address)
         space = masterdata.get_space(conn, space_id)
         if space is None:
             raise UnknownSpace(f"SpaceId {space_id!r} is not a known space.")

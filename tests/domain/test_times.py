@@ -6,9 +6,17 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from roomline.domain.errors import InvalidDateTime, InvalidParameter
-from roomline.domain.times import format_instant, parse_instant, zone_named
+from roomline.domain.times import (
+    format_instant,
+    format_utc_text,
+    parse_instant,
+    utc_text,
+    zone_named,
+)
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 AUCKLAND = ZoneInfo("Pacific/Auckland")
@@ -182,3 +190,60 @@ def test_formatting(instant: datetime, zone: ZoneInfo, expected: str) -> None:
 def test_unknown_zone_is_refused() -> None:
     with pytest.raises(InvalidParameter):
         zone_named("Mars/Olympus_Mons")
+
+
+# A Get formats stored UTC text directly (format_utc_text); it must write exactly what
+# format_instant writes for the same instant, in every zone, across DST changes and in
+# zones whose historic offsets have seconds (local mean time).
+FORMAT_ZONES = [
+    "UTC",
+    "Europe/Amsterdam",
+    "Pacific/Auckland",
+    "Asia/Kolkata",
+    "America/St_Johns",
+    "Africa/Monrovia",
+    "Australia/Lord_Howe",
+    "Pacific/Chatham",
+]
+
+
+@given(
+    instant=st.datetimes(
+        min_value=datetime(1900, 1, 2), max_value=datetime(9998, 12, 30), timezones=st.just(UTC)
+    ),
+    zone_name=st.sampled_from(FORMAT_ZONES),
+)
+@settings(max_examples=400, deadline=None)
+def test_formatting_utc_text_matches_formatting_the_instant(
+    instant: datetime, zone_name: str
+) -> None:
+    zone = ZoneInfo(zone_name)
+    assert format_utc_text(utc_text(instant), zone) == format_instant(instant, zone)
+
+
+@pytest.mark.parametrize(
+    ("instant", "zone", "expected"),
+    [
+        pytest.param(
+            datetime(2026, 3, 29, 0, 59, 59, 999999, tzinfo=UTC),
+            AMSTERDAM,
+            "2026-03-29T01:59:59.999999+01:00",
+            id="last microsecond before the spring-forward",
+        ),
+        pytest.param(
+            datetime(2026, 3, 29, 1, 0, tzinfo=UTC),
+            AMSTERDAM,
+            "2026-03-29T03:00:00.000000+02:00",
+            id="first instant after the spring-forward",
+        ),
+        pytest.param(
+            datetime(1910, 5, 1, 12, 3, 4, 5, tzinfo=UTC),
+            AMSTERDAM,
+            "1910-05-01T12:23:04.000005+00:20",
+            id="local mean time +00:19:32 rounded to the minute",
+        ),
+    ],
+)
+def test_formatting_utc_text(instant: datetime, zone: ZoneInfo, expected: str) -> None:
+    assert utc_text(instant) == instant.strftime("%Y-%m-%d %H:%M:%S.%f")
+    assert format_utc_text(utc_text(instant), zone) == expected

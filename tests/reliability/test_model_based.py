@@ -169,10 +169,11 @@ class ServiceDriver:
     ) -> list[tuple[int, datetime, datetime]]:
         with refusals():
             result = self.service.in_window(Window(space_id, since.text, till.text))
-        return [
-            (item.reservation.ultimo_id, item.reservation.start, item.reservation.end)
-            for item in result.items
-        ]
+        return [(item.ultimo_id, _instant(item.start), _instant(item.end)) for item in result.items]
+
+
+def _instant(utc_text: str) -> datetime:
+    return datetime.fromisoformat(utc_text + "+00:00")
 
 
 @contextmanager

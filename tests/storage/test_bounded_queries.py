@@ -20,6 +20,7 @@ from roomline.services.keys import authenticate, store_key
 from roomline.storage import masterdata
 from roomline.storage import reservations as store
 from roomline.storage.database import Database
+from roomline.storage.hotreads import CoreReads
 from roomline.storage.migrate import upgrade
 
 ROOM = Space("R1", "Room one", "UTC", 10, 5, 4, True)
@@ -159,5 +160,5 @@ def test_a_rolled_back_instance_key_is_never_kept(database_url: str) -> None:
     # A fresh process (here: a fresh engine) must accept the key.
     fresh = Database(database_url)
     with fresh.read() as conn:
-        assert authenticate(conn, "C" * 32, "REST_CreateReservation").name == "kept"
+        assert authenticate(CoreReads(conn), "C" * 32, "REST_CreateReservation").name == "kept"
     fresh.dispose()

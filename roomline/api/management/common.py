@@ -6,11 +6,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from fastapi import Request
-from sqlalchemy.exc import OperationalError
 
 from roomline.domain.errors import InvalidBody, PayloadTooLarge, ServiceUnavailable
 from roomline.services.transfer import FileFormat, Record, format_named, read_records
-from roomline.storage.database import Database
+from roomline.storage.database import Database, DatabaseUnavailable
 
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
 
@@ -25,7 +24,7 @@ def database_errors() -> Iterator[None]:
     """Answer 503 (not 500) while the database does not answer."""
     try:
         yield
-    except OperationalError as exc:
+    except DatabaseUnavailable as exc:
         raise ServiceUnavailable("The database is busy or unreachable; retry shortly.") from exc
 
 

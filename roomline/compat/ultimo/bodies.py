@@ -6,7 +6,7 @@ from typing import Any
 
 from roomline.compat.ultimo.wire import format_ultimo_id
 from roomline.domain.errors import MissingApiKey, RoomlineError
-from roomline.domain.times import format_instant
+from roomline.domain.times import format_utc_text
 from roomline.services.reservations import WindowResult
 
 # Ultimo marks its business-rule errors with type "3"; roomline uses the same envelope
@@ -25,23 +25,20 @@ def empty() -> dict[str, Any]:
 
 def collection(result: WindowResult) -> dict[str, Any]:
     zone = result.zone
-    items = []
-    for listed in result.items:
-        reservation = listed.reservation
-        blocked = reservation.blocked
-        items.append(
-            {
-                "UltimoId": format_ultimo_id(reservation.ultimo_id),
-                "Description": reservation.description,
-                "ApplicantId": reservation.applicant_id,
-                "ApplicantName": listed.applicant_name,
-                "StartTime": format_instant(reservation.start, zone),
-                "EndTime": format_instant(reservation.end, zone),
-                "StartTimeIncludingPreparationTime": format_instant(blocked.start, zone),
-                "EndTimeIncludingCleanupTime": format_instant(blocked.end, zone),
-                "Status": reservation.status.value,
-            }
-        )
+    items = [
+        {
+            "UltimoId": format_ultimo_id(listed.ultimo_id),
+            "Description": listed.description,
+            "ApplicantId": listed.applicant_id,
+            "ApplicantName": listed.applicant_name,
+            "StartTime": format_utc_text(listed.start, zone),
+            "EndTime": format_utc_text(listed.end, zone),
+            "StartTimeIncludingPreparationTime": format_utc_text(listed.blocked_start, zone),
+            "EndTimeIncludingCleanupTime": format_utc_text(listed.blocked_end, zone),
+            "Status": listed.status,
+        }
+        for listed in result.items
+    ]
     return {"properties": {"Output": {"collection": items}}}
 
 

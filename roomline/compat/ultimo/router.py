@@ -16,7 +16,6 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Header, Request, Security
 from fastapi.security import APIKeyHeader
-from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -35,7 +34,9 @@ from roomline.services.audit import Actor
 from roomline.services.keys import authorize, identify
 from roomline.services.limits import Limiter
 from roomline.services.reservations import ReservationService
-from roomline.storage.database import Database
+from roomline.storage.database import Database, DatabaseUnavailable
+from roomline.storage.hotreads import HotReads
+from roomline.storage.keys import StoredKey
 
 log = logging.getLogger("roomline.ultimo")
 
@@ -104,8 +105,8 @@ class UltimoGateway:
             return 200, step(), {}
         except RoomlineError as exc:
             return status_for(exc), bodies.error(exc), headers_for(exc)
-        except OperationalError as exc:
-            log.warning("database unavailable during %s: %s", workflow, exc.orig)
+        except DatabaseUnavailable as exc:
+            log.warning("database unavailable during %s: %s", workflow, getattr(exc, "orig", exc))
             unavailable = ServiceUnavailable("The database is busy; retry shortly.")
             return status_for(unavailable), bodies.error(unavailable), headers_for(unavailable)
 
@@ -133,30 +134,38 @@ class UltimoGateway:
         inline: bool = False,
     ) -> dict[str, Any]:
         if workflow == wire.GET:
-            # One read transaction for the key and the listing (nested reads join it).
-            with self.database.read():
-                return self._answer(workflow, raw, api_key, element_id, content_type, info, inline)
-        return self._answer(workflow, raw, api_key, element_id, content_type, info, inline)
+            # One read transaction for the key and the listing.
+            with self.service.hot_reads.read() as reads:
+                self._admit(self._key(reads, api_key, workflow, info), inline)
+                values = self._parameters(workflow, raw, element_id, content_type)
+                return bodies.collection(self.service.in_window(wire.window(values), reads))
+        with self.service.hot_reads.read() as reads:
+            key = self._key(reads, api_key, workflow, info)
+        self._admit(key, inline)  # limits may write: not inside the read
+        values = self._parameters(workflow, raw, element_id, content_type)
+        actor = Actor(key.name, info.client_address, workflow, info.request_id or None)
+        use_case = self._write(workflow, values, key.id, actor)
+        if inline:
+            raise NeedsThreadpool(use_case)
+        return use_case()
 
-    def _answer(
-        self,
-        workflow: str,
-        raw: bytes,
-        api_key: str | None,
-        element_id: str | None,
-        content_type: str | None,
-        info: RequestInfo,
-        inline: bool,
-    ) -> dict[str, Any]:
-        with self.database.read() as conn:
-            key = identify(conn, api_key)
+    def _key(
+        self, reads: HotReads, api_key: str | None, workflow: str, info: RequestInfo
+    ) -> StoredKey:
+        key = identify(reads, api_key)
         info.key_name = key.name  # logged even when the key is refused below
         authorize(key, workflow, info.client_address)
+        return key
+
+    def _admit(self, key: StoredKey, inline: bool) -> None:
         if self.limiter is not None:
             if inline and self.limiter.counts(key):
                 raise NeedsThreadpool()
             self.limiter.check(key)
-        actor = Actor(key.name, info.client_address, workflow, info.request_id or None)
+
+    def _parameters(
+        self, workflow: str, raw: bytes, element_id: str | None, content_type: str | None
+    ) -> dict[str, str]:
         wire.check_application_element_id(
             workflow, element_id, self.application_element_ids[workflow], self.strict
         )
@@ -164,13 +173,7 @@ class UltimoGateway:
             raise UnsupportedMediaType(
                 "Send the body with Content-Type: application/json (strict mode)."
             )
-        values = wire.read_parameters(workflow, wire.parse_body(raw), self.strict)
-        if workflow == wire.GET:
-            return bodies.collection(self.service.in_window(wire.window(values)))
-        use_case = self._write(workflow, values, key.id, actor)
-        if inline:
-            raise NeedsThreadpool(use_case)
-        return use_case()
+        return wire.read_parameters(workflow, wire.parse_body(raw), self.strict)
 
     def _write(
         self, workflow: str, values: dict[str, str], key_id: int, actor: Actor
@@ -332,18 +335,18 @@ class UltimoFastPath:
     the path canonical first.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, gateway: UltimoGateway) -> None:
         self.app = app
+        self.gateway = gateway
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
             workflow = _FAST_PATHS.get(scope["path"])
-            gateway = getattr(getattr(scope.get("app"), "state", None), "ultimo", None)
-            if workflow is not None and isinstance(gateway, UltimoGateway):
+            if workflow is not None:
                 request = Request(scope, receive)
                 response = await answer(
                     request,
-                    gateway,
+                    self.gateway,
                     workflow,
                     request.headers.get("apikey") or None,
                     request.headers.get("applicationelementid"),

@@ -1,0 +1,128 @@
+"""Prebuilt statements that run past SQLAlchemy's execution layer on SQLite.
+
+Through ``Connection.execute`` each statement of a request costs far more Python than
+SQLite spends answering it: about 100,000 instructions for the result machinery,
+parameter processing and events, against a few thousand for an indexed lookup. The
+statements every Ultimo request runs are therefore compiled once for ``sqlite3`` and
+executed on the driver connection underneath the caller's SQLAlchemy connection (so in
+its transaction), with values converted by the columns' own SQLAlchemy types: what is
+stored and what comes back are exactly what ``Connection.execute`` would store and return.
+On PostgreSQL the same statement runs through ``Connection.execute`` as usual.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import namedtuple
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.sql.base import Executable
+
+_SQLITE = sqlite.dialect(paramstyle="named")
+# The statements may use RETURNING, which SQLite has since 3.35; older ones go through
+# SQLAlchemy, which knows what they support.
+_DIRECT = sqlite3.sqlite_version_info >= (3, 35, 0)
+
+Values = dict[str, Any]
+
+
+class DirectStatement:
+    """One Core statement, compiled once for ``sqlite3``.
+
+    ``column_keys`` names the columns an INSERT or UPDATE sets (each a parameter of that
+    name). ``convert_results=False`` returns rows as SQLite stores them (times as text).
+    """
+
+    def __init__(
+        self,
+        statement: Executable,
+        *,
+        column_keys: Sequence[str] | None = None,
+        convert_results: bool = True,
+    ) -> None:
+        self.statement = statement
+        compiled = statement.compile(  # type: ignore[attr-defined]
+            dialect=_SQLITE, column_keys=list(column_keys) if column_keys else None
+        )
+        self.sql = str(compiled)
+        binds = {name: bind for bind, name in compiled.bind_names.items()}
+        self._binds: dict[str, Callable[[Any], Any] | None] = {
+            name: bind.type.dialect_impl(_SQLITE).bind_processor(_SQLITE)
+            for name, bind in binds.items()
+        }
+        # Literals in the statement (such as status = 'Processed') are parameters too.
+        self._fixed = {
+            name: self._bound(name, bind.effective_value)
+            for name, bind in binds.items()
+            if not bind.required
+        }
+        columns = list(getattr(statement, "selected_columns", ()))
+        self._results = [
+            column.type.dialect_impl(_SQLITE).result_processor(_SQLITE, None) for column in columns
+        ]
+        self._row: Any = namedtuple("_Row", [column.key for column in columns])  # type: ignore[misc]
+        self._convert = convert_results and bool(columns)
+        self._returns = bool(compiled.returning)
+
+    def all(self, conn: Connection | sqlite3.Connection, values: Values) -> list[Any]:
+        """Return every row (rows have the columns as attributes)."""
+        raw = _sqlite(conn)
+        if raw is None:
+            return list(conn.execute(self.statement, values))  # type: ignore[union-attr,arg-type]
+        found = self._run(raw, values).fetchall()
+        return [self._converted(row) for row in found] if self._convert else found
+
+    def first(self, conn: Connection | sqlite3.Connection, values: Values) -> Any | None:
+        """Return the first row, or None."""
+        raw = _sqlite(conn)
+        if raw is None:
+            return conn.execute(self.statement, values).first()  # type: ignore[union-attr,arg-type]
+        row = self._run(raw, values).fetchone()
+        if row is None or not self._convert:
+            return row
+        return self._converted(row)
+
+    def scalar(self, conn: Connection, values: Values) -> Any:
+        """Return the first column of the first row, or None."""
+        row = self.first(conn, values)
+        return None if row is None else row[0]
+
+    def write(self, conn: Connection, values: Values) -> Any:
+        """Run an INSERT or UPDATE; return the value it RETURNS, if it has a RETURNING."""
+        raw = _sqlite(conn)
+        if raw is None:
+            result = conn.execute(self.statement, values)
+            return result.scalar_one() if self._returns else None
+        cursor = self._run(raw, values)
+        if not self._returns:
+            return None
+        returned = cursor.fetchall()  # the statement completes only once they are read
+        return returned[0][0]
+
+    def _run(self, raw: sqlite3.Connection, values: Values) -> sqlite3.Cursor:
+        parameters = dict(self._fixed)
+        for name, value in values.items():
+            parameters[name] = self._bound(name, value)
+        return raw.execute(self.sql, parameters)
+
+    def _bound(self, name: str, value: Any) -> Any:
+        process = self._binds[name]
+        return value if process is None or value is None else process(value)
+
+    def _converted(self, row: tuple[Any, ...]) -> Any:
+        return self._row._make(
+            value if process is None or value is None else process(value)
+            for process, value in zip(self._results, row, strict=True)
+        )
+
+
+def _sqlite(conn: Connection | sqlite3.Connection) -> sqlite3.Connection | None:
+    """The sqlite3 connection to run on, or None to go through SQLAlchemy."""
+    if isinstance(conn, sqlite3.Connection):
+        return conn
+    if conn.dialect.name != "sqlite" or not _DIRECT:
+        return None
+    return conn.connection.driver_connection  # type: ignore[return-value]

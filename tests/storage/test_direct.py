@@ -1,0 +1,143 @@
+"""Direct statements store and return exactly what SQLAlchemy stores and returns.
+
+On SQLite the hot statements run on the driver connection (``storage.direct``); these
+tests write the same values both ways and compare what the database holds, byte for
+byte, and read rows both ways and compare the values. On PostgreSQL the statements go
+through SQLAlchemy, and the same assertions hold trivially.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import insert, select, text
+
+from roomline.domain.reservations import Interval, Person, ReservationStatus, Space
+from roomline.domain.times import utc_text
+from roomline.storage import masterdata
+from roomline.storage import reservations as store
+from roomline.storage.database import Database
+from roomline.storage.hotreads import HotReader
+from roomline.storage.migrate import upgrade
+from roomline.storage.tables import reservations
+
+ROOM = Space("R1", "Room one", "Europe/Amsterdam", 5, 10, 4, True)
+T0 = datetime(2031, 3, 30, 0, 30, 0, 250_000, tzinfo=UTC)
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    db = Database(database_url)
+    upgrade(db)
+    with db.write() as conn:
+        masterdata.add_space(conn, ROOM)
+        masterdata.add_person(conn, Person("P1", "Fasse, J."))
+    yield db
+    db.dispose()
+
+
+def _values(start: datetime, external_id: str) -> dict[str, object]:
+    end = start + timedelta(minutes=45, microseconds=7)
+    return {
+        "space_id": ROOM.id,
+        "applicant_id": "P1",
+        "description": "Überleg ’s dir",
+        "start_time": start,
+        "end_time": end,
+        "preparation_minutes": 5,
+        "cleanup_minutes": 10,
+        "blocked_start": start - timedelta(minutes=5),
+        "blocked_end": end + timedelta(minutes=10),
+        "status": ReservationStatus.PROCESSED.value,
+        "api_key_id": None,
+        "external_id": external_id,
+        "request_fingerprint": None,
+        "created_at": T0,
+        "updated_at": T0,
+    }
+
+
+def test_a_direct_insert_stores_what_sqlalchemy_stores(database: Database) -> None:
+    direct = _values(T0, "direct")
+    core = _values(T0 + timedelta(days=1), "core")
+    with database.write() as conn:
+        direct_id = store.insert_reservation(
+            conn,
+            space=ROOM,
+            applicant_id="P1",
+            description=str(direct["description"]),
+            start=T0,
+            end=direct["end_time"],  # type: ignore[arg-type]
+            blocked=Interval(direct["blocked_start"], direct["blocked_end"]),  # type: ignore[arg-type]
+            api_key_id=None,
+            external_id="direct",
+            request_fingerprint=None,
+            now=T0,
+        )
+        core_id = conn.execute(
+            insert(reservations).values(core).returning(reservations.c.ultimo_id)
+        ).scalar_one()
+    with database.read() as conn:
+        # What the database holds, column by column, as text (SQLite stores times as
+        # text; PostgreSQL shows its own rendering): equal but for the day and the id.
+        stored = {
+            row.ultimo_id: row
+            for row in conn.execute(
+                select(reservations).where(reservations.c.ultimo_id.in_([direct_id, core_id]))
+            )
+        }
+        direct_row, core_row = stored[direct_id], stored[core_id]
+        shifted = ("start_time", "end_time", "blocked_start", "blocked_end")
+        for column in [column.key for column in reservations.columns]:
+            if column in shifted:
+                assert getattr(core_row, column) - getattr(direct_row, column) == timedelta(
+                    days=1
+                ), column
+            elif column not in ("ultimo_id", "external_id"):
+                assert getattr(direct_row, column) == getattr(core_row, column), column
+        assert direct_row.start_time == T0
+        if database.dialect == "sqlite":
+            # What SQLite holds: the same text and storage class both ways.
+            raw = """
+                SELECT start_time, typeof(start_time), blocked_end, typeof(blocked_end),
+                       typeof(api_key_id), typeof(preparation_minutes)
+                FROM reservations WHERE ultimo_id = :i
+            """
+            direct_raw = conn.execute(text(raw), {"i": direct_id}).one()
+            core_raw = conn.execute(text(raw), {"i": core_id}).one()
+            assert direct_raw[0] == utc_text(T0)
+            assert core_raw[0] == utc_text(T0 + timedelta(days=1))
+            assert direct_raw[1:2] + direct_raw[3:] == core_raw[1:2] + core_raw[3:]
+
+
+def test_direct_reads_return_what_sqlalchemy_returns(database: Database) -> None:
+    with database.write() as conn:
+        ultimo_id = conn.execute(
+            insert(reservations).values(_values(T0, "x")).returning(reservations.c.ultimo_id)
+        ).scalar_one()
+    with database.write() as conn:  # a write transaction: direct on SQLite
+        direct = store.get(conn, ultimo_id)
+        space = masterdata.get_space(conn, ROOM.id)
+        person = masterdata.get_person(conn, "P1")
+    with database.engine.connect() as plain:
+        row = plain.execute(select(reservations).where(reservations.c.ultimo_id == ultimo_id)).one()
+    assert direct == store.reservation_from_row(row)
+    assert direct is not None and direct.start.tzinfo is UTC
+    assert space == ROOM
+    assert person == Person("P1", "Fasse, J.")
+
+
+def test_the_hot_listing_carries_the_stored_utc_text(database: Database) -> None:
+    with database.write() as conn:
+        conn.execute(insert(reservations).values(_values(T0, "x")))
+    reader = HotReader(database)
+    window = (T0 - timedelta(hours=1), T0 + timedelta(hours=1))
+    with reader.read() as reads:
+        hot = reads.window(ROOM.id, *window)
+    with database.read() as conn:
+        core = store.in_window(conn, ROOM.id, *window)
+    assert hot == core
+    assert [item.start for item in hot] == [utc_text(T0)]
+    assert hot[0].applicant_name == "Fasse, J."
