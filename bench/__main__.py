@@ -60,7 +60,9 @@ def parse(argv: list[str]) -> Plan:
         backends=[b.strip() for b in args.backends.split(",") if b.strip()],
         spaces=args.spaces or (20 if quick else 1000),
         workers=args.workers,
-        load=Load(args.threads, args.connections, args.duration or (1 if quick else 10)),
+        # Quick runs get 3 s per workflow: on a loaded machine a stall of over a second
+        # left a 1 s window without a single answer, which fails the run.
+        load=Load(args.threads, args.connections, args.duration or (3 if quick else 10)),
         warmup_seconds=args.warmup if args.warmup is not None else (1 if quick else 2),
         pg_admin_url=args.pg_url,
         label=args.label or ("quick" if quick else "full"),

@@ -143,7 +143,7 @@ def running(
         server.stop()
 
 
-def _wait_ready(server: Server, path: str, timeout: float = 120.0) -> None:
+def _wait_ready(server: Server, path: str, timeout: float = 300.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
