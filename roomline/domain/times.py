@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from roomline.domain.errors import ALLOWED_TIME_FORMATS, InvalidDateTime, InvalidParameter
 
 _TIME_TEXT = re.compile(
-    r"(?P<date>\d{4}-\d{2}-\d{2})[Tt ](?P<h>\d{2}):(?P<m>\d{2}):(?P<s>\d{2})"
-    r"(?:\.(?P<frac>\d{1,7}))?"
-    r"(?P<zone>[Zz]|[+-]\d{2}:?\d{2})?",
+    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})"
+    r"(?:\.(\d{1,7}))?"  # the fraction
+    r"([Zz]|[+-]\d{2}:?\d{2})?",  # the UTC offset
     re.ASCII,  # only 0-9 are digits here: int() would also read "٢٠٣٠" as 2030
 )
 # Instants must stay representable after subtracting preparation time, adding cleanup
@@ -43,21 +43,29 @@ def parse_instant(field: str, text: str, zone: ZoneInfo) -> datetime:
         raise InvalidDateTime(
             f"{field} {text!r} is not a valid date and time; use {ALLOWED_TIME_FORMATS}."
         )
-    fraction = (match["frac"] or "").ljust(6, "0")[:6]
+    year, month, day, hour, minute, second, fraction, offset_text = match.groups()
     try:
-        year, month, day = (int(part) for part in match["date"].split("-"))
-        naive = datetime(
-            year, month, day, int(match["h"]), int(match["m"]), int(match["s"]), int(fraction)
+        fields = (
+            int(year),
+            int(month),
+            int(day),
+            int(hour),
+            int(minute),
+            int(second),
+            int(fraction.ljust(6, "0")[:6]) if fraction else 0,
         )
+        if offset_text is None:
+            local = datetime(*fields, tzinfo=zone)  # fold=0: the earlier of two instants
+        else:
+            naive = datetime(*fields)
     except ValueError as exc:
         raise InvalidDateTime(f"{field} {text!r} is not a real calendar date and time.") from exc
-    if not _FIRST_YEAR <= naive.year <= _LAST_YEAR:
+    if not _FIRST_YEAR <= fields[0] <= _LAST_YEAR:
         raise InvalidDateTime(
             f"{field} {text!r} is out of range; years {_FIRST_YEAR} to {_LAST_YEAR} are supported."
         )
-    offset_text = match["zone"]
     if offset_text is None:
-        return _from_wall_clock(field, text, naive, zone)
+        return _from_wall_clock(field, text, local, zone)
     if offset_text in ("Z", "z"):
         return naive.replace(tzinfo=UTC)
     sign = -1 if offset_text[0] == "-" else 1
@@ -68,10 +76,11 @@ def parse_instant(field: str, text: str, zone: ZoneInfo) -> datetime:
     return naive.replace(tzinfo=timezone(offset)).astimezone(UTC)
 
 
-def _from_wall_clock(field: str, text: str, naive: datetime, zone: ZoneInfo) -> datetime:
-    local = naive.replace(tzinfo=zone, fold=0)
+def _from_wall_clock(field: str, text: str, local: datetime, zone: ZoneInfo) -> datetime:
     instant = local.astimezone(UTC)
-    if instant.astimezone(zone).replace(tzinfo=None) != naive:
+    # The wall clock read back differs from ``local`` exactly when the offsets do; that
+    # happens only for a time in a gap, which fold=0 reads with the offset before it.
+    if instant.astimezone(zone).utcoffset() != local.utcoffset():
         raise InvalidDateTime(
             f"{field} {text!r} does not exist in time zone {zone.key}: the clocks skip that "
             "hour when daylight saving time starts. Send a time outside the gap or give an "

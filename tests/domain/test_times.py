@@ -100,6 +100,12 @@ AUCKLAND = ZoneInfo("Pacific/Auckland")
         pytest.param(
             "2024-02-29 10:00:00", AMSTERDAM, datetime(2024, 2, 29, 9, 0, tzinfo=UTC), id="leap day"
         ),
+        pytest.param(
+            "1937-07-01 00:00:28",
+            AMSTERDAM,
+            datetime(1937, 6, 30, 22, 40, 28, tzinfo=UTC),
+            id="just after a 28-second gap",
+        ),
     ],
 )
 def test_accepted_times(text: str, zone: ZoneInfo, expected: datetime) -> None:
@@ -113,6 +119,11 @@ def test_accepted_times(text: str, zone: ZoneInfo, expected: datetime) -> None:
             "2021-03-28 02:30:00",
             "does not exist in time zone Europe/Amsterdam",
             id="spring-forward gap",
+        ),
+        pytest.param(
+            "1937-07-01 00:00:27",
+            "does not exist in time zone Europe/Amsterdam",
+            id="28-second gap when Amsterdam rounded its offset",
         ),
         pytest.param("2021-02-30 10:00:00", "not a real calendar date", id="Feb 30"),
         pytest.param(
