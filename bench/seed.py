@@ -128,10 +128,23 @@ def seed(database: Database, *, spaces_count: int, total: int, api_key: str) -> 
         )
         store_key(conn, name="bench", secret=api_key, now=now)
         with _no_overlap_checked_after(conn):
-            for batch in _reservation_batches(layout, now):
-                conn.execute(insert(reservations), batch)
+            _insert_reservations(conn, _reservation_batches(layout, now))
         reservation_store.continue_numbering_after(conn, layout.reservations)
     return layout
+
+
+def _insert_reservations(conn: Connection, batches: Iterator[list[dict[str, Any]]]) -> None:
+    """Insert the rows: with COPY on PostgreSQL (a third of the time of INSERTs there)."""
+    if conn.dialect.name != "postgresql":
+        for batch in batches:
+            conn.execute(insert(reservations), batch)
+        return
+    columns = [column.name for column in reservations.columns]
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor, cursor.copy(f"COPY reservations ({', '.join(columns)}) FROM STDIN") as copy:
+        for batch in batches:
+            for row in batch:
+                copy.write_row([row[name] for name in columns])
 
 
 @contextmanager
