@@ -33,7 +33,8 @@ class DirectStatement:
     """One Core statement, compiled once for ``sqlite3``.
 
     ``column_keys`` names the columns an INSERT or UPDATE sets (each a parameter of that
-    name). ``convert_results=False`` returns rows as SQLite stores them (times as text).
+    name). ``stored_form=True`` takes parameters and returns rows as SQLite stores them
+    (times as UTC text, ``times.utc_text``), skipping the types' conversions both ways.
     """
 
     def __init__(
@@ -41,7 +42,7 @@ class DirectStatement:
         statement: Executable,
         *,
         column_keys: Sequence[str] | None = None,
-        convert_results: bool = True,
+        stored_form: bool = False,
     ) -> None:
         self.statement = statement
         compiled = statement.compile(  # type: ignore[attr-defined]
@@ -64,7 +65,8 @@ class DirectStatement:
             column.type.dialect_impl(_SQLITE).result_processor(_SQLITE, None) for column in columns
         ]
         self._row: Any = namedtuple("_Row", [column.key for column in columns])  # type: ignore[misc]
-        self._convert = convert_results and bool(columns)
+        self._stored_form = stored_form
+        self._convert = not stored_form and bool(columns)
         self._returns = bool(compiled.returning)
 
     def all(self, conn: Connection | sqlite3.Connection, values: Values) -> list[Any]:
@@ -104,8 +106,11 @@ class DirectStatement:
 
     def _run(self, raw: sqlite3.Connection, values: Values) -> sqlite3.Cursor:
         parameters = dict(self._fixed)
-        for name, value in values.items():
-            parameters[name] = self._bound(name, value)
+        if self._stored_form:
+            parameters.update(values)
+        else:
+            for name, value in values.items():
+                parameters[name] = self._bound(name, value)
         return raw.execute(self.sql, parameters)
 
     def _bound(self, name: str, value: Any) -> Any:

@@ -21,6 +21,7 @@ from typing import Protocol
 from sqlalchemy import Connection
 
 from roomline.domain.reservations import Space
+from roomline.domain.times import utc_text
 from roomline.storage import keys as key_store
 from roomline.storage import masterdata
 from roomline.storage import reservations as reservation_store
@@ -95,8 +96,9 @@ class CoreReads:
         return reservation_store.in_window(self.conn, space_id, start, end)
 
 
-# Rows as stored: ListedReservation wants the times as UTC text, which SQLite stores.
-_WINDOW = DirectStatement(reservation_store.IN_WINDOW, convert_results=False)
+# As stored: ListedReservation wants the times as UTC text, which SQLite stores, and
+# the window's bounds compare as that text too.
+_WINDOW = DirectStatement(reservation_store.IN_WINDOW, stored_form=True)
 
 
 class _SQLiteReads:
@@ -119,5 +121,6 @@ class _SQLiteReads:
         return masterdata.get_space(self.raw, space_id)
 
     def window(self, space_id: str, start: datetime, end: datetime) -> list[ListedReservation]:
-        rows = _WINDOW.all(self.raw, {"space_id": space_id, "start": start, "end": end})
+        bounds = {"space_id": space_id, "start": utc_text(start), "end": utc_text(end)}
+        rows = _WINDOW.all(self.raw, bounds)
         return [ListedReservation(*row) for row in rows]

@@ -9,7 +9,7 @@ through SQLAlchemy, and the same assertions hold trivially.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import insert, select, text
@@ -141,3 +141,29 @@ def test_the_hot_listing_carries_the_stored_utc_text(database: Database) -> None
     assert hot == core
     assert [item.start for item in hot] == [utc_text(T0)]
     assert hot[0].applicant_name == "Fasse, J."
+
+
+def test_the_hot_listing_bounds_the_window_as_sqlalchemy_does(database: Database) -> None:
+    """The window's bounds go in as UTC text: edges, microseconds and offsets as Core."""
+    with database.write() as conn:
+        for hours in (0, 2, 4):
+            conn.execute(insert(reservations).values(_values(T0 + timedelta(hours=hours), "")))
+    cest = timezone(timedelta(hours=2))
+    first_end = T0 + timedelta(minutes=45, microseconds=7)
+    windows = [
+        (first_end, T0 + timedelta(hours=2, minutes=1)),  # starts where the first one ends
+        (first_end - timedelta(microseconds=1), T0 + timedelta(hours=2)),  # ends at the second
+        (T0.astimezone(cest), (T0 + timedelta(hours=4)).astimezone(cest)),  # given in +02:00
+        (T0 + timedelta(hours=5), T0 + timedelta(hours=6)),  # after them all
+    ]
+    reader = HotReader(database)
+    found = []
+    for window in windows:
+        with reader.read() as reads:
+            hot = reads.window(ROOM.id, *window)
+        with database.read() as conn:
+            core = store.in_window(conn, ROOM.id, *window)
+        assert hot == core, window
+        found.append([item.start for item in hot])
+    starts = [utc_text(T0 + timedelta(hours=hours)) for hours in (0, 2, 4)]
+    assert found == [[starts[1]], [starts[0]], starts[:2], []]
