@@ -17,7 +17,6 @@ concurrent writer that slipped past the check in code is stopped by the database
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -48,7 +47,6 @@ class Database:
         self.url = normalize_url(url)
         self.engine = _create_engine(self.url, pool_size)
         self._groups = GroupCommitter(self.engine) if self.dialect == "sqlite" else None
-        self._reading = threading.local()
 
     @property
     def dialect(self) -> str:
@@ -58,21 +56,10 @@ class Database:
     def read(self) -> Iterator[Connection]:
         """Yield a connection in a read transaction.
 
-        A read opened inside another read on the same thread joins it: one transaction
-        and one snapshot, instead of a connection checkout, BEGIN and COMMIT for each
-        step of a request. (The Ultimo workflows' own reads go through
-        ``hotreads.HotReader``, which holds one transaction itself.)
+        (The Ultimo workflows' reads go through ``hotreads.HotReader`` instead.)
         """
-        joined = getattr(self._reading, "conn", None)
-        if joined is not None:
-            yield joined
-            return
         with self._connect() as conn, conn.begin():
-            self._reading.conn = conn
-            try:
-                yield conn
-            finally:
-                self._reading.conn = None
+            yield conn
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
