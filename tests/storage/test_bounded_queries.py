@@ -17,11 +17,11 @@ from sqlalchemy.exc import IntegrityError
 from roomline.domain.errors import SpaceNotAvailable
 from roomline.domain.reservations import Interval, Person, Space, blocked_interval
 from roomline.services.keys import authenticate, store_key
-from roomline.storage import masterdata
 from roomline.storage import reservations as store
 from roomline.storage.database import Database
 from roomline.storage.hotreads import CoreReads
 from roomline.storage.migrate import upgrade
+from tests.storage.helpers import database_with
 
 ROOM = Space("R1", "Room one", "UTC", 10, 5, 4, True)
 T0 = datetime(2031, 1, 1, tzinfo=UTC)
@@ -29,13 +29,7 @@ T0 = datetime(2031, 1, 1, tzinfo=UTC)
 
 @pytest.fixture
 def database(database_url: str) -> Iterator[Database]:
-    db = Database(database_url)
-    upgrade(db)
-    with db.write() as conn:
-        masterdata.add_space(conn, ROOM)
-        masterdata.add_person(conn, Person("P1", "Person"))
-    yield db
-    db.dispose()
+    yield from database_with(database_url, ROOM, Person("P1", "Person"))
 
 
 def minutes(n: int) -> datetime:

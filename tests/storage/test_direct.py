@@ -20,8 +20,8 @@ from roomline.storage import masterdata
 from roomline.storage import reservations as store
 from roomline.storage.database import Database
 from roomline.storage.hotreads import HotReader
-from roomline.storage.migrate import upgrade
 from roomline.storage.tables import reservations
+from tests.storage.helpers import database_with
 
 ROOM = Space("R1", "Room one", "Europe/Amsterdam", 5, 10, 4, True)
 T0 = datetime(2031, 3, 30, 0, 30, 0, 250_000, tzinfo=UTC)
@@ -29,13 +29,7 @@ T0 = datetime(2031, 3, 30, 0, 30, 0, 250_000, tzinfo=UTC)
 
 @pytest.fixture
 def database(database_url: str) -> Iterator[Database]:
-    db = Database(database_url)
-    upgrade(db)
-    with db.write() as conn:
-        masterdata.add_space(conn, ROOM)
-        masterdata.add_person(conn, Person("P1", "Fasse, J."))
-    yield db
-    db.dispose()
+    yield from database_with(database_url, ROOM, Person("P1", "Fasse, J."))
 
 
 def _values(start: datetime, external_id: str) -> dict[str, object]:

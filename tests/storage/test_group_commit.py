@@ -18,12 +18,12 @@ from sqlalchemy.exc import IntegrityError
 
 from roomline.domain.errors import SpaceNotAvailable
 from roomline.domain.reservations import Person, Space, blocked_interval
-from roomline.storage import masterdata
 from roomline.storage import reservations as store
 from roomline.storage.database import Database
 from roomline.storage.groupcommit import GroupCommitter
 from roomline.storage.migrate import upgrade
 from roomline.storage.tables import people
+from tests.storage.helpers import database_with
 
 ROOM = Space("R1", "Room one", "UTC", 0, 0, 4, True)
 T0 = datetime(2031, 1, 1, tzinfo=UTC)
@@ -31,13 +31,7 @@ T0 = datetime(2031, 1, 1, tzinfo=UTC)
 
 @pytest.fixture
 def database(tmp_path: Path) -> Iterator[Database]:
-    db = Database(f"sqlite:///{tmp_path / 'group.db'}")
-    upgrade(db)
-    with db.write() as conn:
-        masterdata.add_space(conn, ROOM)
-        masterdata.add_person(conn, Person("P1", "Person"))
-    yield db
-    db.dispose()
+    yield from database_with(f"sqlite:///{tmp_path / 'group.db'}", ROOM, Person("P1", "Person"))
 
 
 def book(db: Database, start: datetime) -> int:

@@ -12,11 +12,10 @@ from sqlalchemy.exc import IntegrityError
 
 from roomline.domain.errors import SpaceNotAvailable
 from roomline.domain.reservations import Person, Space, blocked_interval
-from roomline.storage import masterdata
 from roomline.storage import reservations as store
 from roomline.storage.database import Database
-from roomline.storage.migrate import upgrade
 from roomline.storage.tables import reservations
+from tests.storage.helpers import database_with
 
 ROOM = Space("R1", "Room one", "UTC", 15, 15, 4, True)
 T0 = datetime(2031, 1, 1, 10, tzinfo=UTC)
@@ -24,13 +23,7 @@ T0 = datetime(2031, 1, 1, 10, tzinfo=UTC)
 
 @pytest.fixture
 def database(database_url: str) -> Iterator[Database]:
-    db = Database(database_url)
-    upgrade(db)
-    with db.write() as conn:
-        masterdata.add_space(conn, ROOM)
-        masterdata.add_person(conn, Person("P1", "Person"))
-    yield db
-    db.dispose()
+    yield from database_with(database_url, ROOM, Person("P1", "Person"))
 
 
 def insert(db: Database, start: datetime, end: datetime) -> int:
