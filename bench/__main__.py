@@ -42,6 +42,12 @@ def parse(argv: list[str]) -> Plan:
         action="store_true",
         help="start roomline serve with --no-access-log (default: its production default, on)",
     )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="on SQLite, also serve bench/floor.py (roomline's SQL and nothing else) "
+        "and drive its Get and Create",
+    )
     parser.add_argument("--label", help="results file prefix [full | quick]")
     parser.add_argument(
         "--pg-url",
@@ -67,6 +73,7 @@ def parse(argv: list[str]) -> Plan:
         pg_admin_url=args.pg_url,
         label=args.label or ("quick" if quick else "full"),
         profile=args.profile,
+        floor=args.floor,
         workflows=workflows,
         serve_options=("--no-access-log",) if args.no_access_log else (),
     )

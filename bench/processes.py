@@ -123,7 +123,12 @@ def _clean_environment(extra: dict[str, str]) -> dict[str, str]:
 
 @contextmanager
 def running(
-    name: str, command: list[str], ready_path: str, log_dir: Path, port: int
+    name: str,
+    command: list[str],
+    ready_path: str,
+    log_dir: Path,
+    port: int,
+    environment: dict[str, str] | None = None,
 ) -> Iterator[Server]:
     """Start ``command``, wait until ``ready_path`` answers 200, and stop it afterwards."""
     log_path = log_dir / f"{name}.log"
@@ -133,7 +138,7 @@ def running(
             cwd=REPO,
             stdout=log_file,
             stderr=subprocess.STDOUT,
-            env=_clean_environment({"PYTHONUNBUFFERED": "1"}),
+            env=_clean_environment({"PYTHONUNBUFFERED": "1", **(environment or {})}),
         )
     server = Server(name, process, f"http://127.0.0.1:{port}", log_path)
     try:
@@ -178,13 +183,13 @@ def roomline_command(
     ]
 
 
-def ceiling_command(port: int, workers: int) -> list[str]:
-    """The constant-answer app under the uvicorn settings ``roomline serve`` uses."""
+def uvicorn_command(app: str, port: int, workers: int) -> list[str]:
+    """``app`` (bench/ceiling.py, bench/floor.py) under the uvicorn settings ``roomline serve`` uses."""
     return [
         sys.executable,
         "-m",
         "uvicorn",
-        "bench.ceiling:app",
+        app,
         "--host",
         "127.0.0.1",
         "--port",

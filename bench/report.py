@@ -37,6 +37,12 @@ def table(report: dict[str, Any]) -> str:
             lines.append(
                 workflow_row(run["backend"], f"{run['reservations']:,}", name, result, rps)
             )
+        for name, result in run.get("floor", {}).items():
+            lines.append(
+                workflow_row(
+                    "floor (bench/floor.py)", f"{run['reservations']:,}", name, result, rps
+                )
+            )
     return "\n".join(lines)
 
 

@@ -33,6 +33,7 @@ from bench.seed import Layout, seed
 from roomline.storage.database import Database
 
 WORKFLOWS = {"Get": "get", "Create": "create", "Update": "update", "Cancel": "cancel"}
+FLOOR_WORKFLOWS = ("Get", "Create")  # what bench/floor.py answers
 DEFAULT_PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
@@ -49,6 +50,7 @@ class Plan:
     pg_admin_url: str
     label: str
     profile: bool = False
+    floor: bool = False
     serve_options: tuple[str, ...] = ()
     workflows: list[str] = field(default_factory=lambda: list(WORKFLOWS))
 
@@ -90,7 +92,7 @@ def measure(plan: Plan) -> tuple[dict[str, Any], bool]:
         all(
             w["errors"] == 0 and w["ok"] > 0
             for run in result["runs"]
-            for w in run["workflows"].values()
+            for w in [*run["workflows"].values(), *run.get("floor", {}).values()]
         )
         and result["ceiling"]["ok"] > 0
     )
@@ -101,7 +103,7 @@ def measure(plan: Plan) -> tuple[dict[str, Any], bool]:
 
 def _ceiling(wrk: str, plan: Plan, work: Path, counter: Iterator[int]) -> dict[str, Any]:
     port = free_port()
-    command = processes.ceiling_command(port, plan.workers)
+    command = processes.uvicorn_command("bench.ceiling:app", port, plan.workers)
     dummy = Layout(plan.spaces, 8, datetime.now(UTC) + timedelta(days=1), "0" * 32)
     with processes.running("ceiling", command, "/", work, port) as server:
         if plan.warmup_seconds:
@@ -160,7 +162,29 @@ def _run_backend(
                     summary = profile.summarise(raw)
                     profiles[f"{backend} {layout.reservations} {title}"] = summary
                     print(profile.render(summary), flush=True)
+        if plan.floor and backend == "sqlite":
+            run["floor"] = _floor(wrk, plan, url.removeprefix("sqlite:///"), layout, work, counter)
         return run
+
+
+def _floor(
+    wrk: str, plan: Plan, path: str, layout: Layout, work: Path, counter: Iterator[int]
+) -> dict[str, Any]:
+    """Serve bench/floor.py on the seeded database and drive its Get and Create."""
+    port = free_port()
+    command = processes.uvicorn_command("bench.floor:app", port, plan.workers)
+    name = f"floor-{layout.reservations}"
+    measured: dict[str, Any] = {}
+    environment = {"BENCH_FLOOR_DATABASE": path}
+    with processes.running(name, command, "/", work, port, environment) as server:
+        if plan.warmup_seconds:
+            warm = Load(plan.load.threads, plan.load.connections, plan.warmup_seconds)
+            processes.run_wrk(wrk, server.base_url, "get", warm, layout.environment(), 0)
+        for title in [title for title in plan.workflows if title in FLOOR_WORKFLOWS]:
+            result = _drive(wrk, plan, server, WORKFLOWS[title], layout, next(counter), None)
+            measured[title] = result
+            _print_line(f"floor {layout.reservations:,} {title}", result)
+    return measured
 
 
 def _drive(

@@ -69,6 +69,11 @@ class DirectStatement:
         self._convert = not stored_form and bool(columns)
         self._returns = bool(compiled.returning)
 
+    @property
+    def literals(self) -> Values:
+        """The statement's literal values, as parameters: ``sql`` needs them beside the caller's."""
+        return dict(self._fixed)
+
     def all(self, conn: Connection | sqlite3.Connection, values: Values) -> list[Any]:
         """Return every row (rows have the columns as attributes)."""
         raw = _sqlite(conn)
