@@ -9,7 +9,12 @@
   matches what a default nginx lets through, so no request that passed a proxy is refused.
   (The bytes were already received: memory exhaustion by headers is a proxy's job.)
 
-Both answer in the envelope of the path (Ultimo's under the workflow prefix).
+- A NUL character in the path or the query string is refused with 400
+  ``InvalidParameter``: no id or value roomline stores can hold one, and PostgreSQL
+  refuses NUL in text outright, so a lookup would fail with a 500 there and answer "not
+  found" on SQLite.
+
+All answer in the envelope of the path (Ultimo's under the workflow prefix).
 """
 
 from __future__ import annotations
@@ -17,7 +22,12 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from roomline.api.errors import error_response
-from roomline.domain.errors import DuplicateParameter, HeadersTooLarge, RoomlineError
+from roomline.domain.errors import (
+    DuplicateParameter,
+    HeadersTooLarge,
+    InvalidParameter,
+    RoomlineError,
+)
 
 MAX_HEADER_BYTES = 32 * 1024
 SINGLE_HEADERS = {
@@ -30,7 +40,8 @@ SINGLE_HEADERS = {
 
 
 class RequestHeaderGuard:
-    """ASGI middleware: 400 for a duplicated single-valued header, 431 for huge headers."""
+    """ASGI middleware: 400 for a duplicated single-valued header or a NUL in the path or
+    query, 431 for huge headers."""
 
     def __init__(self, app: ASGIApp, max_header_bytes: int = MAX_HEADER_BYTES) -> None:
         self.app = app
@@ -38,7 +49,7 @@ class RequestHeaderGuard:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            problem = self.problem(scope["headers"])
+            problem = self.problem(scope["headers"]) or _nul_problem(scope)
             if problem is not None:
                 await error_response(problem, scope["path"])(scope, receive, send)
                 return
@@ -62,3 +73,12 @@ class RequestHeaderGuard:
                 "are allowed."
             )
         return None
+
+
+def _nul_problem(scope: Scope) -> RoomlineError | None:
+    # The query string is still percent-encoded; the path is decoded.
+    if "\x00" in scope["path"] or b"%00" in scope["query_string"]:
+        return InvalidParameter(
+            "The path or query string holds a NUL character (%00); no value can contain one."
+        )
+    return None

@@ -413,6 +413,25 @@ def test_admin_token_given_twice(server: Server, database: Database) -> None:
 
 
 @pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/manage/reservations?space=S%00"),
+        ("GET", "/api/manage/spaces/S%00"),
+        ("GET", "/api/manage/people/P%00"),
+        ("DELETE", "/api/manage/keys/k%00"),
+        ("GET", "/api/manage/audit?key=x%00"),
+        ("POST", f"/api/V1/Action/{GET}%00"),
+    ],
+)
+def test_a_nul_in_the_path_or_query_is_refused_on_every_backend(
+    server: Server, database: Database, method: str, path: str
+) -> None:
+    # PostgreSQL refuses NUL in text: these lookups answered 500 there.
+    response = assert_refused(database, lambda: server.admin(method, path), 400, "InvalidParameter")
+    assert "NUL" in response.json()["message"]
+
+
+@pytest.mark.parametrize(
     ("headers", "status", "code"),
     [
         ({"ApiKey": "F" * 300}, 401, "MissingApiKey"),
