@@ -17,9 +17,9 @@ concurrent writer that slipped past the check in code is stopped by the database
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -38,6 +38,8 @@ DEFAULT_POOL_SIZE = 10
 POOL_TIMEOUT_SECONDS = 30
 SQLITE_POOL_SIZE = 16
 SQLITE_POOL_OVERFLOW = 24
+
+T = TypeVar("T")
 
 
 class Database:
@@ -77,6 +79,17 @@ class Database:
             with conn.begin():
                 yield conn
 
+    async def write_on_loop(self, block: Callable[[], T]) -> T:
+        """SQLite: run ``block``, whose writes go through ``write()``, on the event loop.
+
+        Blocks queued together share a transaction, and only taking the write lock and
+        committing leave the loop (``groupcommit.GroupCommitter.run_on_loop``). Returns
+        the block's result once its changes are committed.
+        """
+        if self._groups is None:
+            raise RuntimeError("write_on_loop is for SQLite; PostgreSQL writes run in threads")
+        return await self._groups.run_on_loop(block)
+
     def _connect(self) -> Connection:
         try:
             return self.engine.connect()
@@ -86,6 +99,8 @@ class Database:
             ) from exc
 
     def dispose(self) -> None:
+        if self._groups is not None:
+            self._groups.close()
         self.engine.dispose()
 
 

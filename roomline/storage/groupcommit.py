@@ -16,20 +16,34 @@ other therefore share one transaction:
 
 To each writer this is exactly a serial transaction of its own that commits before it
 returns: the no-overlap rule (write lock, triggers) and durability are unchanged.
+
+Writers come in two kinds. A thread calls ``write()`` and waits in it, as above. A
+coroutine hands its whole block to ``run_on_loop()``: blocks queued on the event loop run
+there one after another, in one group, and only what may wait (taking the turn and
+``BEGIN IMMEDIATE``, which can wait for another process; the COMMIT and its fsync) goes
+to a thread of its own. An Ultimo write is a few statements that never wait once the
+write lock is held, so running them on the loop costs far less than a threadpool thread
+per request handing the GIL back and forth. Inside such a block ``write()`` joins the
+block's group. Both kinds take the same turn, so they never interleave.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import sqlite3
 import threading
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 MAX_GROUP = 32
+T = TypeVar("T")
 
 
 class _Group:
@@ -39,6 +53,23 @@ class _Group:
         self.members = 0
         self.committed = threading.Event()
         self.error: BaseException | None = None
+
+
+# The group of the ``run_on_loop`` block running now, which ``write()`` joins.
+_loop_group: contextvars.ContextVar[_Group | None] = contextvars.ContextVar(
+    "roomline_loop_group", default=None
+)
+
+
+class _LoopWrites:
+    """``run_on_loop`` on one event loop: the blocks waiting, the task running them, and
+    the thread that takes the turn, begins and commits for them. The group's connection
+    is used by that thread and by the loop's, never by both at once."""
+
+    def __init__(self) -> None:
+        self.blocks: list[tuple[Callable[[], Any], asyncio.Future[Any]]] = []
+        self.runner: asyncio.Task[None] | None = None
+        self.thread = ThreadPoolExecutor(1, thread_name_prefix="roomline-commit")
 
 
 class GroupCommitter:
@@ -52,12 +83,27 @@ class GroupCommitter:
         self._queued = 0
         self._owner: int | None = None
         self._group: _Group | None = None
+        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopWrites] = (
+            weakref.WeakKeyDictionary()
+        )
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """Yield a connection in a write transaction; return once it has committed."""
+        """Yield a connection in a write transaction; return once it has committed.
+
+        Inside a ``run_on_loop`` block, the block's group: it commits after the block.
+        """
+        loop_group = _loop_group.get()
+        if loop_group is not None:
+            with self._member_of(loop_group) as conn:
+                yield conn
+            return
         if self._owner == threading.get_ident():
             raise RuntimeError("a write transaction is already open in this thread")
+        if self._runs_loop_groups_here():
+            # Waiting for the turn would stall the loop, and with it a group of the loop's
+            # own that may hold the turn: a deadlock.
+            raise RuntimeError("write() would block an event loop that writes; use run_on_loop")
         with self._queue:
             self._queued += 1
         self._turn.acquire()
@@ -99,6 +145,106 @@ class GroupCommitter:
         if failure is not None:
             raise failure
 
+    def _runs_loop_groups_here(self) -> bool:
+        try:
+            return asyncio.get_running_loop() in self._loops
+        except RuntimeError:  # no event loop in this thread
+            return False
+
+    def close(self) -> None:
+        """Let the commit threads of ``run_on_loop`` end once their work is done."""
+        for writes in list(self._loops.values()):
+            writes.thread.shutdown(wait=False)
+        self._loops.clear()
+
+    async def run_on_loop(self, block: Callable[[], T]) -> T:
+        """Run ``block`` on the event loop in a group; return its result once committed.
+
+        ``block`` writes through ``write()``. It raises what the block raised, or, when
+        the group's commit failed, that failure (as ``write()`` does).
+        """
+        loop = asyncio.get_running_loop()
+        writes = self._loops.get(loop)
+        if writes is None:
+            writes = self._loops[loop] = _LoopWrites()
+        done: asyncio.Future[T] = loop.create_future()
+        writes.blocks.append((block, done))
+        if writes.runner is None:
+            writes.runner = loop.create_task(self._run_loop_blocks(writes))
+        return await done
+
+    async def _run_loop_blocks(self, writes: _LoopWrites) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while writes.blocks:
+                batch = writes.blocks[: self.max_group]
+                del writes.blocks[: self.max_group]
+                try:
+                    group = await loop.run_in_executor(writes.thread, self._open_loop_group)
+                except BaseException as exc:
+                    for _, done in batch:
+                        _settle(done, error=_copy(exc))
+                    continue
+                outcomes = self._run_blocks(group, [block for block, _ in batch])
+                await loop.run_in_executor(writes.thread, self._commit, group)
+                for (_, done), (result, failure) in zip(batch, outcomes, strict=True):
+                    if group.error is not None:
+                        _settle(done, error=_copy(group.error), cause=failure)
+                    elif failure is not None:
+                        _settle(done, error=failure)
+                    else:
+                        _settle(done, result=result)
+        finally:
+            writes.runner = None
+
+    def _open_loop_group(self) -> _Group:
+        """Take the turn and open a group (in the commit thread: both may wait)."""
+        self._turn.acquire()
+        self._owner = threading.get_ident()
+        try:
+            return self._join()
+        except BaseException as exc:
+            self._abandon(self._group, exc)
+            raise
+
+    def _run_blocks(
+        self, group: _Group, blocks: list[Callable[[], Any]]
+    ) -> list[tuple[Any, BaseException | None]]:
+        outcomes: list[tuple[Any, BaseException | None]] = []
+        token = _loop_group.set(group)
+        try:
+            for block in blocks:
+                if group.error is not None:  # a savepoint broke: the group is lost
+                    outcomes.append((None, None))
+                    continue
+                try:
+                    outcomes.append((block(), None))
+                except BaseException as exc:  # that block's failure; the group goes on
+                    outcomes.append((None, exc))
+        finally:
+            _loop_group.reset(token)
+        return outcomes
+
+    @contextmanager
+    def _member_of(self, group: _Group) -> Iterator[Connection]:
+        """One write of a loop block: its own savepoint in the block's group."""
+        group.members += 1
+        savepoint = _Savepoint(group.conn)
+        try:
+            yield group.conn
+        except BaseException:
+            try:
+                savepoint.rollback()
+            except BaseException as broken:
+                group.error = broken
+                raise
+            raise
+        try:
+            savepoint.release()
+        except BaseException as broken:
+            group.error = broken
+            raise
+
     def _join(self) -> _Group:
         if self._group is None:
             conn = self.engine.connect().execution_options(roomline_write=True)
@@ -115,6 +261,8 @@ class GroupCommitter:
         """Commit ``group`` (holding the turn), wake its writers, and pass the turn on."""
         self._group = None
         try:
+            if group.error is not None:
+                raise group.error
             group.transaction.commit()
         except BaseException as exc:
             group.error = exc
@@ -158,6 +306,22 @@ class _Savepoint:
     def rollback(self) -> None:
         self.raw.execute("ROLLBACK TO writer")
         self.raw.execute("RELEASE writer")
+
+
+def _settle(
+    done: asyncio.Future[Any],
+    *,
+    result: Any = None,
+    error: BaseException | None = None,
+    cause: BaseException | None = None,
+) -> None:
+    if done.cancelled():  # its request went away; the block ran (or not) all the same
+        return
+    if error is None:
+        done.set_result(result)
+    else:
+        error.__cause__ = cause
+        done.set_exception(error)
 
 
 def _copy(error: BaseException) -> BaseException:

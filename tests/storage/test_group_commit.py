@@ -6,14 +6,16 @@ succeeded, and fails if that commit fails.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import event, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from roomline.domain.errors import SpaceNotAvailable
@@ -163,3 +165,110 @@ def test_a_nested_write_in_one_thread_is_refused(database: Database) -> None:
     with pytest.raises(RuntimeError, match="already open"), database.write(), database.write():
         pass
     book(database, T0)  # the writer queue is usable afterwards
+
+
+# Writes handed to the event loop (``Database.write_on_loop``): the same guarantees.
+
+
+def gather_on_loop(database: Database, blocks: list[Callable[[], object]]) -> list[object]:
+    """Queue every block on one event loop at once; return results or exceptions, in order."""
+
+    async def main() -> list[object]:
+        runs = (database.write_on_loop(block) for block in blocks)
+        return await asyncio.gather(*runs, return_exceptions=True)
+
+    return asyncio.run(main())
+
+
+def test_one_slot_raced_by_loop_blocks_and_threads_is_booked_once(database: Database) -> None:
+    from_threads: list[object] = []
+    threads = threading.Thread(
+        target=lambda: from_threads.extend(run_together(12, lambda _i: book(database, T0)))
+    )
+    threads.start()
+    from_loop = gather_on_loop(database, [functools.partial(book, database, T0)] * 12)
+    threads.join()
+    results = from_threads + from_loop
+    assert len([r for r in results if isinstance(r, int)]) == 1
+    assert len([r for r in results if isinstance(r, SpaceNotAvailable)]) == 23
+    with database.read() as conn:
+        assert conn.execute(text("SELECT count(*) FROM reservations")).scalar_one() == 1
+
+
+def test_loop_blocks_share_commits_and_each_returns_committed(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'group.db'}"
+    database = Database(url)
+    upgrade(database)
+    observer = Database(url)  # another engine: sees only what was committed
+    commits: list[object] = []
+    event.listen(database.engine, "commit", commits.append)
+
+    def write(index: int) -> str:
+        with database.write() as conn:
+            conn.execute(insert(people).values(id=f"P{index}", name="x"))
+            if index % 3 == 0:
+                raise ValueError("this writer changes its mind")
+        return f"P{index}"
+
+    async def write_then_look(index: int) -> bool:
+        await database.write_on_loop(functools.partial(write, index))
+        with observer.read() as conn:
+            found = conn.execute(select(people.c.id).where(people.c.id == f"P{index}")).first()
+        return found is not None
+
+    async def main() -> list[object]:
+        return await asyncio.gather(
+            *(write_then_look(i) for i in range(30)), return_exceptions=True
+        )
+
+    results = asyncio.run(main())
+    for index, result in enumerate(results):
+        if index % 3 == 0:
+            assert isinstance(result, ValueError)
+        else:
+            assert result is True
+    with observer.read() as conn:
+        assert conn.execute(select(func.count()).select_from(people)).scalar_one() == 20
+    assert 1 <= len(commits) <= 2  # 30 blocks queued at once: groups of up to 32
+    observer.dispose()
+    database.dispose()
+
+
+def test_a_failed_shared_commit_fails_every_loop_block_of_the_group(database: Database) -> None:
+    def first() -> str:
+        with database.write() as conn:
+            conn.execute(insert(people).values(id="FIRST", name="x"))
+        return "committed"
+
+    def second() -> str:
+        with database.write() as conn:
+            # A deferred foreign key violation: the block succeeds, COMMIT fails.
+            conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
+            conn.execute(insert(people).values(id="SECOND", name="x"))
+            conn.exec_driver_sql(
+                "INSERT INTO reservations (space_id, applicant_id, description, "
+                "start_time, end_time, preparation_minutes, cleanup_minutes, "
+                "blocked_start, blocked_end, status, external_id, created_at, updated_at) "
+                "VALUES ('R1', 'NOBODY', '', '2031-01-01 10:00:00.000000', "
+                "'2031-01-01 11:00:00.000000', 0, 0, '2031-01-01 10:00:00.000000', "
+                "'2031-01-01 11:00:00.000000', 'Processed', '', '2031-01-01 00:00:00.000000', "
+                "'2031-01-01 00:00:00.000000')"
+            )
+        return "committed"
+
+    results = gather_on_loop(database, [first, second])
+    assert [type(result) for result in results] == [IntegrityError, IntegrityError]
+    with database.read() as conn:
+        assert conn.execute(select(func.count()).select_from(people)).scalar_one() == 1  # P1
+    assert gather_on_loop(database, [first]) == ["committed"]  # usable afterwards
+
+
+def test_a_waiting_write_on_an_event_loop_that_writes_is_refused(database: Database) -> None:
+    # It would stall the loop, and with it a group of the loop's own holding the turn.
+    async def main() -> None:
+        await database.write_on_loop(functools.partial(book, database, T0))
+        with pytest.raises(RuntimeError, match="block an event loop"), database.write():
+            pass
+
+    asyncio.run(main())
+    assert isinstance(book(database, T0 + timedelta(hours=1)), int)  # usable afterwards

@@ -48,11 +48,12 @@ api_key_header = APIKeyHeader(
 )
 
 
-class NeedsThreadpool(Exception):
-    """An inline request reached a step that may write or wait; run it in the threadpool.
+class Handover(Exception):
+    """An inline request reached a step that may write or wait.
 
     With ``use_case`` the request is admitted (key, limits, parameters) and only that
-    remains to run; without it the whole request runs again in the threadpool.
+    write remains, for the event loop's write group (``Database.write_on_loop``);
+    without it the whole request runs again in the threadpool.
     """
 
     def __init__(self, use_case: Callable[[], dict[str, Any]] | None = None) -> None:
@@ -83,7 +84,7 @@ class UltimoGateway:
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         """Run one workflow request; return status, body and extra headers.
 
-        ``inline`` (on the event loop) raises ``NeedsThreadpool`` before anything that
+        ``inline`` (on the event loop) raises ``Handover`` before anything that
         may write or wait.
         """
         info = info or RequestInfo(request_id="", client_address=None)
@@ -92,23 +93,28 @@ class UltimoGateway:
             lambda: self._run(workflow, raw, api_key, element_id, content_type, info, inline),
         )
 
-    def finish(
+    async def finish(
         self, workflow: str, use_case: Callable[[], dict[str, Any]]
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
-        """Run the use case an inline ``dispatch`` handed over (in the threadpool)."""
-        return self._guarded(workflow, use_case)
+        """Run the write an inline ``dispatch`` handed over, in the loop's write group."""
+        try:
+            return 200, await self.database.write_on_loop(use_case), {}
+        except (RoomlineError, *DatabaseUnavailable) as exc:
+            return self._refusal(workflow, exc)
 
     def _guarded(
         self, workflow: str, step: Callable[[], dict[str, Any]]
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         try:
             return 200, step(), {}
-        except RoomlineError as exc:
-            return status_for(exc), bodies.error(exc), headers_for(exc)
-        except DatabaseUnavailable as exc:
+        except (RoomlineError, *DatabaseUnavailable) as exc:
+            return self._refusal(workflow, exc)
+
+    def _refusal(self, workflow: str, exc: Exception) -> tuple[int, dict[str, Any], dict[str, str]]:
+        if not isinstance(exc, RoomlineError):  # DatabaseUnavailable
             log.warning("database unavailable during %s: %s", workflow, getattr(exc, "orig", exc))
-            unavailable = ServiceUnavailable("The database is busy; retry shortly.")
-            return status_for(unavailable), bodies.error(unavailable), headers_for(unavailable)
+            exc = ServiceUnavailable("The database is busy; retry shortly.")
+        return status_for(exc), bodies.error(exc), headers_for(exc)
 
     def runs_inline(self, workflow: str) -> bool:
         """Whether ``workflow`` runs on the event loop rather than in the threadpool.
@@ -117,9 +123,10 @@ class UltimoGateway:
         block), so handing it to a worker thread costs more than running it: with every
         request on a thread of its own, the threads mostly fight over the GIL. So a Get
         runs inline, and a write is admitted inline (key, limits, parameters) and hands
-        only its use case, which waits for the write lock and fsync, to the threadpool
-        (``NeedsThreadpool``); so does a request whose key the limiter counts, since
-        counting may write. PostgreSQL queries wait on the network: all in the threadpool.
+        only its use case to the loop's write group (``Handover``), which runs it on the
+        loop too and sends only the wait for the write lock and the commit to a thread.
+        A request whose key the limiter counts runs in the threadpool, since counting
+        may write. PostgreSQL queries wait on the network: all in the threadpool.
         """
         return self.database.dialect == "sqlite"
 
@@ -146,7 +153,7 @@ class UltimoGateway:
         actor = Actor(key.name, info.client_address, workflow, info.request_id or None)
         use_case = self._write(workflow, values, key.id, actor)
         if inline:
-            raise NeedsThreadpool(use_case)
+            raise Handover(use_case)
         return use_case()
 
     def _key(
@@ -160,7 +167,7 @@ class UltimoGateway:
     def _admit(self, key: StoredKey, inline: bool) -> None:
         if self.limiter is not None:
             if inline and self.limiter.counts(key):
-                raise NeedsThreadpool()
+                raise Handover()
             self.limiter.check(key)
 
     def _parameters(
@@ -248,11 +255,9 @@ async def answer(
     if gateway.runs_inline(workflow):
         try:
             status, body, headers = gateway.dispatch(*arguments, inline=True)
-        except NeedsThreadpool as handover:
+        except Handover as handover:
             if handover.use_case is not None:
-                status, body, headers = await run_in_threadpool(
-                    gateway.finish, workflow, handover.use_case
-                )
+                status, body, headers = await gateway.finish(workflow, handover.use_case)
             else:
                 status, body, headers = await run_in_threadpool(gateway.dispatch, *arguments)
     else:
