@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from datetime import timedelta
 
 from fastapi import FastAPI
@@ -118,4 +119,18 @@ def create_app(settings: Settings | None = None) -> RoomlineApp:
         RequestHeaderGuard(CaseInsensitiveWorkflowPaths(UltimoFastPath(app.into_fastapi, gateway))),
         trusted_proxies=settings.trusted_proxies,
     )
+    return app
+
+
+def serve_app() -> RoomlineApp:
+    """``create_app`` for ``roomline serve``, with start-up's objects moved out of the GC's way.
+
+    Everything built by then (modules, the app, its routes and models) lives as long as
+    the process. Left to the cyclic garbage collector, every full collection walks all
+    of it again: pauses of 60-80 ms, which were the p99 latency of every write under
+    load. ``gc.freeze()`` moves them to a generation the collector never scans; garbage
+    made while serving is collected as before.
+    """
+    app = create_app()
+    gc.freeze()
     return app

@@ -141,7 +141,7 @@ def set_clock(database: Database, now: str) -> None:
 def run(settings: Settings) -> None:
     export_to_environment(settings)
     uvicorn.run(
-        "roomline.api.app:create_app",
+        "roomline.api.app:serve_app",
         factory=True,
         host=settings.host,
         port=settings.port,
