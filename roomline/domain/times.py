@@ -36,6 +36,9 @@ def zone_named(name: str) -> ZoneInfo:
         raise InvalidParameter(f"Unknown IANA time zone {name!r}.") from exc
 
 
+# A pure function of its arguments, and the same window is asked for again and again
+# (a door panel polls today's): answers are kept, refusals (raised) are not.
+@lru_cache(maxsize=4096)
 def parse_instant(field: str, text: str, zone: ZoneInfo) -> datetime:
     """Read ``text`` (the value of ``field``) as an instant; wall-clock means ``zone``."""
     match = _TIME_TEXT.fullmatch(text)
