@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import insert, select, text
+from sqlalchemy import bindparam, insert, select, text
 
 from roomline.domain.reservations import Interval, Person, ReservationStatus, Space
 from roomline.domain.times import utc_text
 from roomline.storage import masterdata
 from roomline.storage import reservations as store
 from roomline.storage.database import Database
+from roomline.storage.direct import _SQLITE, DirectStatement
 from roomline.storage.hotreads import HotReader
 from roomline.storage.tables import reservations
 from tests.storage.helpers import database_with
@@ -161,3 +163,32 @@ def test_the_hot_listing_bounds_the_window_as_sqlalchemy_does(database: Database
         found.append([item.start for item in hot])
     starts = [utc_text(T0 + timedelta(hours=hours)) for hours in (0, 2, 4)]
     assert found == [[starts[1]], [starts[0]], starts[:2], []]
+
+
+@pytest.mark.parametrize(
+    "instant",
+    [
+        T0,
+        datetime(2031, 10, 26, 2, 30, 0, 1, tzinfo=ZoneInfo("Europe/Amsterdam")),  # fold 0
+        datetime(2031, 10, 26, 2, 30, fold=1, tzinfo=ZoneInfo("Europe/Amsterdam")),
+        datetime(1937, 6, 30, 23, 59, 59, 999_999, tzinfo=ZoneInfo("Europe/Amsterdam")),
+        datetime(2031, 1, 1, 5, 45, tzinfo=timezone(timedelta(hours=5, minutes=45))),
+        datetime(1, 1, 1, 12, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+    ],
+)
+def test_a_direct_statement_binds_times_as_sqlalchemy_does(instant: datetime) -> None:
+    # Direct statements bind UTCDateTime values in one step; SQLAlchemy goes through the
+    # type decorator and SQLite's DATETIME processor. Both must write the same text.
+    column = reservations.c.start_time
+    through_sqlalchemy = column.type.dialect_impl(_SQLITE).bind_processor(_SQLITE)
+    direct = DirectStatement(select(reservations).where(column == bindparam("at")))
+    assert direct._bound("at", instant) == through_sqlalchemy(instant)
+
+
+def test_a_direct_statement_refuses_a_naive_time() -> None:
+    direct = DirectStatement(
+        select(reservations).where(reservations.c.start_time == bindparam("at"))
+    )
+    with pytest.raises(ValueError, match="naive"):
+        direct._bound("at", datetime(2031, 1, 1))
