@@ -179,8 +179,16 @@ class GroupCommitter:
             while writes.blocks:
                 batch = writes.blocks[: self.max_group]
                 del writes.blocks[: self.max_group]
+                opening = loop.run_in_executor(writes.thread, self._open_loop_group)
                 try:
-                    group = await loop.run_in_executor(writes.thread, self._open_loop_group)
+                    group = await opening
+                except asyncio.CancelledError:
+                    # The loop is going away. The commit thread may still open the group;
+                    # give it up there, or the turn stays taken for every other writer.
+                    writes.thread.submit(self._give_up_loop_group)
+                    for _, done in batch:
+                        done.cancel()
+                    raise
                 except BaseException as exc:
                     for _, done in batch:
                         _settle(done, error=_copy(exc))
@@ -206,6 +214,11 @@ class GroupCommitter:
         except BaseException as exc:
             self._abandon(self._group, exc)
             raise
+
+    def _give_up_loop_group(self) -> None:
+        """After a cancelled open, in the commit thread: roll back the group it opened."""
+        if self._owner == threading.get_ident():  # the open succeeded and holds the turn
+            self._abandon(self._group, RuntimeError("the event loop stopped before the writes"))
 
     def _run_blocks(
         self, group: _Group, blocks: list[Callable[[], Any]]

@@ -272,3 +272,35 @@ def test_a_waiting_write_on_an_event_loop_that_writes_is_refused(database: Datab
 
     asyncio.run(main())
     assert isinstance(book(database, T0 + timedelta(hours=1)), int)  # usable afterwards
+
+
+def test_a_loop_stopping_while_its_group_waits_for_the_turn_gives_the_turn_back(
+    database: Database,
+) -> None:
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_turn() -> None:
+        with database.write():
+            holding.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold_the_turn)
+    holder.start()
+    holding.wait(10)
+    ran: list[str] = []
+
+    async def main() -> None:
+        task = asyncio.ensure_future(database.write_on_loop(lambda: ran.append("ran")))
+        await asyncio.sleep(0.2)  # the loop's group now waits for the turn in its thread
+        runner = database._groups._loops[asyncio.get_running_loop()].runner  # type: ignore[union-attr]
+        assert runner is not None
+        runner.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    release.set()
+    holder.join()
+    # The group the stopped loop opened was given up: the next writer gets the turn.
+    booked = run_together(1, lambda _i: book(database, T0))
+    assert isinstance(booked[0], int) and ran == []
