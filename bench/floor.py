@@ -60,14 +60,20 @@ def _run(conn: sqlite3.Connection, statement: DirectStatement, **values: Any) ->
     return conn.execute(statement.sql, {**statement.literals, **values})
 
 
+def _connect(path: str) -> sqlite3.Connection:
+    # autocommit: the floor issues BEGIN, SAVEPOINT and COMMIT itself.
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    configure_sqlite_connection(conn, None)  # WAL, synchronous=FULL, foreign keys
+    return conn
+
+
 class Floor:
-    """One connection to the database, and the queue of creates waiting for the writer."""
+    """A connection for reads, one for the writer, and the creates waiting for it."""
 
     def __init__(self, path: str) -> None:
-        # autocommit: the floor issues BEGIN, SAVEPOINT and COMMIT itself.
-        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        configure_sqlite_connection(self.conn, None)  # WAL, synchronous=FULL, foreign keys
-        row = self.conn.execute(
+        self.reads = _connect(path)
+        self.conn = _connect(path)  # the writer's: its COMMIT runs in a thread
+        row = self.reads.execute(
             "SELECT value FROM instance_secrets WHERE name = ?", (keys.KEY_HASH_SECRET,)
         ).fetchone()
         self.hash_key = bytes.fromhex(row[0])
@@ -76,22 +82,22 @@ class Floor:
 
     def key_id(self, secret: bytes) -> int:
         digest = hmac.new(self.hash_key, secret.upper(), hashlib.sha256).hexdigest()
-        return int(_run(self.conn, ACTIVE_KEY, secret_hash=digest).fetchone()[0])
+        return int(_run(self.reads, ACTIVE_KEY, secret_hash=digest).fetchone()[0])
 
     def get(self, values: dict[str, Any], secret: bytes) -> bytes:
-        self.conn.execute("BEGIN")
+        self.reads.execute("BEGIN")
         try:
             self.key_id(secret)
-            _run(self.conn, SPACE, id=values["SpaceId"]).fetchone()
+            _run(self.reads, SPACE, id=values["SpaceId"]).fetchone()
             rows = _run(
-                self.conn,
+                self.reads,
                 _WINDOW,
                 space_id=values["SpaceId"],
                 start=values["From"] + ".000000",  # the bench sends whole seconds
                 end=values["Till"] + ".000000",
             ).fetchall()
         finally:
-            self.conn.execute("COMMIT")
+            self.reads.execute("COMMIT")
         collection = [
             {
                 "UltimoId": str(row[0]),
