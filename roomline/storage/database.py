@@ -64,6 +64,22 @@ class Database:
             yield conn
 
     @contextmanager
+    def read_statements(self) -> Iterator[Connection]:
+        """Yield a connection for reads that need no snapshot beyond each statement's own.
+
+        On PostgreSQL every statement reads on its own (autocommit): under READ COMMITTED
+        each statement of a transaction takes a snapshot of its own anyway, so BEGIN and
+        COMMIT around reads would add two round trips and nothing else. Elsewhere, as
+        ``read()``.
+        """
+        if self.dialect != "postgresql":
+            with self.read() as conn:
+                yield conn
+            return
+        with self._connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
+
+    @contextmanager
     def write(self) -> Iterator[Connection]:
         """Yield a connection in a write transaction, committed if the block succeeds.
 

@@ -5,8 +5,11 @@ as ``direct`` statements: no pool checkout, no SQLAlchemy transaction, two state
 for BEGIN and COMMIT. A Get's rows stay as stored (times as UTC text), because the answer
 only writes them out again.
 
-PostgreSQL (and an in-memory SQLite database, which a second connection would not see)
-gets the same interface over an ordinary SQLAlchemy read transaction.
+PostgreSQL gets the same interface over an SQLAlchemy connection whose statements each
+read on their own (``Database.read_statements``: under READ COMMITTED a transaction gives
+each statement its own snapshot anyway, and BEGIN and COMMIT were two of a Get's six
+round trips). An in-memory SQLite database, which a second connection would not see,
+reads in an ordinary SQLAlchemy read transaction.
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ from roomline.storage.reservations import ListedReservation
 
 
 class HotReads(Protocol):
-    """The reads of one request, in one read transaction."""
+    """The reads of one request: in one read transaction on SQLite, each statement on its
+    own on PostgreSQL (which under READ COMMITTED is what a transaction would give)."""
 
     def hash_key(self) -> bytes: ...
 
@@ -54,9 +58,9 @@ class HotReader:
 
     @contextmanager
     def read(self) -> Iterator[HotReads]:
-        """Yield the reads in one read transaction (one snapshot)."""
+        """Yield the reads of one request (one snapshot on SQLite; see ``HotReads``)."""
         if not self._direct:
-            with self.database.read() as conn:
+            with self.database.read_statements() as conn:
                 yield CoreReads(conn)
             return
         raw = self._connection()
