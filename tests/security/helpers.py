@@ -7,6 +7,7 @@ import itertools
 import json
 import os
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,23 @@ def spread_gets(
     """
     keys = [key] * count if isinstance(key, str) else key
     return asyncio.run(_post_all(server.base_url, keys, body, parallel))
+
+
+def pids_after_both_workers_answered(
+    server: Server, answering: Callable[[dict[str, Any]], bool], send_more: Callable[[], None]
+) -> set[int]:
+    """The pids of the access lines ``answering`` picks, once two workers are among them.
+
+    The kernel hands each new connection to whichever worker accepts first, and one
+    worker may take a whole batch: until both have answered, call ``send_more`` (which
+    checks its own answers), at most 20 times.
+    """
+    for _ in range(20):
+        pids = {line["pid"] for line in access_lines(server) if answering(line)}
+        if len(pids) == 2:
+            break
+        send_more()
+    return {line["pid"] for line in access_lines(server) if answering(line)}
 
 
 def access_lines(server: Server) -> list[dict[str, Any]]:

@@ -20,8 +20,8 @@ from tests.conftest import TEST_NOW
 from tests.security.helpers import (
     DEMO_GET,
     GET,
-    access_lines,
     make_key,
+    pids_after_both_workers_answered,
     spread_gets,
     start_server_on_ipv6,
 )
@@ -145,16 +145,15 @@ def test_a_revoked_key_is_refused_by_every_worker(database_url: str, tmp_path: P
             revoke_key(database, name, datetime.now(UTC))
         finally:
             database.dispose()
-        # The kernel hands each new connection to whichever worker accepts first, and one
-        # worker may take a whole batch: send batches until both have answered (each
-        # answer must be the refusal), within a bound.
-        refused_by: set[int] = set()
-        for _ in range(20):
+
+        def refused_batch() -> None:
             answers = spread_gets(server, secret, 60)
             assert [(a.status_code, a.json()) for a in answers] == [(401, MISSING_KEY)] * 60
-            refused_by = {line["pid"] for line in access_lines(server) if line["status"] == 401}
-            if len(refused_by) == 2:
-                break
+
+        refused_batch()
+        refused_by = pids_after_both_workers_answered(
+            server, lambda line: line["status"] == 401, refused_batch
+        )
         assert len(refused_by) == 2, f"expected both workers to refuse, got pids {refused_by}"
     finally:
         server.stop()

@@ -23,9 +23,9 @@ from tests.conftest import TEST_NOW, World
 from tests.security.helpers import (
     DEMO_GET,
     GET,
-    access_lines,
     get_headers,
     make_key,
+    pids_after_both_workers_answered,
     redis_url_or_skip,
     spread_gets,
 )
@@ -161,15 +161,13 @@ def assert_limit_held_by_two_workers(server: Server, key: str, limit: int, sent:
     answers = spread_gets(server, key, sent)
     statuses = sorted(answer.status_code for answer in answers)
     assert statuses == [200] * limit + [429] * (sent - limit)
-    # The kernel hands each new connection to whichever worker accepts first, and one
-    # worker may take a whole batch: until both have answered (within a bound), send
-    # more, which the spent limit must refuse.
-    served_by = {line["pid"] for line in access_lines(server) if line["workflow"] == GET}
-    for _ in range(20):
-        if len(served_by) == 2:
-            break
+
+    def refused_batch() -> None:  # the spent limit refuses whatever comes after
         assert {answer.status_code for answer in spread_gets(server, key, 20)} == {429}
-        served_by = {line["pid"] for line in access_lines(server) if line["workflow"] == GET}
+
+    served_by = pids_after_both_workers_answered(
+        server, lambda line: line["workflow"] == GET, refused_batch
+    )
     assert len(served_by) == 2, f"expected both workers to answer, got pids {served_by}"
 
 
