@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, func, insert, select, text
+from sqlalchemy import Connection, event, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from roomline.domain.errors import SpaceNotAvailable
@@ -56,6 +56,20 @@ def book(db: Database, start: datetime) -> int:
             request_fingerprint=None,
             now=T0,
         )
+
+
+def break_the_commit(conn: Connection) -> None:
+    """Insert a deferred foreign key violation: the block succeeds, its COMMIT fails."""
+    conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
+    conn.exec_driver_sql(
+        "INSERT INTO reservations (space_id, applicant_id, description, "
+        "start_time, end_time, preparation_minutes, cleanup_minutes, "
+        "blocked_start, blocked_end, status, external_id, created_at, updated_at) "
+        "VALUES ('R1', 'NOBODY', '', '2031-01-01 10:00:00.000000', "
+        "'2031-01-01 11:00:00.000000', 0, 0, '2031-01-01 10:00:00.000000', "
+        "'2031-01-01 11:00:00.000000', 'Processed', '', '2031-01-01 00:00:00.000000', "
+        "'2031-01-01 00:00:00.000000')"
+    )
 
 
 def run_together(count: int, work: object) -> list[object]:
@@ -136,17 +150,7 @@ def test_a_failed_shared_commit_fails_every_writer_of_the_group(database: Databa
     def second() -> None:
         try:
             with committer.write() as conn:
-                # A deferred foreign key violation: the block succeeds, COMMIT fails.
-                conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
-                conn.exec_driver_sql(
-                    "INSERT INTO reservations (space_id, applicant_id, description, "
-                    "start_time, end_time, preparation_minutes, cleanup_minutes, "
-                    "blocked_start, blocked_end, status, external_id, created_at, updated_at) "
-                    "VALUES ('R1', 'NOBODY', '', '2031-01-01 10:00:00.000000', "
-                    "'2031-01-01 11:00:00.000000', 0, 0, '2031-01-01 10:00:00.000000', "
-                    "'2031-01-01 11:00:00.000000', 'Processed', '', '2031-01-01 00:00:00.000000', "
-                    "'2031-01-01 00:00:00.000000')"
-                )
+                break_the_commit(conn)
             outcomes["second"] = "committed"
         except Exception as exc:
             outcomes["second"] = exc
@@ -243,18 +247,8 @@ def test_a_failed_shared_commit_fails_every_loop_block_of_the_group(database: Da
 
     def second() -> str:
         with database.write() as conn:
-            # A deferred foreign key violation: the block succeeds, COMMIT fails.
-            conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
             conn.execute(insert(people).values(id="SECOND", name="x"))
-            conn.exec_driver_sql(
-                "INSERT INTO reservations (space_id, applicant_id, description, "
-                "start_time, end_time, preparation_minutes, cleanup_minutes, "
-                "blocked_start, blocked_end, status, external_id, created_at, updated_at) "
-                "VALUES ('R1', 'NOBODY', '', '2031-01-01 10:00:00.000000', "
-                "'2031-01-01 11:00:00.000000', 0, 0, '2031-01-01 10:00:00.000000', "
-                "'2031-01-01 11:00:00.000000', 'Processed', '', '2031-01-01 00:00:00.000000', "
-                "'2031-01-01 00:00:00.000000')"
-            )
+            break_the_commit(conn)
         return "committed"
 
     results = gather_on_loop(database, [first, second])
