@@ -18,6 +18,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from roomline.api import booking
 from roomline.api.errors import WIRE_PREFIX
 from roomline.api.management import PREFIX as MANAGEMENT_PREFIX
 
@@ -29,6 +30,12 @@ ERROR_SCHEMA: dict[str, Any] = {
     "properties": {
         "message": {"type": "string", "description": "For people: what was wrong."},
         "code": {"type": "string", "description": "Stable; see docs/errors.md."},
+        "details": {
+            "type": "array",
+            "items": {"type": "object"},
+            "description": "roomline's own API: each part of the request that failed, "
+            "where one request can fail in several places (e.g. occurrences of a series).",
+        },
     },
 }
 _ERROR_REF = {"$ref": f"#/components/schemas/{ERROR_SCHEMA_NAME}"}
@@ -43,6 +50,13 @@ GENERAL_ERRORS: dict[str, str] = {
 ADMIN_ERROR = "No admin token, or a wrong one (AdminTokenRequired)."
 NOT_FOUND_ERROR = "The path names nothing that exists."
 CONFLICT_ERROR = "The change collides with what is stored (AlreadyExists, StillReferenced)."
+# Statuses every ``/api/booking`` operation may answer, from its key check (``grant``).
+BOOKING_ERRORS: dict[str, str] = {
+    "401": "No API key, or an unknown or revoked one (MissingApiKey).",
+    "403": "The key may not call this operation (WorkflowNotAllowed) or not from this "
+    "address (AddressNotAllowed).",
+    "429": "A rate limit or quota is exhausted (TooManyRequests); see Retry-After.",
+}
 WRITE_METHODS = ("post", "put", "patch", "delete")
 
 
@@ -62,6 +76,9 @@ def complete(document: dict[str, Any], application_element_ids: dict[str, str]) 
     """Fix ``document`` in place: real error statuses and bodies, the configured GUIDs."""
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     schemas[ERROR_SCHEMA_NAME] = ERROR_SCHEMA
+    tags = document.setdefault("tags", [])
+    if not any(tag.get("name") == booking.TAG for tag in tags):
+        tags.append({"name": booking.TAG, "description": booking.TAG_DESCRIPTION})
     for path, operations in document.get("paths", {}).items():
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
@@ -75,6 +92,9 @@ def complete(document: dict[str, Any], application_element_ids: dict[str, str]) 
                 responses.setdefault(status, _error(description))
             if any("HTTPBearer" in requirement for requirement in operation.get("security", [])):
                 responses.setdefault("401", _error(ADMIN_ERROR))
+            if path.startswith(booking.PREFIX):
+                for status, description in BOOKING_ERRORS.items():
+                    responses.setdefault(status, _error(description))
             if "{" in path:
                 responses.setdefault("404", _error(NOT_FOUND_ERROR))
             if path.startswith(MANAGEMENT_PREFIX) and method in WRITE_METHODS:

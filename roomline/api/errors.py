@@ -105,11 +105,14 @@ def allowed_methods(request: Request) -> list[str]:
 
 
 def error_response(exc: errors.RoomlineError, path: str) -> JSONResponse:
-    """Answer ``exc`` as JSON; under the Ultimo prefix in Ultimo's envelope."""
+    """Answer ``exc`` as JSON: under the Ultimo prefix in Ultimo's envelope, elsewhere
+    ``{"message", "code"}`` and ``details`` where the error lists them."""
     on_wire = path.lower().startswith(WIRE_PREFIX)
     body: dict[str, Any] = (
         bodies.error(exc) if on_wire else {"message": exc.message, "code": exc.code}
     )
     if isinstance(exc, errors.ImportRejected) and not on_wire:
         body["problems"] = [{"line": line, "reason": reason} for line, reason in exc.problems]
+    if exc.details is not None and not on_wire:
+        body["details"] = exc.details
     return JSONResponse(body, status_code=status_for(exc), headers=headers_for(exc))

@@ -32,8 +32,10 @@ def create(
         list[str] | None,
         typer.Option(
             "--workflows",
-            help="Workflows the key may call, comma-separated or repeated: full names "
-            "(REST_CreateReservation) or create, update, cancel, get. Default: all.",
+            help="Workflows and operations the key may call, comma-separated or repeated: "
+            "create, update, cancel, get (or full names such as REST_CreateReservation), "
+            "and roomline's own series, find. Default: all, including operations added "
+            "later.",
         ),
     ] = None,
     ip_allow: Annotated[

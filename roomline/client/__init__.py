@@ -16,6 +16,7 @@ roomline's server, only httpx::
 """
 
 from roomline.client.asynchronous import AsyncUltimoClient
+from roomline.client.booking import BookedReservation
 from roomline.client.errors import (
     ConnectionFailed,
     InvalidResponse,
@@ -34,6 +35,7 @@ __all__ = [
     "DOCUMENTED_APPLICATION_ELEMENT_IDS",
     "NO_RETRY",
     "AsyncUltimoClient",
+    "BookedReservation",
     "ConnectionFailed",
     "InvalidResponse",
     "RateLimited",

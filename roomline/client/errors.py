@@ -2,7 +2,7 @@
 
 ::
 
-    UltimoError                 any refusal: .code, .message, .status_code, .body
+    UltimoError                 any refusal: .code, .message, .status_code, .body, .details
     ├── SpaceNotAvailable       code 1015: the space is taken over that time
     ├── ReservationInPast       code 1166: the reservation has ended
     ├── Unauthorized            401: missing, unknown or revoked API key
@@ -30,6 +30,12 @@ class UltimoError(Exception):
         self.message = message
         self.status_code = status_code
         self.body = body
+
+    @property
+    def details(self) -> list[Any]:
+        """roomline's own API: each part of the request that failed (``details``), if any."""
+        found = self.body.get("details") if isinstance(self.body, dict) else None
+        return found if isinstance(found, list) else []
 
 
 class SpaceNotAvailable(UltimoError):

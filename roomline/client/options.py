@@ -45,7 +45,7 @@ class ClientOptions:
         return cls(base_url.rstrip("/"), api_key, ids, retry or RetryPolicy())
 
     def url(self, call: Call) -> str:
-        return f"{self.base_url}{ACTION_PATH}{call.workflow}"
+        return f"{self.base_url}{call.path or ACTION_PATH + call.workflow}"
 
     def headers(self, call: Call) -> dict[str, str]:
         headers = {

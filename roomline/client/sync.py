@@ -8,7 +8,8 @@ from types import TracebackType
 
 import httpx
 
-from roomline.client import wire
+from roomline.client import booking, wire
+from roomline.client.booking import BookedReservation
 from roomline.client.models import Reservation
 from roomline.client.options import ClientOptions
 from roomline.client.retry import TRANSIENT_ERRORS, RetryPolicy
@@ -84,18 +85,27 @@ class UltimoClient:
         """Return the space's reservations overlapping [start, end) (From, Till)."""
         return wire.reservations(self._send(wire.get_call(space_id, start, end)))
 
+    def get_reservation(self, ultimo_id: str | int) -> BookedReservation:
+        """Return one reservation, active or cancelled, in roomline's own shape (roomline
+        only; grant ``get``)."""
+        return booking.reservation(self._send(booking.reservation_call(ultimo_id)))
+
     def _send(self, call: Call) -> httpx.Response:
         attempt = 0
         while True:
             attempt += 1
             try:
-                response = self._http.post(
-                    self.options.url(call), json=call.body, headers=self.options.headers(call)
+                response = self._http.request(
+                    call.method,
+                    self.options.url(call),
+                    json=call.body,
+                    params=call.params,
+                    headers=self.options.headers(call),
                 )
             except TRANSIENT_ERRORS as exc:
                 delay = self.options.delay_or_raise(call, attempt, error=exc)
             else:
-                if response.status_code == 200:
+                if response.is_success:
                     return response
                 delay = self.options.delay_or_raise(call, attempt, response=response)
             self._sleep(delay)

@@ -48,11 +48,19 @@ _TIME = re.compile(
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    """One workflow request, and whether repeating it is harmless."""
+    """One request, and whether repeating it is harmless.
+
+    ``workflow`` names an Ultimo workflow, sent as ``POST /api/V1/Action/{workflow}``, or
+    one of roomline's own operations (then only for logs), sent as ``method`` to ``path``
+    under the base URL with ``params`` in the query string.
+    """
 
     workflow: str
-    body: dict[str, str]
+    body: dict[str, Any] | None
     idempotent: bool
+    method: str = "POST"
+    path: str | None = None
+    params: dict[str, str] | None = None
 
 
 def time_text(value: TimeValue) -> str:

@@ -61,13 +61,21 @@ ALLOWED_TIME_FORMATS = (
 
 
 class RoomlineError(Exception):
-    """Base of every expected rejection; ``code`` is stable, ``message`` is for people."""
+    """Base of every expected rejection; ``code`` is stable, ``message`` is for people.
+
+    ``details`` lists the parts of a request that failed where one request can fail in
+    several places at once (each occurrence of a series, say); roomline's own API answers
+    them beside the message, the Ultimo wire never does.
+    """
 
     code: str = "Error"
+    details: list[dict[str, object]] | None = None
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, details: list[dict[str, object]] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        if details is not None:
+            self.details = details
 
 
 class InvalidRequest(RoomlineError):

@@ -15,7 +15,7 @@ from typing import Any
 from roomline.domain.addresses import format_ip_allow, parse_ip_allow
 from roomline.domain.errors import AlreadyExists, InvalidParameter, RecordNotFound
 from roomline.domain.masterdata import identifier
-from roomline.services.keys import WORKFLOWS, new_secret, store_key
+from roomline.services.keys import GRANTS, new_secret, store_key
 from roomline.storage import keys as key_store
 from roomline.storage.database import Database
 from roomline.storage.keys import StoredKey
@@ -37,10 +37,11 @@ class NewKey:
 
 
 def workflows_named(names: Iterable[str] | None) -> frozenset[str] | None:
-    """Read workflow names (full or short, any case, comma-separated too); None means all."""
+    """Read workflow and operation names (full or short, any case, comma-separated too);
+    None means all."""
     if names is None:
         return None
-    canonical = {name.lower(): name for name in WORKFLOWS}
+    canonical = {name.lower(): name for name in GRANTS}
     canonical.update(WORKFLOW_ALIASES)
     chosen: set[str] = set()
     for given in names:
@@ -50,7 +51,7 @@ def workflows_named(names: Iterable[str] | None) -> frozenset[str] | None:
                 continue
             if name.lower() not in canonical:
                 raise InvalidParameter(
-                    f"Unknown workflow {name!r}; choose from {', '.join(WORKFLOWS)} "
+                    f"Unknown workflow {name!r}; choose from {', '.join(GRANTS)} "
                     f"(or {', '.join(WORKFLOW_ALIASES)})."
                 )
             chosen.add(canonical[name.lower()])
@@ -122,7 +123,7 @@ def key_values(key: StoredKey) -> dict[str, Any]:
         "status": "revoked" if key.revoked_at is not None else "active",
         "workflows": None
         if key.workflows is None
-        else [name for name in WORKFLOWS if name in key.workflows],
+        else [name for name in GRANTS if name in key.workflows],
         "ip_allow": key.ip_allow,
         "daily_quota": key.daily_quota,
         "created_at": key.created_at.isoformat(timespec="seconds"),

@@ -34,6 +34,11 @@ WORKFLOWS = (
     "REST_CancelReservation",
     "REST_GetReservationsForSpace",
 )
+# roomline's own operations under /api/booking (SPEC §7), granted to keys the same way
+# as the Ultimo workflows. A key stored without a list may call every grant, including
+# ones added later.
+OPERATIONS = ("series", "find")
+GRANTS = WORKFLOWS + OPERATIONS
 
 
 def new_secret() -> str:
@@ -66,9 +71,9 @@ def store_key(
 ) -> int:
     """Store a key for ``secret`` (inside the caller's transaction); return its id."""
     allowed = None if workflows is None else frozenset(workflows)
-    if allowed is not None and (unknown := allowed - set(WORKFLOWS)):
+    if allowed is not None and (unknown := allowed - set(GRANTS)):
         raise InvalidParameter(
-            f"Unknown workflows {', '.join(sorted(unknown))}; choose from {', '.join(WORKFLOWS)}."
+            f"Unknown workflows {', '.join(sorted(unknown))}; choose from {', '.join(GRANTS)}."
         )
     if daily_quota is not None and daily_quota < 0:
         raise InvalidParameter("A daily quota counts requests: give 0 or more.")
@@ -144,7 +149,8 @@ def identify(reads: HotReads, secret: str | None) -> StoredKey:
 
 
 def authorize(key: StoredKey, workflow: str, client_address: str | None) -> None:
-    """Refuse ``key`` outside its IP allow-list (403) or for a workflow it may not call."""
+    """Refuse ``key`` outside its IP allow-list (403) or for a workflow or operation it
+    may not call."""
     if not address_allowed(key.ip_allow, client_address):
         shown = client_address or "an address that could not be determined"
         raise AddressNotAllowed(f"This API key may not be used from {shown}.")

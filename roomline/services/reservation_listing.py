@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from roomline.domain.errors import InvalidParameter, UnknownSpace
+from roomline.domain.errors import InvalidParameter, UnknownReservation, UnknownSpace
 from roomline.domain.reservations import Reservation, ReservationStatus, check_span
 from roomline.domain.times import format_instant, parse_instant, zone_named
 from roomline.storage import masterdata
@@ -90,6 +90,19 @@ def list_reservations(
         for row in rows[:limit]
     ]
     return ReservationList(items, truncated=len(rows) > limit)
+
+
+def one_reservation(database: Database, ultimo_id: int, *, default_zone: str) -> ListedReservation:
+    """Return the reservation ``ultimo_id`` (active or cancelled) with its applicant's name
+    and its space's zone; UnknownReservation if there is none."""
+    with database.read() as conn:
+        reservation = store.get(conn, ultimo_id)
+        if reservation is None:
+            raise UnknownReservation(f"There is no reservation {ultimo_id:011d}.")
+        space = masterdata.get_space(conn, reservation.space_id)
+        person = masterdata.get_person(conn, reservation.applicant_id)
+    zone = (space.time_zone if space is not None else None) or default_zone
+    return ListedReservation(reservation, person.name if person is not None else "", zone)
 
 
 def reservation_values(listed: ListedReservation) -> dict[str, Any]:

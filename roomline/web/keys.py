@@ -17,7 +17,7 @@ from roomline.api.errors import status_for
 from roomline.domain.errors import InvalidParameter, RecordNotFound, RoomlineError
 from roomline.services import api_keys as key_service
 from roomline.services import spaces as space_service
-from roomline.services.keys import WORKFLOWS
+from roomline.services.keys import GRANTS
 from roomline.web.pages import database, problem, redirect, render, run
 from roomline.web.session import flash, require_csrf, require_signed_in
 
@@ -40,9 +40,9 @@ async def _keys_page(
         "keys.html",
         status=status_for(error) if error else 200,
         keys=[key_service.key_values(key) for key in keys],
-        workflows=WORKFLOWS,
+        workflows=GRANTS,
         panel_workflows=PANEL_WORKFLOWS,
-        form=form or {"workflows": list(WORKFLOWS)},
+        form=form or {"workflows": list(GRANTS)},
         error=error,
     )
 
@@ -64,7 +64,7 @@ async def create_key(request: Request) -> Response:
             database(request),
             name=name,
             now=datetime.now(UTC),
-            workflows=None if set(chosen) == set(WORKFLOWS) else chosen,
+            workflows=None if set(chosen) == set(GRANTS) else chosen,
             ip_allow=ip_allow or None,
             daily_quota=_quota(quota),
         )

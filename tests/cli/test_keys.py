@@ -182,3 +182,10 @@ def test_a_created_key_opens_the_workflows_until_revoked(database_url: str, tmp_
         )
     finally:
         server.stop()
+
+
+def test_create_grants_roomline_operations_beside_workflows(cli: Cli) -> None:
+    result = cli("keys", "create", "--name", "finder", "--workflows", "get,series,FIND")
+    assert "workflows: REST_GetReservationsForSpace, series, find\n" in result.stdout
+    [listed] = cli.json("keys", "list")
+    assert listed["workflows"] == ["REST_GetReservationsForSpace", "series", "find"]

@@ -60,8 +60,9 @@ class NewKey(_Body):
     name: str = Field(..., description="A unique name, e.g. the panel or system using it.")
     workflows: list[str] | None = Field(
         None,
-        description="Workflows the key may call (full names, or create/update/cancel/get); "
-        "null: all.",
+        description="Workflows and operations the key may call (create/update/cancel/get or "
+        "full Ultimo names, and roomline's own series/find); null: all, including "
+        "operations added later.",
     )
     ip_allow: str | None = Field(
         None,
