@@ -33,6 +33,7 @@ import orjson
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from roomline import metrics
 from roomline.domain.addresses import AddressRange, allows, parse_ip_allow
 
 access_log = logging.getLogger("roomline.access")
@@ -105,8 +106,10 @@ class RequestObservability:
             # it is no fault of the server's (no traceback, no 500 in the log).
             status = CLIENT_CLOSED_REQUEST
         finally:
+            seconds = time.perf_counter() - started
+            metrics.observe_request(info.workflow, status, seconds)
             if access_log.isEnabledFor(logging.INFO):
-                _log_request(scope, info, status, time.perf_counter() - started)
+                _log_request(scope, info, status, seconds)
 
 
 def _log_request(scope: Scope, info: RequestInfo, status: int, seconds: float) -> None:
