@@ -6,8 +6,8 @@ directory of their own in ``PROMETHEUS_MULTIPROC_DIR`` (``cli/server.py``), wher
 prometheus-client keeps each process's values in memory-mapped files; a single worker
 counts in memory.
 
-The hot path pays little: a request costs one counter and one histogram update, made
-through children looked up once per label set (``labels()`` itself parses its
+The hot path pays little: a request costs one histogram update, made through a child
+looked up once per label set (``labels()`` itself parses its
 arguments each time). Everything else is counted where it happens and only then: a
 refusal, a wait for a pooled connection, a commit of a write group.
 """
@@ -20,15 +20,13 @@ from prometheus_client import Counter, Gauge, Histogram
 # of the error catalogue.
 NO_WORKFLOW = "none"
 
-REQUESTS = Counter(
-    "roomline_requests",
-    "Requests answered, by Ultimo workflow (none for other paths) and HTTP status.",
-    ["workflow", "status"],
-)
-LATENCY = Histogram(
+# Requests by workflow and status are this histogram's ``_count``: one update per request
+# instead of a counter's and a histogram's.
+REQUESTS = Histogram(
     "roomline_request_duration_seconds",
-    "Time from a request's arrival to its answer, by Ultimo workflow (none for other paths).",
-    ["workflow"],
+    "Requests answered and the time from arrival to answer, by Ultimo workflow (none for "
+    "other paths) and HTTP status.",
+    ["workflow", "status"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
 WORKFLOW_ERRORS = Counter(
@@ -64,18 +62,13 @@ BACKGROUND_RUNS = Counter(
     ["job", "outcome"],
 )
 
-_requests: dict[tuple[str, int], Counter] = {}
-_latencies: dict[str, Histogram] = {}
+_requests: dict[tuple[str | None, int], Histogram] = {}
 
 
 def observe_request(workflow: str | None, status: int, seconds: float) -> None:
     """Count one answered request and its latency."""
-    workflow = workflow or NO_WORKFLOW
-    counted = _requests.get((workflow, status))
-    if counted is None:
-        counted = _requests[workflow, status] = REQUESTS.labels(workflow, str(status))
-    counted.inc()
-    latency = _latencies.get(workflow)
-    if latency is None:
-        latency = _latencies[workflow] = LATENCY.labels(workflow)
-    latency.observe(seconds)
+    observed = _requests.get((workflow, status))
+    if observed is None:
+        labels = (workflow or NO_WORKFLOW, str(status))
+        observed = _requests[workflow, status] = REQUESTS.labels(*labels)
+    observed.observe(seconds)
