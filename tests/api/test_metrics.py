@@ -143,3 +143,26 @@ def test_metrics_count_every_worker(database_url: str, tmp_path: Path, workers: 
     else:
         assert directory is not None and directory.name.startswith("roomline-metrics-")
         assert not directory.exists()
+
+
+def test_waits_for_a_pooled_connection_are_counted(
+    backend: str, database_url: str, tmp_path: Path
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("SQLite's Gets read on connections of their own, outside the pool")
+    server = start_server(
+        database_url,
+        tmp_path,
+        "--now",
+        TEST_NOW,
+        env={"ROOMLINE_METRICS_TOKEN": METRICS_TOKEN, "ROOMLINE_DATABASE_POOL_SIZE": "1"},
+    )
+    try:
+        answers = spread_gets(server, DEMO_KEY, 40, parallel=16)
+        assert {answer.status_code for answer in answers} == {200}
+        samples = scrape(server)
+    finally:
+        server.stop()
+    assert value(samples, "roomline_db_pool_wait_seconds_count") > 0
+    assert value(samples, "roomline_db_pool_timeouts_total") == 0
+    assert value(samples, "roomline_db_pool_connections_in_use") == 0
