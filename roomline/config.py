@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     )
 
     admin_token: SecretStr | None = None
+    # Opens /metrics only (for a Prometheus server); the admin token opens it too.
+    metrics_token: SecretStr | None = None
 
     # Demo mode: the demo data set, and a clock that can be pinned or shifted. ``now``
     # pins the clock at start (ISO 8601), or follows the system clock when "system".

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from roomline import __version__
-from roomline.api import audit, booking, demo, errors, health
+from roomline.api import audit, booking, demo, errors, health, metrics
 from roomline.api.contract import complete_openapi
 from roomline.api.docs_ui import install_docs
 from roomline.api.guards import RequestHeaderGuard
@@ -106,6 +106,7 @@ def create_app(settings: Settings | None = None) -> RoomlineApp:
     errors.install_handlers(app)
     app.include_router(build_router())
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(booking.build_router())
     app.include_router(build_management_router())
     app.include_router(audit.router)

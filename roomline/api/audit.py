@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from roomline.api.admin import require_admin
 from roomline.services import audit
+from roomline.storage.tables import LARGEST_ID
 
 router = APIRouter(prefix="/api/manage", tags=["Audit"], dependencies=[Depends(require_admin)])
 
@@ -33,7 +34,9 @@ async def list_audit(
     since: str | None = Query(None, description="Only entries at or after this ISO 8601 time."),
     key: str | None = Query(None, description="Only writes made with the key of this name."),
     ultimo_id: str | None = Query(None, description="Only writes to this reservation."),
-    after_id: int | None = Query(None, ge=0, description="Only entries after this id."),
+    after_id: int | None = Query(
+        None, ge=0, le=LARGEST_ID, description="Only entries after this id."
+    ),
     limit: int = Query(100, ge=1, le=audit.MAX_LIMIT, description="At most this many."),
 ) -> list[dict[str, Any]]:
     """Return reservation writes, oldest first, with the reservation before and after."""

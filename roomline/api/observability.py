@@ -5,7 +5,8 @@ can follow a request through a proxy), else a new one: a random prefix drawn onc
 process and a counter, unique without a system call per request (a UUID costs more
 than the rest of this middleware). The log line of each request
 names the id, method, path, status, duration, client address, the API key's *name* (the
-Ultimo router fills it in; the secret is never logged) and the workflow.
+Ultimo router fills it in; the secret is never logged) and the workflow. A client that
+hangs up before its body has arrived is logged with status 499, without a traceback.
 
 The client address is the socket's peer, or, when that peer is one of the configured
 trusted proxies, the nearest address in ``X-Forwarded-For`` that is not a trusted proxy.
@@ -29,14 +30,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from roomline import metrics
 from roomline.domain.addresses import AddressRange, allows, parse_ip_allow
 
 access_log = logging.getLogger("roomline.access")
 
 SCOPE_KEY = "roomline.request"
 REQUEST_ID_HEADER = b"x-request-id"
+CLIENT_CLOSED_REQUEST = 499  # nginx's status for a client that left before the answer
 _SANE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:+/=-]{1,128}")
 _ID_PREFIX = os.urandom(8).hex()
 _id_counter = itertools.count(1)
@@ -97,9 +101,15 @@ class RequestObservability:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except ClientDisconnect:
+            # The client went away before its body arrived: nobody is left to answer, and
+            # it is no fault of the server's (no traceback, no 500 in the log).
+            status = CLIENT_CLOSED_REQUEST
         finally:
+            seconds = time.perf_counter() - started
+            metrics.observe_request(info.workflow, status, seconds)
             if access_log.isEnabledFor(logging.INFO):
-                _log_request(scope, info, status, time.perf_counter() - started)
+                _log_request(scope, info, status, seconds)
 
 
 def _log_request(scope: Scope, info: RequestInfo, status: int, seconds: float) -> None:

@@ -6,16 +6,20 @@ settings to uvicorn's worker processes through ``ROOMLINE_*`` variables.
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import signal
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 import uvicorn
 
+from roomline.api.metrics import MULTIPROCESS_DIRECTORY
 from roomline.api.observability import logging_config
 from roomline.cli.options import (
     AccessLog,
@@ -140,6 +144,34 @@ def set_clock(database: Database, now: str) -> None:
 
 def run(settings: Settings) -> None:
     export_to_environment(settings)
+    with metrics_directory(settings.workers):
+        _run_uvicorn(settings)
+
+
+@contextmanager
+def metrics_directory(workers: int) -> Iterator[None]:
+    """Give several workers a directory of their own for their metrics; remove it after.
+
+    prometheus-client reads ``PROMETHEUS_MULTIPROC_DIR`` when a worker imports it, and
+    then keeps that worker's values in files there, which ``/metrics`` sums. One worker
+    counts in memory; a directory left in the environment by anyone else is not used, as
+    files of another server (or of an earlier run) would be summed in.
+    """
+    previous = os.environ.pop(MULTIPROCESS_DIRECTORY, None)
+    directory = Path(tempfile.mkdtemp(prefix="roomline-metrics-")) if workers > 1 else None
+    if directory is not None:
+        os.environ[MULTIPROCESS_DIRECTORY] = str(directory)
+    try:
+        yield
+    finally:
+        os.environ.pop(MULTIPROCESS_DIRECTORY, None)
+        if previous is not None:
+            os.environ[MULTIPROCESS_DIRECTORY] = previous
+        if directory is not None:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def _run_uvicorn(settings: Settings) -> None:
     uvicorn.run(
         "roomline.api.app:serve_app",
         factory=True,

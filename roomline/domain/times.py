@@ -22,8 +22,12 @@ _TIME_TEXT = re.compile(
     re.ASCII,  # only 0-9 are digits here: int() would also read "٢٠٣٠" as 2030
 )
 # Instants must stay representable after subtracting preparation time, adding cleanup
-# time and converting between zones, so the extreme years are kept out.
-_FIRST_YEAR, _LAST_YEAR = 1900, 9998
+# time and converting between zones, so the extreme years are kept out. The range is one
+# of instants, not of the text's year: an instant near its edge written in a zone far from
+# UTC reads 1899 or 9999, and such text (roomline's own answers) must be accepted back.
+FIRST_YEAR, LAST_YEAR = 1900, 9998
+FIRST_INSTANT = datetime(FIRST_YEAR, 1, 1, tzinfo=UTC)
+AFTER_LAST_INSTANT = datetime(LAST_YEAR + 1, 1, 1, tzinfo=UTC)
 _MAX_OFFSET = timedelta(hours=18)
 _MINUTE = timedelta(minutes=1)
 
@@ -63,14 +67,24 @@ def parse_instant(field: str, text: str, zone: ZoneInfo) -> datetime:
             naive = datetime(*fields)
     except ValueError as exc:
         raise InvalidDateTime(f"{field} {text!r} is not a real calendar date and time.") from exc
-    if not _FIRST_YEAR <= fields[0] <= _LAST_YEAR:
+    try:
+        if offset_text is None:
+            instant = _from_wall_clock(field, text, local, zone)
+        elif offset_text in ("Z", "z"):
+            instant = naive.replace(tzinfo=UTC)
+        else:
+            instant = _with_offset(field, text, naive, offset_text)
+    except OverflowError:  # year 1 or 9999 moved past the calendar's end by its offset
+        instant = AFTER_LAST_INSTANT if fields[0] > LAST_YEAR else FIRST_INSTANT - _MINUTE
+    if not FIRST_INSTANT <= instant < AFTER_LAST_INSTANT:
         raise InvalidDateTime(
-            f"{field} {text!r} is out of range; years {_FIRST_YEAR} to {_LAST_YEAR} are supported."
+            f"{field} {text!r} is out of range; instants in the years {FIRST_YEAR} to "
+            f"{LAST_YEAR} (UTC) are supported."
         )
-    if offset_text is None:
-        return _from_wall_clock(field, text, local, zone)
-    if offset_text in ("Z", "z"):
-        return naive.replace(tzinfo=UTC)
+    return instant
+
+
+def _with_offset(field: str, text: str, naive: datetime, offset_text: str) -> datetime:
     sign = -1 if offset_text[0] == "-" else 1
     digits = offset_text[1:].replace(":", "")
     offset = sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))

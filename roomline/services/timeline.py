@@ -82,16 +82,6 @@ def local_day(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     return start.astimezone(ZoneInfo("UTC")), end.astimezone(ZoneInfo("UTC"))
 
 
-def parse_day(text: str | None) -> date | None:
-    """Read a ``yyyy-MM-dd`` date from a query string; empty means 'today'."""
-    if text is None or not text.strip():
-        return None
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError as exc:
-        raise InvalidParameter(f"date {text[:40]!r} is not a date; use yyyy-MM-dd.") from exc
-
-
 def matches(space: Space, search: str) -> bool:
     """Return whether every word of ``search`` occurs in the space's id or description."""
     haystack = f"{space.id} {space.description}".casefold()

@@ -16,6 +16,7 @@ import csv
 import enum
 import io
 import json
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -212,6 +213,11 @@ def _read_json(text: str) -> list[Record]:
             value, index = decoder.raw_decode(text, index)
         except json.JSONDecodeError as exc:
             raise _rejected([(exc.lineno, f"not valid JSON: {exc.msg}.")]) from exc
+        except ValueError as exc:  # the only other refusal: int() of a very long number
+            limit = sys.get_int_max_str_digits()
+            raise _rejected([(line, f"a number has more than {limit} digits.")]) from exc
+        except RecursionError as exc:  # arrays or objects nested too deep for the parser
+            raise _rejected([(line, "not readable: nested too deeply.")]) from exc
         if not isinstance(value, dict):
             raise _rejected([(line, "each item must be a JSON object of fields.")])
         records.append(Record(line, {str(key).lower(): item for key, item in value.items()}))

@@ -17,6 +17,7 @@ concurrent writer that slipped past the check in code is stopped by the database
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -25,7 +26,9 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.pool import QueuePool
 
+from roomline import metrics
 from roomline.domain.errors import ServiceUnavailable
 from roomline.storage.groupcommit import GroupCommitter
 
@@ -38,6 +41,7 @@ DEFAULT_POOL_SIZE = 10
 POOL_TIMEOUT_SECONDS = 30
 SQLITE_POOL_SIZE = 16
 SQLITE_POOL_OVERFLOW = 24
+SQLITE_POOL_CAPACITY = SQLITE_POOL_SIZE + SQLITE_POOL_OVERFLOW
 
 T = TypeVar("T")
 
@@ -48,6 +52,8 @@ class Database:
     def __init__(self, url: str, pool_size: int = DEFAULT_POOL_SIZE) -> None:
         self.url = normalize_url(url)
         self.engine = _create_engine(self.url, pool_size)
+        self._capacity = pool_size if self.dialect != "sqlite" else SQLITE_POOL_CAPACITY
+        _count_connections_in_use(self.engine)
         self._groups = GroupCommitter(self.engine) if self.dialect == "sqlite" else None
 
     @property
@@ -107,12 +113,21 @@ class Database:
         return await self._groups.run_on_loop(block)
 
     def _connect(self) -> Connection:
+        # Only a checkout made while every connection is in use may wait: only that one
+        # is timed, so the others pay one comparison.
+        pool = self.engine.pool
+        waits = isinstance(pool, QueuePool) and pool.checkedout() >= self._capacity
+        started = time.perf_counter() if waits else 0.0
         try:
-            return self.engine.connect()
+            conn = self.engine.connect()
         except PoolTimeout as exc:
+            metrics.POOL_TIMEOUTS.inc()
             raise ServiceUnavailable(
                 "Every database connection of this worker is busy; retry shortly."
             ) from exc
+        if waits:
+            metrics.POOL_WAITS.observe(time.perf_counter() - started)
+        return conn
 
     def dispose(self) -> None:
         if self._groups is not None:
@@ -151,6 +166,11 @@ def _create_engine(url: str, pool_size: int) -> Engine:
     event.listen(engine, "connect", configure_sqlite_connection)
     event.listen(engine, "begin", _begin_sqlite_transaction)
     return engine
+
+
+def _count_connections_in_use(engine: Engine) -> None:
+    event.listen(engine, "checkout", lambda *_: metrics.POOL_IN_USE.inc())
+    event.listen(engine, "checkin", lambda *_: metrics.POOL_IN_USE.dec())
 
 
 def configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:

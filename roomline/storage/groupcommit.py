@@ -42,6 +42,8 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
+from roomline import metrics
+
 MAX_GROUP = 32
 T = TypeVar("T")
 
@@ -277,6 +279,7 @@ class GroupCommitter:
             if group.error is not None:
                 raise group.error
             group.transaction.commit()
+            metrics.WRITE_GROUP_SIZE.observe(group.members)
         except BaseException as exc:
             group.error = exc
             with suppress(BaseException):  # the connection is closed below either way

@@ -64,6 +64,9 @@ class UTCDateTime(TypeDecorator[datetime]):
 # SQLite needs exactly INTEGER for an AUTOINCREMENT rowid alias; PostgreSQL gets a bigint
 # identity backed by a sequence. Both never reuse a number.
 ReservationId = BigInteger().with_variant(Integer(), "sqlite")
+# The largest id either database can hold (both are 64-bit signed); a number past it in a
+# query cannot match anything and SQLite cannot even bind it.
+LARGEST_ID = 2**63 - 1
 
 spaces = Table(
     "spaces",

@@ -6,7 +6,6 @@ cached, never stored); revoking asks for confirmation on a page of its own.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,8 +16,10 @@ from roomline.api.errors import status_for
 from roomline.domain.errors import InvalidParameter, RecordNotFound, RoomlineError
 from roomline.services import api_keys as key_service
 from roomline.services import spaces as space_service
+from roomline.services.api_keys import MAX_DAILY_QUOTA
 from roomline.services.keys import GRANTS
 from roomline.web.pages import database, problem, redirect, render, run
+from roomline.web.params import whole_number
 from roomline.web.session import flash, require_csrf, require_signed_in
 
 router = APIRouter(dependencies=[Depends(require_signed_in)], include_in_schema=False)
@@ -105,9 +106,7 @@ async def revoke_key(request: Request, name: str) -> Response:
 def _quota(text: str) -> int | None:
     if not text:
         return None
-    if not re.fullmatch(r"\d{1,10}", text):
-        raise InvalidParameter(f"daily_quota must be a whole number of requests, not {text!r}.")
-    return int(text)
+    return whole_number("daily_quota", text, 0, MAX_DAILY_QUOTA)
 
 
 def _unknown(name: str) -> RoomlineError:

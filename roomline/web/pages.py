@@ -60,9 +60,11 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
     )
 
 
-def render_plain(request: Request, name: str, **context: Any) -> HTMLResponse:
+def render_plain(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     """Render a page outside the signed-in web view (no session, no CSRF token)."""
-    return templates.TemplateResponse(request, name, context, headers={"Cache-Control": "no-store"})
+    return templates.TemplateResponse(
+        request, name, context, status_code=status, headers={"Cache-Control": "no-store"}
+    )
 
 
 def problem(request: Request, exc: RoomlineError) -> HTMLResponse:

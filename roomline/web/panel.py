@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from roomline.api.errors import error_response
+from roomline.api.errors import error_response, status_for
 from roomline.api.observability import request_info
 from roomline.compat.ultimo import wire
 from roomline.domain.errors import RoomlineError, UnknownSpace
@@ -25,6 +25,7 @@ from roomline.services.reservations import ReservationService
 from roomline.storage import masterdata
 from roomline.storage.hotreads import CoreReads
 from roomline.web.pages import render_plain, run
+from roomline.web.params import whole_number
 
 router = APIRouter(include_in_schema=False)
 
@@ -32,8 +33,10 @@ router = APIRouter(include_in_schema=False)
 @router.get("/panel/{space_id:path}", response_class=HTMLResponse)
 async def panel_page(request: Request, space_id: str) -> Response:
     """The panel for ``space_id``; ``?refresh=`` sets its refresh interval in seconds."""
-    refresh = request.query_params.get("refresh", "30")
-    seconds = int(refresh) if refresh.isdigit() and 5 <= int(refresh) <= 3600 else 30
+    try:
+        seconds = whole_number("refresh", request.query_params.get("refresh", "30"), 5, 3600)
+    except RoomlineError as exc:
+        return render_plain(request, "problem.html", status=status_for(exc), error=exc)
     return render_plain(request, "panel.html", space_id=space_id, refresh=seconds)
 
 

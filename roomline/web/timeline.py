@@ -19,7 +19,7 @@ from starlette.datastructures import FormData
 from roomline.api.errors import status_for
 from roomline.api.observability import request_info
 from roomline.compat.ultimo import wire
-from roomline.domain.errors import InvalidParameter, RoomlineError
+from roomline.domain.errors import RoomlineError
 from roomline.domain.times import zone_named
 from roomline.services import people as people_service
 from roomline.services import spaces as space_service
@@ -27,6 +27,7 @@ from roomline.services import timeline
 from roomline.services.audit import Actor
 from roomline.web import layout
 from roomline.web.pages import database, problem, redirect, render, reservations, run, with_query
+from roomline.web.params import calendar_day, whole_number
 from roomline.web.session import flash, require_csrf, require_signed_in
 
 router = APIRouter(dependencies=[Depends(require_signed_in)])
@@ -75,7 +76,7 @@ async def _day_page(
 ) -> Response:
     service = reservations(request)
     try:
-        day = timeline.parse_day(day_text)
+        day = calendar_day("date", day_text)
         view = await run(timeline.day_view, service, day, search, state)
     except RoomlineError as exc:
         return problem(request, exc)
@@ -151,7 +152,7 @@ async def _week_page(
 ) -> Response:
     try:
         view = await run(
-            timeline.week_view, reservations(request), space_id, timeline.parse_day(day_text)
+            timeline.week_view, reservations(request), space_id, calendar_day("date", day_text)
         )
     except RoomlineError as exc:
         return problem(request, exc)
@@ -274,9 +275,7 @@ async def cancel_reservation(request: Request, ultimo_id: str) -> Response:
 
 
 def _minutes(text: str) -> timedelta:
-    if not re.fullmatch(r"[+-]?\d{1,5}", text):
-        raise InvalidParameter(f"shift_end {text[:20]!r} is not a whole number of minutes.")
-    return timedelta(minutes=int(text))
+    return timedelta(minutes=whole_number("shift_end", text, -99_999, 99_999))
 
 
 def _utc_text(instant: datetime) -> str:

@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import socket
+import time
+import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from roomline.api.observability import LoopBatchedStreamHandler
 from tests.security.helpers import access_lines
-from tests.support import start_server
+from tests.support import ADMIN_TOKEN, Server, start_server
 
 GET = "REST_GetReservationsForSpace"
 
@@ -65,3 +69,41 @@ def test_request_lines_of_one_loop_turn_are_written_together_and_in_order() -> N
     assert stream.getvalue().endswith("line 2\npending at shutdown\n")
     handler.handle(record("outside a loop"))  # no loop: written at once
     assert stream.getvalue().endswith("pending at shutdown\noutside a loop\n")
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        pytest.param(
+            "/api/V1/Action/REST_CreateReservation",
+            "ApiKey: FC1555BA3F5C4C329155B5ADAC2E8AB0\r\nContent-Type: application/json\r\n",
+            id="Ultimo workflow",
+        ),
+        pytest.param(
+            "/api/manage/spaces/import",
+            f"Authorization: Bearer {ADMIN_TOKEN}\r\nContent-Type: application/json\r\n",
+            id="management import",
+        ),
+        pytest.param(
+            "/web/login", "Content-Type: application/x-www-form-urlencoded\r\n", id="web form"
+        ),
+    ],
+)
+def test_a_client_hanging_up_mid_body_is_no_server_error(
+    server: Server, path: str, headers: str
+) -> None:
+    request_id = f"hang-up-{uuid.uuid4().hex[:8]}"
+    address = urlsplit(server.base_url)
+    with socket.create_connection((address.hostname, address.port)) as sock:
+        sock.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: roomline\r\nX-Request-Id: {request_id}\r\n{headers}"
+            'Content-Length: 1000\r\n\r\n{"SpaceId": '.encode()
+        )
+        time.sleep(0.2)  # the server has read the headers and waits for the rest
+    deadline = time.monotonic() + 10
+    while not (lines := [e for e in access_lines(server) if e["request_id"] == request_id]):
+        assert time.monotonic() < deadline, server.log()[-3000:]
+        time.sleep(0.05)
+    assert [(line["path"], line["status"]) for line in lines] == [(path, 499)]
+    assert "Traceback" not in server.log()
+    assert "ClientDisconnect" not in server.log()

@@ -437,3 +437,40 @@ def test_an_empty_admin_token_disables_management(
             )
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("kind", ["spaces", "people"])
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        pytest.param(
+            '[\n  {"id": "LONG", "capacity": ' + "9" * 5000 + "}\n]",
+            "a number has more than 4300 digits.",
+            id="a 5000-digit number",
+        ),
+        pytest.param(
+            "[\n  " + "[" * 5000 + "]" * 5000 + "\n]",
+            "not readable: nested too deeply.",
+            id="arrays nested 5000 deep",
+        ),
+    ],
+)
+def test_an_unreadable_json_import_is_refused(
+    server: Server, kind: str, body: str, reason: str
+) -> None:
+    before = ok(server.admin("GET", f"/api/manage/{kind}"))
+    response = server.admin(
+        "POST",
+        f"/api/manage/{kind}/import",
+        content=body,
+        headers={"Content-Type": "application/json"},
+    )
+    assert (response.status_code, response.json()) == (
+        400,
+        {
+            "message": f"Nothing was imported: 1 row is invalid.\nline 2: {reason}",
+            "code": "ImportRejected",
+            "problems": [{"line": 2, "reason": reason}],
+        },
+    )
+    assert ok(server.admin("GET", f"/api/manage/{kind}")) == before

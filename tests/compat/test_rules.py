@@ -270,3 +270,29 @@ def test_window_limits(server: Server, world: World) -> None:
         400,
         error("InvalidTimeSpan", "Till must be after From."),
     )
+
+
+def test_answers_at_the_edges_of_the_supported_years_are_accepted_back(
+    server: Server, world: World
+) -> None:
+    # Near the edges, a space far from UTC writes 9999 or 1899 on its wall clock; every time
+    # roomline answers must be good input again (issue 13, item 14).
+    late = world.space(tz="Pacific/Kiritimati")  # UTC+14
+    ultimo_id = created_id(
+        server.call(CREATE, create_body(late.id, "9998-12-31T21:00:00Z", "9998-12-31T23:00:00Z"))
+    )
+    [item] = collection(server, late.id, "9998-12-31 00:00:00", "9999-01-01T13:59:59+14:00")
+    assert (item["StartTime"], item["EndTime"]) == (
+        "9999-01-01T11:00:00.000000+14:00",
+        "9999-01-01T13:00:00.000000+14:00",
+    )
+    assert collection(server, late.id, item["StartTime"], item["EndTime"]) == [item]
+    update = {"UltimoId": ultimo_id, "StartTime": item["StartTime"], "EndTime": item["EndTime"]}
+    assert server.call(UPDATE, update).status_code == 200
+    early = world.space(tz="Pacific/Pago_Pago")  # local mean time, UTC-11:22:48
+    world.reservation(
+        early, datetime(1900, 1, 1, 0, 0, tzinfo=UTC), datetime(1900, 1, 1, 1, 0, tzinfo=UTC)
+    )
+    [item] = collection(server, early.id, "1900-01-01T00:00:00Z", "1900-01-02T00:00:00Z")
+    assert item["StartTime"] == "1899-12-31T12:37:00.000000-11:23"
+    assert collection(server, early.id, item["StartTime"], item["EndTime"]) == [item]

@@ -101,6 +101,18 @@ AUCKLAND = ZoneInfo("Pacific/Auckland")
             "2024-02-29 10:00:00", AMSTERDAM, datetime(2024, 2, 29, 9, 0, tzinfo=UTC), id="leap day"
         ),
         pytest.param(
+            "9999-01-01T13:59:59+14:00",
+            AMSTERDAM,
+            datetime(9998, 12, 31, 23, 59, 59, tzinfo=UTC),
+            id="the last instant, written in +14:00",
+        ),
+        pytest.param(
+            "1899-12-31 13:00:00",
+            ZoneInfo("Pacific/Pago_Pago"),
+            datetime(1900, 1, 1, 0, 22, 48, tzinfo=UTC),
+            id="the first hour, on a wall clock still in 1899",
+        ),
+        pytest.param(
             "1937-07-01 00:00:28",
             AMSTERDAM,
             datetime(1937, 6, 30, 22, 40, 28, tzinfo=UTC),
@@ -142,6 +154,10 @@ def test_accepted_times(text: str, zone: ZoneInfo, expected: datetime) -> None:
         ),
         pytest.param("0001-01-01 00:00:00", "out of range", id="year 1"),
         pytest.param("9999-12-31 23:59:59", "out of range", id="year 9999"),
+        pytest.param("9999-01-01T00:00:00Z", "out of range", id="just past the last instant"),
+        pytest.param("1900-01-01T00:30:00+01:00", "out of range", id="before the first instant"),
+        pytest.param("9999-12-31T23:00:00-10:00", "out of range", id="past the calendar in UTC"),
+        pytest.param("0001-01-01T00:00:00+10:00", "out of range", id="before the calendar in UTC"),
         pytest.param("2021-06-14 12:00:00\x00", "is not a valid date and time", id="NUL"),
     ],
 )

@@ -149,3 +149,16 @@ def test_audit_filters_are_checked(server: Server) -> None:
         1,
         "error: UltimoId 'x' is not a number of up to 11 digits.",
     )
+
+
+def test_after_id_beyond_the_largest_id_is_refused(server: Server) -> None:
+    # 2**63 does not fit the 64-bit ids of either database (SQLite could not even bind it).
+    response = server.admin("GET", "/api/manage/audit", params={"after_id": str(2**63)})
+    assert response.status_code == 400
+    assert response.json()["code"] == "InvalidParameter"
+    assert (
+        "query.after_id: Input should be less than or equal to 9223372036854775807"
+        in (response.json()["message"])
+    )
+    largest = server.admin("GET", "/api/manage/audit", params={"after_id": str(2**63 - 1)})
+    assert (largest.status_code, largest.json()) == (200, [])

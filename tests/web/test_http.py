@@ -472,3 +472,56 @@ def test_panel_page_reveals_nothing_without_a_key(server: Server, world: World) 
 def test_root_leads_to_the_web_view(server: Server) -> None:
     response = server.client.get("/", follow_redirects=False)
     assert response.status_code == 307 and response.headers["location"] == "/web/"
+
+
+# ---- query and form parameters out of range (issue 13, item 14) ----------------------
+
+OUT_OF_RANGE_DATES = ["9999-12-31", "0001-01-01", "9999-12-30", "0001-01-02", "1899-12-31"]
+
+
+@pytest.mark.parametrize(
+    ("refresh", "message"),
+    [
+        pytest.param("²", "refresh must be a whole number, not '²'.", id="superscript two"),
+        pytest.param("①", "refresh must be a whole number, not '①'.", id="circled one"),
+        pytest.param(
+            "9" * 5000, f"refresh must be a whole number, not '{'9' * 20}'.", id="5000 digits"
+        ),
+        pytest.param("4", "refresh must be between 5 and 3600, not 4.", id="too often"),
+    ],
+)
+def test_panel_refresh_must_be_whole_seconds(server: Server, refresh: str, message: str) -> None:
+    page = server.client.get("/panel/C-25", params={"refresh": refresh})
+    assert page.status_code == 400
+    assert message in html.unescape(page.text)
+    assert 'data-error-code="InvalidParameter"' in page.text
+    assert server.client.get("/panel/C-25", params={"refresh": "3600"}).status_code == 200
+
+
+@pytest.mark.parametrize("day", OUT_OF_RANGE_DATES)
+@pytest.mark.parametrize("page", ["/web/", "/web/spaces/C-25/week"], ids=["day", "week"])
+def test_dates_outside_the_supported_years_are_refused(web: WebClient, page: str, day: str) -> None:
+    response = web.http.get(page, params={"date": day})
+    assert response.status_code == 400
+    assert f"date '{day}' is out of range; years 1900 to 9998 are shown." in html.unescape(
+        response.text
+    )
+
+
+@pytest.mark.parametrize("day", ["1900-01-01", "9998-12-31"])
+@pytest.mark.parametrize("page", ["/web/", "/web/spaces/C-25/week"], ids=["day", "week"])
+def test_the_first_and_last_supported_days_are_shown(web: WebClient, page: str, day: str) -> None:
+    assert web.http.get(page, params={"date": day}).status_code == 200
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01"])
+@pytest.mark.parametrize("back", ["/web/", "/web/spaces/C-25/week"], ids=["day", "week"])
+def test_a_refused_booking_carrying_an_out_of_range_date(
+    server: Server, world: World, web: WebClient, back: str, day: str
+) -> None:
+    space = world.space()
+    sent = booking(space.id, "2030-01-07T13:00", "2030-01-07T12:00") | {"date": day, "back": back}
+    response = web.post("/web/reservations", sent)
+    assert response.status_code == 400
+    assert f"date '{day}' is out of range" in html.unescape(response.text)
+    assert reservations_of(server, space.id) == []

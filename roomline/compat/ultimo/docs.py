@@ -17,7 +17,7 @@ DOCUMENTED_ELEMENT_IDS = DOCUMENTED_APPLICATION_ELEMENT_IDS
 TIME_FORMATS = (
     "`yyyy-MM-dd HH:mm:ss` (wall-clock in the space's time zone), `yyyy-MM-ddTHH:mm:ssZ` "
     "(UTC); also ISO 8601 with a `T`, fractional seconds and an explicit offset. "
-    "Years 1900 to 9998."
+    "Instants in the years 1900 to 9998 (UTC)."
 )
 # The patterns say exactly what wire.py and domain/times.py accept, so that clients (and
 # the schema-driven fuzzing in tests/reliability) can tell a valid request from an invalid

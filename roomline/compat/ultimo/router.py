@@ -21,6 +21,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from roomline import metrics
 from roomline.api.errors import headers_for, status_for
 from roomline.api.observability import RequestInfo, request_info
 from roomline.compat.ultimo import bodies, docs, wire
@@ -115,6 +116,7 @@ class UltimoGateway:
         if not isinstance(exc, RoomlineError):  # DatabaseUnavailable
             log.warning("database unavailable during %s: %s", workflow, getattr(exc, "orig", exc))
             exc = ServiceUnavailable("The database is busy; retry shortly.")
+        metrics.WORKFLOW_ERRORS.labels(workflow, exc.code).inc()
         return status_for(exc), bodies.error(exc), headers_for(exc)
 
     def runs_inline(self, workflow: str) -> bool:
@@ -281,6 +283,7 @@ async def answer(
     try:
         raw = await read_body(receive, headers.content_length, gateway.max_body_bytes)
     except PayloadTooLarge as exc:
+        metrics.WORKFLOW_ERRORS.labels(workflow, exc.code).inc()
         return status_for(exc), orjson.dumps(bodies.error(exc)), {}
     arguments = (
         workflow,
