@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     # connections meanwhile: longer than a request may wait for the database (SQLite's
     # 30 s busy timeout, the connection pool's 30 s), so none is cut off in a normal stop.
     shutdown_grace_seconds: int = Field(default=35, ge=0)
+    # How long a client may take to send a request's headers (from connecting, or from
+    # the first byte of a later request on the connection) before it is disconnected.
+    header_timeout_seconds: float = Field(default=10, gt=0, le=3600)
     database_url: str = DEFAULT_DATABASE_URL
     # PostgreSQL connections each worker process may hold at most (requests beyond wait).
     database_pool_size: int = Field(default=10, ge=1, le=500)

@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from roomline.api.connections import header_timeout_protocol
 from roomline.api.observability import logging_config
 from roomline.cli.options import (
     AccessLog,
@@ -152,4 +153,5 @@ def run(settings: Settings) -> None:
         # Only RequestObservability reads X-Forwarded-For, and only from trusted proxies.
         proxy_headers=False,
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        http=header_timeout_protocol(settings.header_timeout_seconds),
     )
