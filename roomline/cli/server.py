@@ -98,7 +98,7 @@ def demo(
     if "database_url" not in settings.model_fields_set:
         scratch = Path(tempfile.mkdtemp(prefix="roomline-demo-"))
         settings = settings.model_copy(update={"database_url": f"sqlite:///{scratch / 'demo.db'}"})
-    if settings.admin_token is None:
+    if "admin_token" not in settings.model_fields_set:  # a blank one disables it on purpose
         token = secrets.token_urlsafe(24)
         settings = settings.model_copy(update={"admin_token": token})
         typer.echo(f"roomline demo: admin token for /api/demo/clock is {token}", err=True)
