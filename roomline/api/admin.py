@@ -85,6 +85,9 @@ class AdminGate:
         await self.app(scope, receive, send)
 
     def _guards(self, path: str) -> bool:
+        # One C-level test for the common case (a path under none of them).
+        if not path.startswith(self.prefixes):
+            return False
         return any(path == prefix or path.startswith(prefix + "/") for prefix in self.prefixes)
 
 

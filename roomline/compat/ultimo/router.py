@@ -1,8 +1,9 @@
 """``POST /api/V1/Action/{Workflow}``: the four Ultimo workflows.
 
-Each request goes: body size limit (413, ``api/guards.BodyLimit``, before any route) → API key (401) → the key's IP allow-list (403)
-→ workflow allowed (403) → request limits (429) → ApplicationElementId (400) → JSON body
-and parameters (400) → the use case, which writes its audit entry in its own transaction.
+Each request goes: body size limit (413, ``api/guards.BodyLimit`` in front of every path)
+→ API key (401) → the key's IP allow-list (403) → workflow allowed (403) → request limits
+(429) → ApplicationElementId (400) → JSON body and parameters (400) → the use case, which
+writes its audit entry in its own transaction.
 Every rejection answers with Ultimo's envelope; nothing raises past this module.
 """
 
