@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from roomline.api.admin import AdminAccess
 from roomline.api.errors import headers_for, status_for
 from roomline.api.observability import request_info
 from roomline.domain.errors import AdminTokenRequired, TooManyRequests
+from roomline.web.blocking import run
 from roomline.web.pages import redirect, render
 from roomline.web.session import (
     check_signed_in,
@@ -44,7 +44,7 @@ async def login(request: Request) -> Response:
     target = safe_next(str(form.get("next") or ""))
     admin = _admin(request)
     try:
-        await run_in_threadpool(
+        await run(
             admin.verify,
             given.strip() if isinstance(given, str) else None,
             request_info(request.scope).client_address,

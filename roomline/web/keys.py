@@ -18,7 +18,8 @@ from roomline.domain.errors import InvalidParameter, RecordNotFound, RoomlineErr
 from roomline.services import api_keys as key_service
 from roomline.services import spaces as space_service
 from roomline.services.keys import WORKFLOWS
-from roomline.web.pages import database, problem, redirect, render, run
+from roomline.web.blocking import run
+from roomline.web.pages import database, problem, redirect, render
 from roomline.web.session import flash, require_csrf, require_signed_in
 
 router = APIRouter(dependencies=[Depends(require_signed_in)], include_in_schema=False)

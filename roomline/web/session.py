@@ -19,11 +19,11 @@ import time
 from urllib.parse import quote
 
 from fastapi import Request
-from starlette.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from roomline.services.web_sessions import WebSessionStore
+from roomline.web.blocking import run
 
 WEB_PREFIX = "/web"
 PANEL_PREFIX = "/panel/"
@@ -80,7 +80,7 @@ class WebSessions:
         if self.with_sessions is None:
             self.with_sessions = SessionMiddleware(
                 self.app,
-                secret_key=await run_in_threadpool(self.sessions.cookie_key),
+                secret_key=await run(self.sessions.cookie_key),
                 session_cookie=SESSION_COOKIE,
                 max_age=SESSION_MAX_AGE,
                 path=WEB_PREFIX,
@@ -136,7 +136,7 @@ async def check_signed_in(request: Request) -> bool:
     """Ask the database whether the cookie's session is signed in; remember the answer."""
     if not hasattr(request.state, "signed_in"):
         session_id = request.session.get("sid")
-        request.state.signed_in = isinstance(session_id, str) and await run_in_threadpool(
+        request.state.signed_in = isinstance(session_id, str) and await run(
             _store(request).active, session_id
         )
     return signed_in(request)
@@ -145,7 +145,7 @@ async def check_signed_in(request: Request) -> bool:
 async def sign_in(request: Request) -> None:
     """Start a fresh signed-in session (a new id and CSRF token, nothing kept from before)."""
     await sign_out(request)
-    session_id = await run_in_threadpool(_store(request).start)
+    session_id = await run(_store(request).start)
     request.session.update(sid=session_id, csrf=secrets.token_urlsafe(32), renewed=int(time.time()))
     request.state.signed_in = True
 
@@ -154,7 +154,7 @@ async def sign_out(request: Request) -> None:
     """End the session in the database, so no copy of the cookie opens it again."""
     session_id = request.session.get("sid")
     if isinstance(session_id, str):
-        await run_in_threadpool(_store(request).end, session_id)
+        await run(_store(request).end, session_id)
     request.session.clear()
     request.state.signed_in = False
 
@@ -171,7 +171,7 @@ async def require_signed_in(request: Request) -> None:
     renewed = request.session.get("renewed")
     if not isinstance(renewed, int) or now - renewed >= RENEW_AFTER:
         request.session["renewed"] = now  # a changed session is sent again: a fresh max-age
-        await run_in_threadpool(_store(request).seen, request.session["sid"])
+        await run(_store(request).seen, request.session["sid"])
 
 
 async def require_csrf(request: Request) -> None:
