@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     # connections meanwhile: longer than a request may wait for the database (SQLite's
     # 30 s busy timeout, the connection pool's 30 s), so none is cut off in a normal stop.
     shutdown_grace_seconds: int = Field(default=35, ge=0)
+    # How long a client may take to send a request's headers (from connecting, or from
+    # the first byte of a later request on the connection) before it is disconnected.
+    header_timeout_seconds: float = Field(default=10, gt=0, le=3600)
     database_url: str = DEFAULT_DATABASE_URL
     # PostgreSQL connections each worker process may hold at most (requests beyond wait).
     database_pool_size: int = Field(default=10, ge=1, le=500)
@@ -48,9 +51,12 @@ class Settings(BaseSettings):
         default_factory=lambda: dict(DOCUMENTED_APPLICATION_ELEMENT_IDS)
     )
 
+    # Opens the management and demo APIs and the web view; empty or blank: all disabled.
     admin_token: SecretStr | None = None
     # Opens /metrics only (for a Prometheus server); the admin token opens it too.
     metrics_token: SecretStr | None = None
+    # Wrong admin tokens (API or web sign-in) each client address may send; past it, 429.
+    failed_sign_in_limit: str = "10/minute"
 
     # Demo mode: the demo data set, and a clock that can be pinned or shifted. ``now``
     # pins the clock at start (ISO 8601), or follows the system clock when "system".
@@ -86,7 +92,16 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown workflows: {', '.join(sorted(unknown))}")
         return {**DOCUMENTED_APPLICATION_ELEMENT_IDS, **value}
 
-    @field_validator("rate_limit", "key_rate_limit")
+    @field_validator("admin_token")
+    @classmethod
+    def _blank_admin_token_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        # The one place that decides: an empty or blank token is no token, so every
+        # surface it would open stays closed (it would match an empty credential).
+        if value is None or not value.get_secret_value().strip():
+            return None
+        return value
+
+    @field_validator("rate_limit", "key_rate_limit", "failed_sign_in_limit")
     @classmethod
     def _check_rate_limit(cls, value: str | None) -> str | None:
         from roomline.services.limits import parse_rate_limits

@@ -156,7 +156,15 @@ def start_server(
     environment = {
         key: value for key, value in os.environ.items() if not key.startswith("ROOMLINE_")
     }
-    environment.update({"ROOMLINE_ADMIN_TOKEN": ADMIN_TOKEN, "PYTHONUNBUFFERED": "1"})
+    environment.update(
+        {
+            "ROOMLINE_ADMIN_TOKEN": ADMIN_TOKEN,
+            # Tests that a wrong token is refused send many from one address to one server;
+            # tests/security/test_admin_access.py checks the throttle at its own limit.
+            "ROOMLINE_FAILED_SIGN_IN_LIMIT": "10000/minute",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     environment.update(env or {})
     command_line = [sys.executable, "-m", "roomline", command, "--host", host, "--port", str(port)]
     with log_path.open("wb") as log_file:

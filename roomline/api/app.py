@@ -10,10 +10,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from roomline import __version__
 from roomline.api import audit, booking, demo, errors, health, metrics
+from roomline.api.admin import AdminAccess, AdminGate
 from roomline.api.contract import complete_openapi
 from roomline.api.docs_ui import install_docs
-from roomline.api.guards import RequestHeaderGuard
+from roomline.api.guards import BodyLimit, RequestHeaderGuard
+from roomline.api.management import IMPORT_PATHS
+from roomline.api.management import PREFIX as MANAGEMENT_PREFIX
 from roomline.api.management import build_router as build_management_router
+from roomline.api.management.common import MAX_IMPORT_BYTES
 from roomline.api.observability import RequestObservability
 from roomline.compat.ultimo.router import (
     CaseInsensitiveWorkflowPaths,
@@ -24,7 +28,13 @@ from roomline.compat.ultimo.router import (
 from roomline.config import Settings
 from roomline.domain.times import zone_named
 from roomline.services.clock import clock_for
-from roomline.services.limits import limiter_for, policy_from
+from roomline.services.limits import (
+    Limiter,
+    SignInThrottle,
+    counters_for,
+    parse_rate_limits,
+    policy_from,
+)
 from roomline.services.reservations import Policy, ReservationService
 from roomline.storage.database import Database
 from roomline.web import install_web
@@ -85,22 +95,28 @@ def create_app(settings: Settings | None = None) -> RoomlineApp:
     app.state.database = database
     app.state.clock = clock
     app.state.reservations = service
+    counters = counters_for(
+        database,
+        settings.redis_url.get_secret_value() if settings.redis_url else None,
+        settings.redis_prefix,
+    )
+    app.state.admin = admin = AdminAccess(
+        settings.admin_token,
+        SignInThrottle(counters, parse_rate_limits(settings.failed_sign_in_limit)),
+    )
     app.state.ultimo = gateway = UltimoGateway(
         database=database,
         service=service,
         application_element_ids=settings.application_element_ids,
         strict=settings.strict,
-        max_body_bytes=settings.max_body_bytes,
-        limiter=limiter_for(
+        limiter=Limiter(
             policy_from(
                 settings.rate_limit,
                 settings.daily_quota,
                 settings.key_rate_limit,
                 settings.key_daily_quota,
             ),
-            database,
-            settings.redis_url.get_secret_value() if settings.redis_url else None,
-            settings.redis_prefix,
+            counters,
         ),
     )
     errors.install_handlers(app)
@@ -111,14 +127,30 @@ def create_app(settings: Settings | None = None) -> RoomlineApp:
     app.include_router(build_management_router())
     app.include_router(audit.router)
     install_docs(app)
-    install_web(app, settings)
+    install_web(app, settings, database)
     if settings.demo:
         app.include_router(demo.router)
     complete_openapi(app, settings.application_element_ids)
+    admin_prefixes = [MANAGEMENT_PREFIX, *([demo.PREFIX] if settings.demo else [])]
+    import_limit = max(MAX_IMPORT_BYTES, settings.max_body_bytes)
+
+    def body_limit(path: str) -> int:
+        return import_limit if path in IMPORT_PATHS else settings.max_body_bytes
+
     # Outermost, so every response (errors, 404s and 500s too) gets its request id and
-    # log line; the fast path innermost, so it sees canonical paths.
+    # log line; then what refuses a request before any of its body is read (headers,
+    # size, admin token); the fast path innermost, so it sees canonical paths.
     app.front = RequestObservability(
-        RequestHeaderGuard(CaseInsensitiveWorkflowPaths(UltimoFastPath(app.into_fastapi, gateway))),
+        RequestHeaderGuard(
+            BodyLimit(
+                AdminGate(
+                    CaseInsensitiveWorkflowPaths(UltimoFastPath(app.into_fastapi, gateway)),
+                    admin,
+                    admin_prefixes,
+                ),
+                body_limit,
+            )
+        ),
         trusted_proxies=settings.trusted_proxies,
     )
     return app

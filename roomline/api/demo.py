@@ -13,7 +13,8 @@ from roomline.domain.errors import InvalidParameter
 from roomline.domain.times import parse_instant, zone_named
 from roomline.services import clock
 
-router = APIRouter(prefix="/api/demo", tags=["Demo"], dependencies=[Depends(require_admin)])
+PREFIX = "/api/demo"
+router = APIRouter(prefix=PREFIX, tags=["Demo"], dependencies=[Depends(require_admin)])
 
 # A shift beyond a century only ever pushed ``now`` out of datetime's range, which broke
 # every later request of the demo server (found by schema-driven fuzzing).

@@ -19,6 +19,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from roomline.api.connections import header_timeout_protocol
 from roomline.api.metrics import MULTIPROCESS_DIRECTORY
 from roomline.api.observability import logging_config
 from roomline.cli.options import (
@@ -101,7 +102,7 @@ def demo(
     if "database_url" not in settings.model_fields_set:
         scratch = Path(tempfile.mkdtemp(prefix="roomline-demo-"))
         settings = settings.model_copy(update={"database_url": f"sqlite:///{scratch / 'demo.db'}"})
-    if settings.admin_token is None:
+    if "admin_token" not in settings.model_fields_set:  # a blank one disables it on purpose
         token = secrets.token_urlsafe(24)
         settings = settings.model_copy(update={"admin_token": token})
         typer.echo(f"roomline demo: admin token for /api/demo/clock is {token}", err=True)
@@ -184,4 +185,5 @@ def _run_uvicorn(settings: Settings) -> None:
         # Only RequestObservability reads X-Forwarded-For, and only from trusted proxies.
         proxy_headers=False,
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        http=header_timeout_protocol(settings.header_timeout_seconds),
     )

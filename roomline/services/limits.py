@@ -18,6 +18,7 @@ succeed. With no limit configured and no per-key quota, nothing is counted at al
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import time
@@ -116,6 +117,10 @@ class Counters(Protocol):
     def hit(self, checks: Sequence[Check], now: float) -> None:
         """Count one request against every check, or raise TooManyRequests."""
 
+    def wait(self, check: Check, now: float) -> float | None:
+        """Return None if a moving-window ``check`` has room, else the seconds until it
+        has; count nothing."""
+
 
 class Limiter:
     """Applies a policy to the request of one key, counting in shared ``counters``."""
@@ -213,6 +218,14 @@ class DatabaseCounters:
                 if wait_ms is not None:
                     raise refused(check, wait_ms / 1000)
 
+    def wait(self, check: Check, now: float) -> float | None:
+        now_ms = int(now * 1000)
+        with self.database.read() as conn:
+            wait_ms = store.moving_window_wait(
+                conn, check.limit_key, check.amount, check.seconds * 1000, now_ms
+            )
+        return None if wait_ms is None else wait_ms / 1000
+
 
 class RedisCounters:
     """Counters in Redis through the ``limits`` library (atomic Lua scripts).
@@ -248,9 +261,22 @@ class RedisCounters:
                     reset = self.moving.get_window_stats(window, check.limit_key).reset_time
                     raise refused(check, reset - time.time())
         except self.errors as exc:
-            raise ServiceUnavailable(
-                "The rate-limit store (Redis) did not answer; retry shortly."
-            ) from exc
+            raise _redis_unavailable() from exc
+
+    def wait(self, check: Check, now: float) -> float | None:
+        from limits import RateLimitItemPerSecond
+
+        window = RateLimitItemPerSecond(check.amount, check.seconds)
+        try:
+            if self.moving.test(window, check.limit_key):
+                return None
+            return max(self.moving.get_window_stats(window, check.limit_key).reset_time - now, 0)
+        except self.errors as exc:
+            raise _redis_unavailable() from exc
+
+
+def _redis_unavailable() -> ServiceUnavailable:
+    return ServiceUnavailable("The rate-limit store (Redis) did not answer; retry shortly.")
 
 
 def policy_from(
@@ -268,11 +294,45 @@ def policy_from(
     )
 
 
-def limiter_for(
-    policy: LimitPolicy, database: Database, redis_url: str | None, redis_prefix: str
-) -> Limiter:
+def counters_for(database: Database, redis_url: str | None, redis_prefix: str) -> Counters:
     """Count in Redis when a URL is given, else in the database."""
-    counters: Counters = (
-        RedisCounters(redis_url, redis_prefix) if redis_url else DatabaseCounters(database)
-    )
-    return Limiter(policy, counters)
+    return RedisCounters(redis_url, redis_prefix) if redis_url else DatabaseCounters(database)
+
+
+class SignInThrottle:
+    """Moving-window limits on failed admin sign-ins, per client address.
+
+    ``check`` refuses an address over its limit *before* its token is compared, so a
+    guesser cannot tell a right token from a wrong one while refused; only a wrong
+    token is counted (``failed``), so the admin's own requests never use up the limit.
+    """
+
+    def __init__(self, counters: Counters, rates: tuple[RateLimit, ...]) -> None:
+        self.counters = counters
+        self.rates = rates
+
+    def _checks(self, address: str | None) -> list[Check]:
+        return [
+            Check(
+                f"sign-in:{address or 'unknown'}:{r.amount}/{r.seconds}",
+                r.amount,
+                r.seconds,
+                False,
+                f"{r} with a wrong admin token from this address",
+            )
+            for r in self.rates
+        ]
+
+    def check(self, address: str | None) -> None:
+        """Raise TooManyRequests while ``address`` is over a limit."""
+        now = time.time()
+        for check in self._checks(address):
+            wait = self.counters.wait(check, now)
+            if wait is not None:
+                raise refused(check, wait)
+
+    def failed(self, address: str | None) -> None:
+        """Count one wrong token from ``address``."""
+        # Full already (a concurrent failure counted first): the next attempt is refused.
+        with contextlib.suppress(TooManyRequests):
+            self.counters.hit(self._checks(address), time.time())

@@ -8,6 +8,13 @@ columns updates just those.
 
 CSV has a header row naming the fields (``,`` or ``;`` separated, as spreadsheets write
 it, an optional UTF-8 byte order mark); JSON is an array of objects.
+
+A CSV file is meant to be opened in a spreadsheet, which runs a cell beginning with
+``=``, ``+``, ``-``, ``@``, tab or carriage return as a formula (CSV injection). So a
+text cell beginning with one of them, after any number of single quotes, is written
+with one more single quote in front, as OWASP advises, and reading takes exactly one
+such quote off again: every text reads back as it was written. Only text is quoted:
+numbers and flags are written by roomline itself and never are.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import csv
 import enum
 import io
 import json
+import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -162,12 +170,24 @@ def _rejected(problems: list[tuple[int, str]]) -> ImportRejected:
     )
 
 
+# A text a spreadsheet would run as a formula, possibly behind quotes added before.
+_FORMULA_LIKE = re.compile(r"'*[=+\-@\t\r]")
+_NEUTRALISED = re.compile(r"'+[=+\-@\t\r]")
+
+
 def _csv_cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, str) and _FORMULA_LIKE.match(value):
+        return "'" + value
     return str(value)
+
+
+def _csv_text(cell: str) -> str:
+    """Undo ``_csv_cell``'s quote before a formula-like text."""
+    return cell[1:] if _NEUTRALISED.match(cell) else cell
 
 
 def _read_csv(text: str) -> list[Record]:
@@ -191,7 +211,8 @@ def _read_csv(text: str) -> list[Record]:
                     raise _rejected(
                         [(line, f"the row has {len(row)} fields, the header {len(fields)}.")]
                     )
-                records.append(Record(line, dict(zip(fields, row, strict=True))))
+                cells = [_csv_text(cell) for cell in row]
+                records.append(Record(line, dict(zip(fields, cells, strict=True))))
             line = reader.line_num + 1
     except csv.Error as exc:
         raise _rejected([(line, f"not readable as CSV: {exc}.")]) from exc

@@ -36,22 +36,35 @@ def hit_moving_window(
             rate_limit_hits.c.at_ms <= now_ms - window_ms,
         )
     )
-    counted = conn.execute(
-        select(func.count()).where(rate_limit_hits.c.limit_key == limit_key)
-    ).scalar_one()
-    if counted >= amount:
-        # The slot frees when the hit that keeps the window full grows too old.
-        blocking = conn.execute(
-            select(rate_limit_hits.c.at_ms)
-            .where(rate_limit_hits.c.limit_key == limit_key)
-            .order_by(rate_limit_hits.c.at_ms)
-            .offset(counted - amount)
-            .limit(1)
-        ).scalar()
-        oldest = now_ms if blocking is None else int(blocking)
-        return max(oldest + window_ms - now_ms, 1)
-    conn.execute(insert(rate_limit_hits).values(limit_key=limit_key, at_ms=now_ms))
-    return None
+    wait_ms = moving_window_wait(conn, limit_key, amount, window_ms, now_ms)
+    if wait_ms is None:
+        conn.execute(insert(rate_limit_hits).values(limit_key=limit_key, at_ms=now_ms))
+    return wait_ms
+
+
+def moving_window_wait(
+    conn: Connection, limit_key: str, amount: int, window_ms: int, now_ms: int
+) -> int | None:
+    """Return None if one more request fits the window, else milliseconds until it does.
+
+    Counts nothing: on its own, a look that may be out of date by the time it is used.
+    """
+    younger = (rate_limit_hits.c.limit_key == limit_key) & (
+        rate_limit_hits.c.at_ms > now_ms - window_ms
+    )
+    counted = conn.execute(select(func.count()).where(younger)).scalar_one()
+    if counted < amount:
+        return None
+    # The slot frees when the hit that keeps the window full grows too old.
+    blocking = conn.execute(
+        select(rate_limit_hits.c.at_ms)
+        .where(younger)
+        .order_by(rate_limit_hits.c.at_ms)
+        .offset(counted - amount)
+        .limit(1)
+    ).scalar()
+    oldest = now_ms if blocking is None else int(blocking)
+    return max(oldest + window_ms - now_ms, 1)
 
 
 def hit_fixed_window(conn: Connection, limit_key: str, window_start: int, amount: int) -> bool:

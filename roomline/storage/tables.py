@@ -111,6 +111,18 @@ instance_secrets = Table(
     Column("value", String(128), nullable=False),
 )
 
+# Signed-in sessions of the web view: the cookie names one by a random id, stored here
+# only as its SHA-256, and signing out deletes the row, which ends every copy of the
+# cookie. ``admin_token_hmac`` ties the session to the token it was opened with.
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("admin_token_hmac", String(64), nullable=False),
+    Column("signed_in_at", UTCDateTime, nullable=False),
+    Column("seen_at", UTCDateTime, nullable=False, index=True),
+)
+
 # One row (id = 1) in demo mode: the clock every worker reads. ``pinned_at`` freezes it;
 # otherwise it runs at system time plus ``offset_seconds``.
 clock = Table(

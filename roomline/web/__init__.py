@@ -11,27 +11,32 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from roomline.config import Settings
+from roomline.services.web_sessions import WebSessionStore
+from roomline.storage.database import Database
 from roomline.web import auth, keys, manage, panel, timeline
 from roomline.web.pages import HERE, render
 from roomline.web.session import (
+    SESSION_MAX_AGE,
     CsrfRejected,
     SignInRequired,
     WebSessions,
-    session_secret,
     sign_in_url,
 )
 
 STATIC_PATH = "/web/static"
 
 
-def install_web(app: FastAPI, settings: Settings) -> None:
+def install_web(app: FastAPI, settings: Settings, database: Database) -> None:
     """Add the web view and the door panel to ``app``."""
+    app.state.web_sessions = sessions = WebSessionStore(
+        database, settings.admin_token, SESSION_MAX_AGE
+    )
     app.mount(STATIC_PATH, StaticFiles(directory=str(HERE / "static")), name="web-static")
     for part in (auth, timeline, manage, keys, panel):
         app.include_router(part.router)
     app.add_exception_handler(SignInRequired, _to_sign_in)
     app.add_exception_handler(CsrfRejected, _csrf_rejected)
-    app.add_middleware(WebSessions, secret=session_secret(settings))
+    app.add_middleware(WebSessions, sessions=sessions)
 
     @app.get("/", include_in_schema=False)
     async def home() -> Response:

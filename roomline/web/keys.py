@@ -18,7 +18,8 @@ from roomline.services import api_keys as key_service
 from roomline.services import spaces as space_service
 from roomline.services.api_keys import MAX_DAILY_QUOTA
 from roomline.services.keys import GRANTS
-from roomline.web.pages import database, problem, redirect, render, run
+from roomline.web.blocking import run
+from roomline.web.pages import database, problem, redirect, render
 from roomline.web.params import whole_number
 from roomline.web.session import flash, require_csrf, require_signed_in
 

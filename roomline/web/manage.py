@@ -19,7 +19,8 @@ from roomline.domain.errors import RoomlineError
 from roomline.domain.masterdata import person_values, space_values
 from roomline.services import people as people_service
 from roomline.services import spaces as space_service
-from roomline.web.pages import database, problem, redirect, render, run
+from roomline.web.blocking import run
+from roomline.web.pages import database, problem, redirect, render
 from roomline.web.session import flash, require_csrf, require_signed_in
 
 router = APIRouter(dependencies=[Depends(require_signed_in)], include_in_schema=False)

@@ -5,28 +5,25 @@ Templates autoescape everything; times are shown in the zone a page says it uses
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from starlette.concurrency import run_in_threadpool
 from starlette.templating import Jinja2Templates
 
 from roomline import __version__
 from roomline.api.errors import status_for
-from roomline.domain.errors import RoomlineError, ServiceUnavailable
+from roomline.domain.errors import RoomlineError
 from roomline.services.reservations import ReservationService
-from roomline.storage.database import Database, DatabaseUnavailable
+from roomline.storage.database import Database
 from roomline.web import session
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
-T = TypeVar("T")
 
 
 def _local(instant: datetime | None, zone: ZoneInfo, pattern: str = "%Y-%m-%d %H:%M") -> str:
@@ -85,14 +82,6 @@ def database(request: Request) -> Database:
 def reservations(request: Request) -> ReservationService:
     service: ReservationService = request.app.state.reservations
     return service
-
-
-async def run(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run blocking service code off the event loop; a database timeout becomes a 503."""
-    try:
-        return await run_in_threadpool(function, *args, **kwargs)
-    except DatabaseUnavailable as exc:
-        raise ServiceUnavailable("The database is busy or unreachable; retry shortly.") from exc
 
 
 def with_query(path: str, **params: Any) -> str:

@@ -24,7 +24,8 @@ from roomline.services.keys import authenticate
 from roomline.services.reservations import ReservationService
 from roomline.storage import masterdata
 from roomline.storage.hotreads import CoreReads
-from roomline.web.pages import render_plain, run
+from roomline.web.blocking import run
+from roomline.web.pages import render_plain
 from roomline.web.params import whole_number
 
 router = APIRouter(include_in_schema=False)

@@ -1,10 +1,11 @@
 """Signing in to the web view, and its CSRF protection.
 
-The admin token signs a person in; the session lives in a signed cookie
-(``SessionMiddleware``, itsdangerous) whose secret is derived from the admin token with
-HMAC, so every worker and host agrees without sharing anything else, and changing the
-token signs everyone out. The cookie is scoped to ``/web`` and the session middleware
-runs only there: the Ultimo API never reads a session nor answers with ``Set-Cookie``.
+The admin token signs a person in (checked by ``api/admin.AdminAccess``, as for the
+API). The session's data lives in a signed cookie (``SessionMiddleware``, itsdangerous)
+whose key is the instance's random key from the database; whether it is signed in is
+decided by the database (``services/web_sessions.py``), so signing out ends every copy
+of the cookie. The cookie is scoped to ``/web`` and the session middleware runs only
+there: the Ultimo API never reads a session nor answers with ``Set-Cookie``.
 
 Every form carries the session's CSRF token in a hidden field, and every POST is refused
 (403) unless it matches, compared in constant time.
@@ -12,7 +13,6 @@ Every form carries the session's CSRF token in a hidden field, and every POST is
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 import time
@@ -22,7 +22,8 @@ from fastapi import Request
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from roomline.config import Settings
+from roomline.services.web_sessions import WebSessionStore
+from roomline.web.blocking import run
 
 WEB_PREFIX = "/web"
 PANEL_PREFIX = "/panel/"
@@ -59,14 +60,6 @@ class CsrfRejected(Exception):
     """A POST without the session's CSRF token."""
 
 
-def session_secret(settings: Settings) -> str:
-    """Derive the cookie-signing secret from the admin token (random when there is none)."""
-    if settings.admin_token is None:
-        return secrets.token_hex(32)  # nobody can sign in, so nothing needs to verify
-    token = settings.admin_token.get_secret_value().encode()
-    return hmac.new(token, b"roomline web session v1", hashlib.sha256).hexdigest()
-
-
 def is_web_path(path: str) -> bool:
     return path == WEB_PREFIX or path.startswith(WEB_PREFIX + "/")
 
@@ -74,19 +67,26 @@ def is_web_path(path: str) -> bool:
 class WebSessions:
     """Run sessions and add security headers on web paths only; pass everything else by.
 
-    The check is one string comparison, so the Ultimo API's hot path pays nothing.
+    The check is one string comparison, so the Ultimo API's hot path pays nothing. The
+    cookie-signing key is read from the database on the first web request.
     """
 
-    def __init__(self, app: ASGIApp, secret: str) -> None:
+    def __init__(self, app: ASGIApp, sessions: WebSessionStore) -> None:
         self.app = app
-        self.with_sessions = SessionMiddleware(
-            app,
-            secret_key=secret,
-            session_cookie=SESSION_COOKIE,
-            max_age=SESSION_MAX_AGE,
-            path=WEB_PREFIX,
-            same_site="lax",
-        )
+        self.sessions = sessions
+        self.with_sessions: ASGIApp | None = None
+
+    async def _sessions_app(self) -> ASGIApp:
+        if self.with_sessions is None:
+            self.with_sessions = SessionMiddleware(
+                self.app,
+                secret_key=await run(self.sessions.cookie_key),
+                session_cookie=SESSION_COOKIE,
+                max_age=SESSION_MAX_AGE,
+                path=WEB_PREFIX,
+                same_site="lax",
+            )
+        return self.with_sessions
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -96,7 +96,8 @@ class WebSessions:
         if path.startswith(STATIC_PREFIX):
             await self.app(scope, receive, send)
         elif is_web_path(path):
-            await self.with_sessions(scope, receive, _with_security_headers(send))
+            with_sessions = await self._sessions_app()
+            await with_sessions(scope, receive, _with_security_headers(send))
         elif path.startswith(PANEL_PREFIX):
             await self.app(scope, receive, _with_security_headers(send))
         else:
@@ -121,23 +122,46 @@ def csrf_token(request: Request) -> str:
     return token
 
 
+def _store(request: Request) -> WebSessionStore:
+    store: WebSessionStore = request.app.state.web_sessions
+    return store
+
+
 def signed_in(request: Request) -> bool:
-    return request.session.get("admin") is True
+    """Whether this request was found signed in (by ``check_signed_in``)."""
+    return getattr(request.state, "signed_in", False) is True
 
 
-def sign_in(request: Request) -> None:
-    """Start a fresh signed-in session (a new CSRF token, nothing kept from before)."""
+async def check_signed_in(request: Request) -> bool:
+    """Ask the database whether the cookie's session is signed in; remember the answer."""
+    if not hasattr(request.state, "signed_in"):
+        session_id = request.session.get("sid")
+        request.state.signed_in = isinstance(session_id, str) and await run(
+            _store(request).active, session_id
+        )
+    return signed_in(request)
+
+
+async def sign_in(request: Request) -> None:
+    """Start a fresh signed-in session (a new id and CSRF token, nothing kept from before)."""
+    await sign_out(request)
+    session_id = await run(_store(request).start)
+    request.session.update(sid=session_id, csrf=secrets.token_urlsafe(32), renewed=int(time.time()))
+    request.state.signed_in = True
+
+
+async def sign_out(request: Request) -> None:
+    """End the session in the database, so no copy of the cookie opens it again."""
+    session_id = request.session.get("sid")
+    if isinstance(session_id, str):
+        await run(_store(request).end, session_id)
     request.session.clear()
-    request.session.update(admin=True, csrf=secrets.token_urlsafe(32), renewed=int(time.time()))
+    request.state.signed_in = False
 
 
-def sign_out(request: Request) -> None:
-    request.session.clear()
-
-
-def require_signed_in(request: Request) -> None:
+async def require_signed_in(request: Request) -> None:
     """Refuse the page unless signed in; keep an active session alive."""
-    if not signed_in(request):
+    if not await check_signed_in(request):
         target = request.url.path
         if request.url.query:
             target += "?" + request.url.query
@@ -147,6 +171,7 @@ def require_signed_in(request: Request) -> None:
     renewed = request.session.get("renewed")
     if not isinstance(renewed, int) or now - renewed >= RENEW_AFTER:
         request.session["renewed"] = now  # a changed session is sent again: a fresh max-age
+        await run(_store(request).seen, request.session["sid"])
 
 
 async def require_csrf(request: Request) -> None:

@@ -26,7 +26,8 @@ from roomline.services import spaces as space_service
 from roomline.services import timeline
 from roomline.services.audit import Actor
 from roomline.web import layout
-from roomline.web.pages import database, problem, redirect, render, reservations, run, with_query
+from roomline.web.blocking import run
+from roomline.web.pages import database, problem, redirect, render, reservations, with_query
 from roomline.web.params import calendar_day, whole_number
 from roomline.web.session import flash, require_csrf, require_signed_in
 

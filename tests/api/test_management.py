@@ -248,6 +248,57 @@ def test_import_people_as_csv(server: Server) -> None:
     assert refused(bad, 400, "InvalidParameter") == "Unknown file format 'xml'; use csv or json."
 
 
+# Texts a spreadsheet would run as formulas (OWASP's CSV injection), texts that look
+# neutralised already, and texts that only resemble them.
+FORMULA_TEXTS = {
+    "CI-1": '=HYPERLINK("http://example.com/x","click")',
+    "CI-2": "+1 555 0100",
+    "CI-3": "-3 floor",
+    "CI-4": "@SUM(A1:A2)",
+    "CI-5": "'=already quoted",
+    "CI-6": "''+twice",
+    "CI-7": "'plain quote",
+    "CI-8": "a=1",
+}
+
+
+def test_csv_export_neutralises_formulas_and_import_reads_them_back(server: Server) -> None:
+    for space_id, text in FORMULA_TEXTS.items():
+        body = {"id": space_id, "description": text}
+        ok(server.admin("POST", "/api/manage/spaces", json=body), 201)
+        ok(server.admin("POST", "/api/manage/people", json={"id": space_id, "name": text}), 201)
+    body = {"id": "-CI-9", "time_zone": "Etc/GMT-5"}
+    ok(server.admin("POST", "/api/manage/spaces", json=body), 201)
+
+    exported = server.admin("GET", "/api/manage/spaces", params={"format": "csv"}).text
+    ours = [line for line in exported.splitlines() if "CI-" in line]
+    assert ours == [
+        "'-CI-9,,Etc/GMT-5,0,0,,true",
+        """CI-1,"'=HYPERLINK(""http://example.com/x"",""click"")",,0,0,,true""",
+        "CI-2,'+1 555 0100,,0,0,,true",
+        "CI-3,'-3 floor,,0,0,,true",
+        "CI-4,'@SUM(A1:A2),,0,0,,true",
+        "CI-5,''=already quoted,,0,0,,true",
+        "CI-6," + "'" * 3 + "+twice,,0,0,,true",
+        "CI-7,'plain quote,,0,0,,true",
+        "CI-8,a=1,,0,0,,true",
+    ]
+    people = server.admin("GET", "/api/manage/people", params={"format": "csv"}).text
+    assert "CI-4,'@SUM(A1:A2)\n" in people
+
+    # Import the export under fresh ids: every text arrives exactly as it was.
+    header = exported.splitlines()[0]
+    renamed = "\n".join([header, *(line.replace("CI-", "RT-", 1) for line in ours)]) + "\n"
+    response = server.admin(
+        "POST", "/api/manage/spaces/import", content=renamed, headers={"Content-Type": "text/csv"}
+    )
+    assert ok(response) == {"added": 9, "updated": 0}
+    stored = {space["id"]: space for space in spaces(server)}
+    for space_id, text in FORMULA_TEXTS.items():
+        assert stored[space_id.replace("CI-", "RT-")]["description"] == text
+    assert stored["-RT-9"]["time_zone"] == "Etc/GMT-5"
+
+
 def test_keys(server: Server) -> None:
     created = ok(
         server.admin(

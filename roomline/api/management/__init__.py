@@ -1,6 +1,7 @@
 """The management API under ``/api/manage``: spaces, people, API keys, reservations.
 
-It is opened only by the admin token (``Authorization: Bearer``, see ``api/admin.py``);
+It is opened only by the admin token (``Authorization: Bearer``, checked by
+``api/admin.AdminGate`` before a body is read);
 an Ultimo API key never opens it, and the admin token never opens the Ultimo workflows.
 Its routes call the same services as the ``roomline`` CLI, so both apply the same rules.
 Errors answer ``{"message", "code"}`` with the status from ``api/errors.py``.
@@ -15,6 +16,8 @@ from roomline.api.management import keys, people, reservations, spaces
 
 PREFIX = "/api/manage"
 TAG = "Management"
+# Where a body may be larger than ROOMLINE_MAX_BODY_BYTES (see common.MAX_IMPORT_BYTES).
+IMPORT_PATHS = frozenset(f"{PREFIX}/{part}/import" for part in ("spaces", "people"))
 
 
 def build_router() -> APIRouter:

@@ -1,8 +1,9 @@
 """``POST /api/V1/Action/{Workflow}``: the four Ultimo workflows.
 
-Each request goes: body size limit (413) → API key (401) → the key's IP allow-list (403)
-→ workflow allowed (403) → request limits (429) → ApplicationElementId (400) → JSON body
-and parameters (400) → the use case, which writes its audit entry in its own transaction.
+Each request goes: body size limit (413, ``api/guards.BodyLimit`` in front of every path)
+→ API key (401) → the key's IP allow-list (403) → workflow allowed (403) → request limits
+(429) → ApplicationElementId (400) → JSON body and parameters (400) → the use case, which
+writes its audit entry in its own transaction.
 Every rejection answers with Ultimo's envelope; nothing raises past this module.
 """
 
@@ -26,7 +27,6 @@ from roomline.api.errors import headers_for, status_for
 from roomline.api.observability import RequestInfo, request_info
 from roomline.compat.ultimo import bodies, docs, wire
 from roomline.domain.errors import (
-    PayloadTooLarge,
     RoomlineError,
     ServiceUnavailable,
     UnknownWorkflow,
@@ -71,7 +71,6 @@ class UltimoGateway:
     service: ReservationService
     application_element_ids: dict[str, str]
     strict: bool
-    max_body_bytes: int
     limiter: Limiter | None = None
 
     def dispatch(
@@ -222,7 +221,6 @@ class WorkflowHeaders:
     api_key: str | None = None
     application_element_id: str | None = None
     content_type: str | None = None
-    content_length: str | None = None
 
     @classmethod
     def of(cls, raw: list[tuple[bytes, bytes]]) -> WorkflowHeaders:
@@ -235,28 +233,19 @@ class WorkflowHeaders:
                 found.application_element_id = value.decode("latin-1")
             elif name == b"content-type" and found.content_type is None:
                 found.content_type = value.decode("latin-1")
-            elif name == b"content-length" and found.content_length is None:
-                found.content_length = value.decode("latin-1")
         found.api_key = found.api_key or None  # an empty ApiKey is no key
         return found
 
 
-async def read_body(receive: Receive, declared: str | None, limit: int) -> bytes:
-    """Read the body, refusing it as soon as it grows past ``limit`` bytes."""
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+async def read_body(receive: Receive) -> bytes:
+    """Read the body (``BodyLimit`` in front has bounded its size)."""
     chunks: list[bytes] = []
-    size = 0
     more_body = True
     while more_body:
         message = await receive()
         if message["type"] == "http.disconnect":
             raise ClientDisconnect()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
-        chunks.append(chunk)
+        chunks.append(message.get("body", b""))
         more_body = message.get("more_body", False)
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
@@ -280,11 +269,7 @@ async def answer(
     """
     info = request_info(scope)
     info.workflow = workflow
-    try:
-        raw = await read_body(receive, headers.content_length, gateway.max_body_bytes)
-    except PayloadTooLarge as exc:
-        metrics.WORKFLOW_ERRORS.labels(workflow, exc.code).inc()
-        return status_for(exc), orjson.dumps(bodies.error(exc)), {}
+    raw = await read_body(receive)
     arguments = (
         workflow,
         raw,
@@ -323,7 +308,6 @@ def _endpoint(workflow: str) -> Callable[..., Awaitable[Response]]:
             api_key,
             application_element_id,
             request.headers.get("content-type"),
-            request.headers.get("content-length"),
         )
         status, body, extra = await answer(
             request.scope, request.receive, request.app.state.ultimo, workflow, headers
