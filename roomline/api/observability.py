@@ -23,6 +23,7 @@ import itertools
 import logging
 import os
 import re
+import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -257,8 +258,14 @@ class TextFormatter(logging.Formatter):
         return text
 
 
-def logging_config(log_format: str, level: str, access_log: bool = True) -> dict[str, Any]:
-    """Return the ``logging.config`` dict uvicorn applies in every worker process."""
+def logging_config(log_format: str | None, level: str, access_log: bool = True) -> dict[str, Any]:
+    """Return the ``logging.config`` dict uvicorn applies in every worker process.
+
+    ``log_format`` None chooses by where the lines go (standard error, which the workers
+    share): text for a person at a terminal, JSON for a service manager or a file.
+    """
+    if log_format is None:
+        log_format = "text" if sys.stderr.isatty() else "json"
     formatter = "roomline.api.observability.JsonFormatter"
     if log_format == "text":
         formatter = "roomline.api.observability.TextFormatter"
