@@ -16,9 +16,7 @@ from roomline.cli.common import fail
 def check_can_listen(host: str, port: int) -> None:
     """Bind ``host``:``port`` as uvicorn will and let go; fail with one line if it cannot."""
     try:
-        addresses = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
         fail(f"cannot listen on {host!r}: {exc.strerror}; give --host an address of this machine")
     for family, kind, protocol, _, address in addresses:

@@ -71,8 +71,7 @@ def _require_psycopg() -> None:
         importlib.import_module("psycopg")
     except ImportError as exc:
         raise DatabaseSetupError(
-            f"PostgreSQL needs the postgres extra, which is not installed: {POSTGRES_EXTRA} "
-            f"({exc})"
+            f"PostgreSQL needs the postgres extra, which is not installed: {POSTGRES_EXTRA} ({exc})"
         ) from exc
 
 
@@ -99,7 +98,9 @@ _DATABASE_MISSING = re.compile(r'database "(?P<name>[^"]+)" does not exist')
 _ROLE_MISSING = re.compile(r'role "(?P<name>[^"]+)" does not exist')
 _PASSWORD_REFUSED = re.compile(r'password authentication failed for user "(?P<name>[^"]+)"')
 # What libpq puts before the server's own words.
-_PREFIXES = re.compile(r'^(connection failed: )?(connection to server at "[^"]*", port \d+ failed: )?')
+_PREFIXES = re.compile(
+    r'^(connection failed: )?(connection to server at "[^"]*", port \d+ failed: )?'
+)
 
 
 def connection_failure(url: str, exc: Exception) -> DatabaseSetupError:
@@ -108,7 +109,9 @@ def connection_failure(url: str, exc: Exception) -> DatabaseSetupError:
     parsed = make_url(url)
     if parsed.get_backend_name() != "postgresql":
         first_line = reason.splitlines()[0] if reason else type(exc).__name__
-        return DatabaseSetupError(f"cannot open the SQLite database {parsed.database!r}: {first_line}")
+        return DatabaseSetupError(
+            f"cannot open the SQLite database {parsed.database!r}: {first_line}"
+        )
     host = parsed.host or "localhost"
     port = parsed.port or 5432
     where = f"PostgreSQL at {host}:{port}"
@@ -120,7 +123,11 @@ def connection_failure(url: str, exc: Exception) -> DatabaseSetupError:
         )
     if found := _DATABASE_MISSING.search(reason):
         name = found["name"]
-        owner = f" -O {shlex.quote(parsed.username)}" if parsed.username not in (None, "postgres") else ""
+        owner = (
+            f" -O {shlex.quote(parsed.username)}"
+            if parsed.username not in (None, "postgres")
+            else ""
+        )
         return DatabaseSetupError(
             f'{where} has no database "{name}"; create it with: '
             f"createdb {server} -U postgres{owner} {shlex.quote(name)}"
