@@ -245,6 +245,9 @@ class LoopBatchedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
 class TextFormatter(logging.Formatter):
     """``time level logger message key=value ...`` for people reading a terminal."""
 
+    # What a request line's message says already ("GET /path 200 1.23ms").
+    SAID_IN_MESSAGE = frozenset({"method", "path", "status", "duration_ms"})
+
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
 
@@ -253,7 +256,9 @@ class TextFormatter(logging.Formatter):
         fields = getattr(record, "fields", None)
         if fields:
             text += " " + " ".join(
-                f"{name}={value}" for name, value in fields.items() if value is not None
+                f"{name}={value}"
+                for name, value in fields.items()
+                if value is not None and name not in self.SAID_IN_MESSAGE
             )
         return text
 
