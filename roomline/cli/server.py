@@ -105,7 +105,7 @@ def demo(
         if settings.now is not None:
             demo_clock(settings.now)  # a wrong --now is refused before anything is made
         check_can_listen(settings.host, settings.port)
-    if "web_time_zone" not in settings.model_fields_set:
+    if not {"web_time_zone", "default_time_zone"} & settings.model_fields_set:
         settings = settings.model_copy(update={"web_time_zone": demo_data.DEMO_TIME_ZONE})
     if "database_url" not in settings.model_fields_set:
         scratch = Path(tempfile.mkdtemp(prefix="roomline-demo-"))

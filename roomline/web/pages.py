@@ -85,6 +85,11 @@ def reservations(request: Request) -> ReservationService:
     return service
 
 
+def web_zone(request: Request) -> ZoneInfo:
+    """The zone the web view takes "today" and the clock in (``Settings.web_view_zone``)."""
+    return ZoneInfo(request.app.state.settings.web_view_zone)
+
+
 async def run(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run blocking service code off the event loop; a database timeout becomes a 503."""
     try:
