@@ -141,6 +141,11 @@ def test_screenshots_of_the_timeline_and_the_door_panel(
     sign_in(page, server, "/web/?date=2030-01-07")
     expect(page.locator(".block")).to_have_count(len(BOOKINGS))
     page.screenshot(path=str(shots / "timeline.png"), full_page=True)
+    # A quarter of an hour: its title on one line, the rest on hover.
+    check_in = page.locator(".block", has_text="Check-in")
+    check_in.hover()
+    expect(check_in.locator(".more")).to_be_visible()
+    page.screenshot(path=str(shots / "timeline-hover.png"))
     page.set_viewport_size({"width": 1400, "height": 900})
     page.goto(f"{server.base_url}/web/spaces/A-102/week?date=2030-01-07")
     expect(page.locator(".block")).to_have_count(3 + len(LATER))
@@ -174,10 +179,15 @@ def test_screenshots_of_the_timeline_and_the_door_panel(
     small.screenshot(path=str(shots / "panel-phone.png"))
     phone.close()
 
-    for name in ("timeline", "week", "panel-busy", "panel-free", "panel-phone"):
+    for name in ("timeline", "timeline-hover", "week", "panel-busy", "panel-free", "panel-phone"):
         width, height = _png_size(shots / f"{name}.png")
         assert width >= 390 and height >= 700, name
+    for shot in shots.iterdir():
+        keep_screenshot(shot)
+
+
+def keep_screenshot(shot: Path) -> None:
+    """Copy ``shot`` to docs/screenshots/ when ROOMLINE_UPDATE_SCREENSHOTS=1."""
     if os.environ.get("ROOMLINE_UPDATE_SCREENSHOTS") == "1":
         DOCS.mkdir(parents=True, exist_ok=True)
-        for shot in shots.iterdir():
-            shutil.copyfile(shot, DOCS / shot.name)
+        shutil.copyfile(shot, DOCS / shot.name)
