@@ -6,6 +6,7 @@ import hmac
 
 from fastapi import Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import SecretStr
 
 from roomline.domain.errors import AdminTokenRequired
 
@@ -24,5 +25,12 @@ def require_admin(
             "(set ROOMLINE_ADMIN_TOKEN)."
         )
     given = "" if credentials is None else credentials.credentials
-    if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
+    if not is_admin_token(expected, given):
         raise AdminTokenRequired("Send the admin token as 'Authorization: Bearer <token>'.")
+
+
+def is_admin_token(expected: SecretStr | None, given: str | None) -> bool:
+    """Return whether ``given`` is the configured admin token (compared in constant time)."""
+    if expected is None or not expected.get_secret_value().strip() or given is None:
+        return False
+    return hmac.compare_digest(given.encode(), expected.get_secret_value().encode())
