@@ -20,12 +20,10 @@ from typing import Annotated, Any
 
 import typer
 
+from roomline.cli.options import command_group
 from roomline.client import RateLimited, RetryPolicy, UltimoClient, UltimoError
 
-app = typer.Typer(
-    help="Call the Ultimo workflows of roomline or a real Ultimo environment.",
-    no_args_is_help=True,
-)
+app = command_group("Call the Ultimo workflows of roomline or a real Ultimo environment.")
 
 BaseUrl = typer.Option(
     "--base-url",

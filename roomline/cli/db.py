@@ -7,9 +7,9 @@ from typing import Annotated
 import typer
 
 from roomline.cli.common import database_for
-from roomline.cli.options import DatabaseUrl
+from roomline.cli.options import DatabaseUrl, command_group
 
-app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+app = command_group("Database schema migrations.")
 
 
 @app.command("upgrade")
