@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///roomline.db"
@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(default=10, ge=1, le=500)
 
     default_time_zone: str = "UTC"
+    # The zone of the web view's "today" and its clock; None: ``default_time_zone``.
+    web_time_zone: str | None = None
     start_grace_minutes: int = Field(default=5, ge=0)
     max_window_days: int = Field(default=366, ge=1)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
@@ -66,7 +68,9 @@ class Settings(BaseSettings):
     log_level: str = "info"
     # "json": one JSON object per line, one line per request (request id, key name,
     # workflow, status, duration); "text" for people reading a terminal.
-    log_format: Literal["json", "text"] = "json"
+    # None: "text" when standard error is a terminal, else "json" (as under a service
+    # manager); see ``api.observability.logging_config``.
+    log_format: Literal["json", "text"] | None = None
     # The per-request line of ``roomline.access``. Off leaves warnings and errors only,
     # for a few percent more throughput where a proxy in front logs requests already.
     access_log: bool = True
@@ -99,6 +103,30 @@ class Settings(BaseSettings):
         # surface it would open stays closed (it would match an empty credential).
         if value is None or not value.get_secret_value().strip():
             return None
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        from roomline.storage.diagnosis import DatabaseSetupError, check_url
+
+        try:
+            check_url(value)
+        except DatabaseSetupError as exc:
+            raise ValueError(str(exc)) from exc
+        return value
+
+    @field_validator("default_time_zone", "web_time_zone")
+    @classmethod
+    def _check_time_zone(cls, value: str | None) -> str | None:
+        from roomline.domain.errors import InvalidParameter
+        from roomline.domain.times import zone_named
+
+        if value is not None:
+            try:
+                zone_named(value)
+            except InvalidParameter as exc:
+                raise ValueError(exc.message) from exc
         return value
 
     @field_validator("rate_limit", "key_rate_limit", "failed_sign_in_limit")
@@ -138,6 +166,11 @@ class Settings(BaseSettings):
                 self.max_body_bytes = limits.ULTIMO_MAX_BODY_BYTES
         return self
 
+    @property
+    def web_view_zone(self) -> str:
+        """The IANA zone the web view takes "today" and the clock in."""
+        return self.web_time_zone or self.default_time_zone
+
     def to_environment(self) -> dict[str, str]:
         """Return these settings as ``ROOMLINE_*`` variables, for worker processes."""
         env: dict[str, str] = {}
@@ -162,9 +195,42 @@ def _env_text(value: Any) -> str:
     return str(value)
 
 
+class SettingsError(ValueError):
+    """A setting has a value roomline cannot use; the message names the option or variable."""
+
+
 def settings_from(**options: Any) -> Settings:
-    """Build settings from command-line ``options`` (None means 'not given') over the env."""
-    return Settings(**{key: value for key, value in options.items() if value is not None})
+    """Build settings from command-line ``options`` (None means 'not given') over the env.
+
+    A value that does not fit raises ``SettingsError``, naming where it came from: the
+    option (``--port 80000``) or the variable (``ROOMLINE_PORT='80000'``).
+    """
+    given = {key: value for key, value in options.items() if value is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        raise SettingsError("; ".join(_problem(error, given) for error in exc.errors())) from None
+
+
+def _problem(error: Any, given: dict[str, Any]) -> str:
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if message.split(" ", 1)[0][1:].islower():  # "Input should" reads on; "PostgreSQL" stays
+        message = message[:1].lower() + message[1:]
+    if not error["loc"]:
+        return message
+    field = str(error["loc"][0])
+    if field in given:
+        source, shown = f"--{field.replace('_', '-')}", f" {error['input']}"
+    else:
+        source, shown = f"ROOMLINE_{field.upper()}", f"={error['input']!r}"
+    if field in _NOT_REPEATED or not isinstance(error["input"], str | int | float):
+        shown = ""
+    return f"{source}{shown}: {message}"
+
+
+# Secrets are never printed; a database URL may hold a password, and its own message
+# names it (masked) anyway.
+_NOT_REPEATED = {"admin_token", "redis_url", "database_url"}
 
 
 def export_to_environment(settings: Settings) -> None:

@@ -91,7 +91,12 @@ class World:
         return person
 
     def reservation(
-        self, space: Space, start: datetime, end: datetime, applicant: str = "ULTIMO"
+        self,
+        space: Space,
+        start: datetime,
+        end: datetime,
+        applicant: str = "ULTIMO",
+        description: str = "Stored directly",
     ) -> int:
         """Store an active reservation directly (e.g. one that has already ended)."""
         with self.database.write() as conn:
@@ -99,7 +104,7 @@ class World:
                 conn,
                 space=space,
                 applicant_id=applicant,
-                description="Stored directly",
+                description=description,
                 start=start,
                 end=end,
                 blocked=blocked_interval(

@@ -41,6 +41,22 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def roomline(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the ``roomline`` command in ``cwd`` with no ``ROOMLINE_*`` variables but ``env``."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("ROOMLINE_")}
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "roomline", *args],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def postgres_available() -> str | None:
     """Return None if PostgreSQL answers, else the reason it does not."""
     try:

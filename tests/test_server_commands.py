@@ -15,22 +15,7 @@ from sqlalchemy import create_engine, inspect
 
 from roomline.api.app import serve_app
 from tests.conftest import TEST_NOW
-from tests.support import DEMO_KEY, Server, wait_until_ready
-
-
-def roomline(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("ROOMLINE_")}
-    environment.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "roomline", *args],
-        cwd=cwd,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+from tests.support import DEMO_KEY, Server, roomline, wait_until_ready
 
 
 def test_db_upgrade_creates_the_schema(database_url: str, tmp_path: Path) -> None:

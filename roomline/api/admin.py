@@ -106,3 +106,10 @@ def require_admin(
     """Refuse the request unless ``AdminGate`` let it through with the admin token."""
     if request.scope.get(ADMITTED) is not True:
         raise AdminTokenRequired(WRONG)
+
+
+def is_admin_token(expected: SecretStr | None, given: str | None) -> bool:
+    """Return whether ``given`` is the configured admin token (compared in constant time)."""
+    if expected is None or not expected.get_secret_value().strip() or given is None:
+        return False
+    return hmac.compare_digest(given.encode(), expected.get_secret_value().encode())

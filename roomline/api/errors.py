@@ -33,6 +33,7 @@ STATUS: dict[type[errors.RoomlineError], int] = {
     errors.ServiceUnavailable: 503,
     errors.MissingApiKey: 401,
     errors.AdminTokenRequired: 401,
+    errors.AdminTokenNotAKey: 401,
     errors.AccessDenied: 403,
     errors.PayloadTooLarge: 413,
     errors.HeadersTooLarge: 431,

@@ -24,6 +24,7 @@ import itertools
 import logging
 import os
 import re
+import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -254,6 +255,9 @@ class LoopBatchedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
 class TextFormatter(logging.Formatter):
     """``time level logger message key=value ...`` for people reading a terminal."""
 
+    # What a request line's message says already ("GET /path 200 1.23ms").
+    SAID_IN_MESSAGE = frozenset({"method", "path", "status", "duration_ms"})
+
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
 
@@ -262,13 +266,21 @@ class TextFormatter(logging.Formatter):
         fields = getattr(record, "fields", None)
         if fields:
             text += " " + " ".join(
-                f"{name}={value}" for name, value in fields.items() if value is not None
+                f"{name}={value}"
+                for name, value in fields.items()
+                if value is not None and name not in self.SAID_IN_MESSAGE
             )
         return text
 
 
-def logging_config(log_format: str, level: str, access_log: bool = True) -> dict[str, Any]:
-    """Return the ``logging.config`` dict uvicorn applies in every worker process."""
+def logging_config(log_format: str | None, level: str, access_log: bool = True) -> dict[str, Any]:
+    """Return the ``logging.config`` dict uvicorn applies in every worker process.
+
+    ``log_format`` None chooses by where the lines go (standard error, which the workers
+    share): text for a person at a terminal, JSON for a service manager or a file.
+    """
+    if log_format is None:
+        log_format = "text" if sys.stderr.isatty() else "json"
     formatter = "roomline.api.observability.JsonFormatter"
     if log_format == "text":
         formatter = "roomline.api.observability.TextFormatter"

@@ -11,15 +11,16 @@ app = typer.Typer(
     help="Self-hosted room reservation server speaking Ultimo's Reservations API.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,  # plain help, as options.command_group explains
 )
-app.command("serve")(server.serve)
-app.command("demo")(server.demo)
+app.command("serve", short_help="Run the server (default database: ./roomline.db).")(server.serve)
+app.command("demo", short_help="Run the server with the demo data.")(server.demo)
 app.add_typer(db.app, name="db")
 app.add_typer(spaces.app, name="spaces")
 app.add_typer(people.app, name="people")
 app.add_typer(keys.app, name="keys")
 app.add_typer(reservations.app, name="reservations")
-app.add_typer(call.app, name="call")
+app.add_typer(call.app, name="call", short_help="Call the Ultimo workflows of any server.")
 app.add_typer(audit.app, name="audit")
 
 

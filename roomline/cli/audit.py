@@ -7,10 +7,10 @@ from typing import Annotated, Any
 import typer
 
 from roomline.cli.common import Json, database_for, print_json, print_table, reporting_errors
-from roomline.cli.options import DatabaseUrl
+from roomline.cli.options import DatabaseUrl, command_group
 from roomline.services import audit
 
-app = typer.Typer(help="The audit trail of reservation writes.", no_args_is_help=True)
+app = command_group("The audit trail of reservation writes.")
 
 COLUMNS = (
     ("at", "AT"),

@@ -1,7 +1,10 @@
 """``roomline call``: the Python client from the command line, against any Ultimo server.
 
-It prints the result as JSON on standard output; a refusal prints
-``{"error": {"code", "message", "status"}}`` on standard error and exits with status 1.
+It prints the result as JSON on standard output, in roomline's snake_case names (as the
+Python client and the management API; not the Ultimo wire's), e.g. ``{"ultimo_id": …}``.
+A refusal prints ``{"error": {"code", "message", "status"}}`` on standard error and exits
+with status 1. Each retry is announced on standard error first: why, when the next try
+comes, and how much waiting is left before it gives up.
 Times are sent as typed: ``yyyy-MM-dd HH:mm:ss`` is wall-clock time in the space's zone,
 ``yyyy-MM-ddTHH:mm:ssZ`` is UTC.
 """
@@ -9,17 +12,18 @@ Times are sent as typed: ``yyyy-MM-dd HH:mm:ss`` is wall-clock time in the space
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
 
+from roomline.cli.options import command_group
 from roomline.client import RateLimited, RetryPolicy, UltimoClient, UltimoError
 
-app = typer.Typer(
-    help="Call the Ultimo workflows of roomline or a real Ultimo environment.",
-    no_args_is_help=True,
-)
+app = command_group("Call the Ultimo workflows of roomline or a real Ultimo environment.")
 
 BaseUrl = typer.Option(
     "--base-url",
@@ -56,7 +60,10 @@ def _run(
 ) -> None:
     retry = RetryPolicy(attempts=attempts, retry_writes=retry_writes)
     try:
-        with UltimoClient(base_url, api_key, retry=retry, timeout=timeout) as client:
+        with (
+            retries_told_on_stderr(),
+            UltimoClient(base_url, api_key, retry=retry, timeout=timeout) as client,
+        ):
             result = action(client)
     except UltimoError as exc:
         error: dict[str, Any] = {
@@ -69,6 +76,22 @@ def _run(
         typer.echo(json.dumps({"error": error}, ensure_ascii=False), err=True)
         raise typer.Exit(1) from None
     typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
+
+
+@contextmanager
+def retries_told_on_stderr() -> Iterator[None]:
+    """Print the client's retry notices on standard error, one line each, while running."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("roomline call: %(message)s"))
+    client_log = logging.getLogger("roomline.client")
+    level = client_log.level
+    client_log.addHandler(handler)
+    client_log.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        client_log.removeHandler(handler)
+        client_log.setLevel(level)
 
 
 @app.command("create")
@@ -87,7 +110,7 @@ def create(
     retry_writes: Annotated[bool, RetryWrites] = False,
     timeout: Annotated[float, Timeout] = 30.0,
 ) -> None:
-    """REST_CreateReservation: book a space; prints {"UltimoId": ...}."""
+    """REST_CreateReservation: book a space; prints {"ultimo_id": ...}."""
 
     def action(client: UltimoClient) -> dict[str, str]:
         ultimo_id = client.create_reservation(
@@ -98,7 +121,7 @@ def create(
             description=description,
             external_id=external_id,
         )
-        return {"UltimoId": ultimo_id}
+        return {"ultimo_id": ultimo_id}
 
     _run(base_url, api_key, attempts, retry_writes, timeout, action)
 
@@ -120,7 +143,7 @@ def update(
 
     def action(client: UltimoClient) -> dict[str, str]:
         client.update_reservation(ultimo_id, start=start, end=end)
-        return {"UltimoId": ultimo_id, "result": "updated"}
+        return {"ultimo_id": ultimo_id, "result": "updated"}
 
     _run(base_url, api_key, attempts, retry_writes, timeout, action)
 
@@ -137,7 +160,7 @@ def cancel(
 
     def action(client: UltimoClient) -> dict[str, str]:
         client.cancel_reservation(ultimo_id)
-        return {"UltimoId": ultimo_id, "result": "cancelled"}
+        return {"ultimo_id": ultimo_id, "result": "cancelled"}
 
     _run(base_url, api_key, attempts, False, timeout, action)
 

@@ -17,10 +17,11 @@ from typing import Any, NoReturn
 
 import typer
 
-from roomline.config import settings_from
+from roomline.config import SettingsError, settings_from
 from roomline.domain.errors import RoomlineError
 from roomline.services.transfer import FileFormat, Progress, format_named
 from roomline.storage.database import Database, DatabaseUnavailable
+from roomline.storage.diagnosis import DatabaseSetupError
 from roomline.storage.migrate import upgrade
 
 Json = typer.Option("--json", help="Print JSON instead of a table.")
@@ -42,11 +43,13 @@ def database_for(database_url: str | None) -> Iterator[Database]:
 
 @contextmanager
 def reporting_errors() -> Iterator[None]:
-    """Turn a rejection into ``error: ...`` on stderr and exit status 1."""
+    """Turn a rejection or a set-up mistake into ``error: ...`` on stderr and exit status 1."""
     try:
         yield
     except RoomlineError as exc:
         fail(exc.message)
+    except (SettingsError, DatabaseSetupError) as exc:
+        fail(str(exc))
     except DatabaseUnavailable as exc:
         reason = getattr(exc, "orig", exc)
         fail(f"the database did not answer: {str(reason).strip().splitlines()[0]}")

@@ -6,21 +6,15 @@ from typing import Annotated
 
 import typer
 
-from roomline.cli.options import DatabaseUrl
-from roomline.config import settings_from
-from roomline.storage.database import Database
-from roomline.storage.migrate import upgrade as run_upgrade
+from roomline.cli.common import database_for
+from roomline.cli.options import DatabaseUrl, command_group
 
-app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+app = command_group("Database schema migrations.")
 
 
 @app.command("upgrade")
 def upgrade(database_url: Annotated[str | None, DatabaseUrl] = None) -> None:
     """Migrate the database to the newest schema."""
-    settings = settings_from(database_url=database_url)
-    database = Database(settings.database_url)
-    try:
-        run_upgrade(database)
-    finally:
-        database.dispose()
+    with database_for(database_url):
+        pass  # opening it migrates it
     typer.echo("database is up to date")

@@ -8,10 +8,10 @@ from typing import Annotated
 import typer
 
 from roomline.cli.common import Json, database_for, print_json, print_table
-from roomline.cli.options import DatabaseUrl
+from roomline.cli.options import DatabaseUrl, command_group
 from roomline.services import api_keys as service
 
-app = typer.Typer(help="API keys for the Ultimo workflows.", no_args_is_help=True)
+app = command_group("API keys for the Ultimo workflows.")
 
 KeyName = typer.Option("--name", help="A unique name, e.g. the panel or system using the key.")
 COLUMNS = (

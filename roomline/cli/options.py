@@ -4,6 +4,17 @@ from __future__ import annotations
 
 import typer
 
+
+def command_group(help: str) -> typer.Typer:
+    """Return a group of ``roomline`` commands.
+
+    Its help is click's plain text rather than rich's boxes: it wraps between words at any
+    width (80 columns too) and never cuts an example or a default off mid-word, and
+    ``[env: …]`` shows as written (rich takes square brackets for markup and drops them).
+    """
+    return typer.Typer(help=help, no_args_is_help=True, rich_markup_mode=None)
+
+
 DatabaseUrl = typer.Option(
     "--database-url",
     help="SQLAlchemy URL, e.g. sqlite:///roomline.db or postgresql://user@host/db "

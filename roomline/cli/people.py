@@ -16,13 +16,13 @@ from roomline.cli.common import (
     reporting_errors,
     write_output,
 )
-from roomline.cli.options import DatabaseUrl
+from roomline.cli.options import DatabaseUrl, command_group
 from roomline.cli.spaces import FormatOption, ShowProgress
 from roomline.domain.masterdata import person_values
 from roomline.services import people as service
 from roomline.services.transfer import format_named, read_records
 
-app = typer.Typer(help="People who reserve spaces (applicants).", no_args_is_help=True)
+app = command_group("People who reserve spaces (applicants).")
 
 PersonId = typer.Argument(help="The person's id, as clients send it in ApplicantId.")
 Name = typer.Option("--name", help="As Get shows it in ApplicantName, e.g. 'Fasse, J.'.")

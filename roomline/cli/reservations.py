@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from roomline.cli.common import Json, database_for, print_json, print_table
-from roomline.cli.options import DatabaseUrl
+from roomline.cli.options import DatabaseUrl, command_group
 from roomline.config import settings_from
 from roomline.services.reservation_listing import (
     DEFAULT_LIMIT,
@@ -15,7 +15,7 @@ from roomline.services.reservation_listing import (
     reservation_values,
 )
 
-app = typer.Typer(help="Reservations, as stored.", no_args_is_help=True)
+app = command_group("Reservations, as stored.")
 
 COLUMNS = (
     ("ultimo_id", "ULTIMO ID"),

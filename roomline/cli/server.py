@@ -13,6 +13,7 @@ import signal
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -22,6 +23,8 @@ import uvicorn
 from roomline.api.connections import header_timeout_protocol
 from roomline.api.metrics import MULTIPROCESS_DIRECTORY
 from roomline.api.observability import logging_config
+from roomline.cli.common import reporting_errors
+from roomline.cli.listening import check_can_listen
 from roomline.cli.options import (
     AccessLog,
     DatabaseUrl,
@@ -49,16 +52,18 @@ def serve(
     access_log: Annotated[bool | None, AccessLog] = None,
 ) -> None:
     """Run the server on the configured database (default: ./roomline.db), migrated on start."""
-    settings = settings_from(
-        host=host,
-        port=port,
-        database_url=database_url,
-        workers=workers,
-        ultimo_quotas=ultimo_quotas,
-        redis_url=redis_url,
-        access_log=access_log,
-    )
-    prepare_database(settings)
+    with reporting_errors():
+        settings = settings_from(
+            host=host,
+            port=port,
+            database_url=database_url,
+            workers=workers,
+            ultimo_quotas=ultimo_quotas,
+            redis_url=redis_url,
+            access_log=access_log,
+        )
+        check_can_listen(settings.host, settings.port)
+        prepare_database(settings)
     run(settings)
 
 
@@ -85,33 +90,48 @@ def demo(
     ] = None,
     ultimo_quotas: Annotated[bool | None, UltimoQuotas] = None,
     redis_url: Annotated[str | None, RedisUrl] = None,
+    access_log: Annotated[bool | None, AccessLog] = None,
 ) -> None:
-    """Run the server with Ultimo's documentation playground data (SPEC §5)."""
+    """Run the server with the demo data of Ultimo's documentation playground."""
     scratch: Path | None = None
-    settings = settings_from(
-        host=host,
-        port=port,
-        database_url=database_url,
-        workers=workers,
-        now=now,
-        strict=strict,
-        ultimo_quotas=ultimo_quotas,
-        redis_url=redis_url,
-        demo=True,
-    )
+    with reporting_errors():
+        settings = settings_from(
+            host=host,
+            port=port,
+            database_url=database_url,
+            workers=workers,
+            now=now,
+            strict=strict,
+            ultimo_quotas=ultimo_quotas,
+            redis_url=redis_url,
+            access_log=access_log,
+            demo=True,
+        )
+        if settings.now is not None:
+            demo_clock(settings.now)  # a wrong --now is refused before anything is made
+        check_can_listen(settings.host, settings.port)
+    if not {"web_time_zone", "default_time_zone"} & settings.model_fields_set:
+        settings = settings.model_copy(update={"web_time_zone": demo_data.DEMO_TIME_ZONE})
     if "database_url" not in settings.model_fields_set:
         scratch = Path(tempfile.mkdtemp(prefix="roomline-demo-"))
         settings = settings.model_copy(update={"database_url": f"sqlite:///{scratch / 'demo.db'}"})
+    new_token = None
     if "admin_token" not in settings.model_fields_set:  # a blank one disables it on purpose
-        token = secrets.token_urlsafe(24)
-        settings = settings.model_copy(update={"admin_token": token})
-        typer.echo(f"roomline demo: admin token for /api/demo/clock is {token}", err=True)
+        new_token = secrets.token_urlsafe(24)
+        settings = settings.model_copy(update={"admin_token": new_token})
     if scratch is not None:
         # uvicorn re-raises SIGTERM once it has shut down; exiting through SystemExit
         # instead lets the ``finally`` below remove the temporary database.
         signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
-        prepare_database(settings)
+        with reporting_errors():
+            prepare_database(settings)
+        if new_token is not None:
+            typer.echo(
+                f"roomline demo: admin token (web view sign-in, /api/manage, /api/demo) is "
+                f"{new_token}",
+                err=True,
+            )
         run(settings)
     finally:
         if scratch is not None:
@@ -135,12 +155,20 @@ def prepare_database(settings: Settings) -> None:
         database.dispose()
 
 
+def demo_clock(now: str) -> datetime | None:
+    """Read ``--now``: the instant to pin the clock at, or None for the system clock."""
+    if now.strip().lower() == "system":
+        return None
+    return parse_instant("--now", now, zone_named("UTC"))
+
+
 def set_clock(database: Database, now: str) -> None:
+    pinned = demo_clock(now)
     with database.write() as conn:
-        if now.strip().lower() == "system":
+        if pinned is None:
             clock.shift(conn, 0)
         else:
-            clock.pin(conn, parse_instant("--now", now, zone_named("UTC")))
+            clock.pin(conn, pinned)
 
 
 def run(settings: Settings) -> None:

@@ -16,12 +16,12 @@ from roomline.cli.common import (
     reporting_errors,
     write_output,
 )
-from roomline.cli.options import DatabaseUrl
+from roomline.cli.options import DatabaseUrl, command_group
 from roomline.domain.masterdata import space_values
 from roomline.services import spaces as service
 from roomline.services.transfer import format_named, read_records
 
-app = typer.Typer(help="Spaces (rooms) that can be reserved.", no_args_is_help=True)
+app = command_group("Spaces (rooms) that can be reserved.")
 
 SpaceId = typer.Argument(help="The space's id, as clients send it in SpaceId.")
 Description = typer.Option("--description", help="Shown to people; used in the 1015 message.")

@@ -78,6 +78,16 @@ class ClientOptions:
                 raise ConnectionFailed(
                     "ConnectionFailed", f"{type(error).__name__}: {error}"
                 ) from error
-            reason = f"failed ({type(error).__name__})"
-        log.info("%s %s; try %d in %.2fs", call.workflow, reason, attempt + 1, delay)
+            reason = f"could not reach {self.base_url} ({error or type(error).__name__})"
+        # Why it waits, and for how long at most: ``roomline call`` prints these lines.
+        log.info(
+            "%s %s; trying again in %.1f s (try %d of %d; at most %.1f s more of waiting "
+            "before giving up)",
+            call.workflow,
+            reason,
+            delay,
+            attempt + 1,
+            self.retry.attempts,
+            self.retry.longest_wait(attempt),
+        )
         return delay

@@ -63,6 +63,13 @@ class RetryPolicy:
         """Return seconds to wait before retrying after a transport failure, or None."""
         return self.backoff_delay(attempt) if self.may_retry(idempotent, attempt) else None
 
+    def longest_wait(self, attempt: int) -> float:
+        """Return the most the backoff waits after try ``attempt`` can add up to."""
+        return sum(
+            min(self.max_delay, self.backoff * 2 ** (later - 1))
+            for later in range(attempt, self.attempts)
+        )
+
     def backoff_delay(self, attempt: int) -> float:
         delay = min(self.max_delay, self.backoff * 2 ** (attempt - 1))
         return random.uniform(delay / 2, delay) if self.jitter else delay

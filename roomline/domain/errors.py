@@ -41,7 +41,8 @@ The tree::
     │   ├── MissingApiKey                   absent, unknown or revoked key (one body for all)
     │   ├── WorkflowNotAllowed
     │   ├── AddressNotAllowed               the key's IP allow-list excludes the caller
-    │   └── AdminTokenRequired
+    │   ├── AdminTokenRequired
+    │   └── AdminTokenNotAKey               the admin token given where an API key belongs
     └── LimitExceeded
         ├── PayloadTooLarge
         ├── HeadersTooLarge                 request headers over the limit (431)
@@ -259,6 +260,18 @@ class AddressNotAllowed(AccessDenied):
 
 class AdminTokenRequired(AccessDenied):
     code = "AdminTokenRequired"
+
+
+class AdminTokenNotAKey(AccessDenied):
+    """A door panel given the admin token: it needs an Ultimo API key (get and create)."""
+
+    code = "AdminTokenNotAKey"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The admin token cannot be used on a panel; use an API key with get and create "
+            "(roomline keys create --name <panel> --workflows get,create)."
+        )
 
 
 class LimitExceeded(RoomlineError):

@@ -24,6 +24,8 @@ from roomline.storage.tables import people, reservations, spaces
 
 DEMO_API_KEY = "FC1555BA3F5C4C329155B5ADAC2E8AB0"
 DEMO_NOW = "2021-06-13T10:00:00+12:00"
+# The web view's zone in the demo: the one its clock is given in, C-25's.
+DEMO_TIME_ZONE = "Pacific/Auckland"
 LAST_DOCUMENTED_ULTIMO_ID = 6711
 
 DEMO_SPACES = (

@@ -16,7 +16,6 @@ from sqlalchemy import Connection
 
 from roomline.domain.errors import InvalidParameter, RecordNotFound, UnknownReservation
 from roomline.domain.reservations import Reservation, Space
-from roomline.domain.times import zone_named
 from roomline.services.reservations import ReservationService
 from roomline.storage import masterdata
 from roomline.storage import reservations as reservation_store
@@ -91,16 +90,20 @@ def matches(space: Space, search: str) -> bool:
 def day_view(
     service: ReservationService,
     day: date | None,
+    home_zone: ZoneInfo,
     search: str = "",
     state: str = "all",
     limit: int = MAX_ROWS,
 ) -> Day:
-    """Return every space matching ``search`` (and free or busy now, per ``state``) on ``day``."""
+    """Return every space matching ``search`` (and free or busy now, per ``state``) on ``day``.
+
+    No ``day`` means today by the server's clock in ``home_zone``, the web view's zone.
+    """
     if state not in STATES:
         raise InvalidParameter(f"state {state[:20]!r} is not one of {', '.join(STATES)}.")
     with service.database.read() as conn:
         now = service.clock.now(conn)
-        day = day or now.astimezone(zone_named(service.policy.default_zone)).date()
+        day = day or now.astimezone(home_zone).date()
         spaces = [s for s in masterdata.list_spaces(conn) if matches(s, search)]
         rows = _space_days(conn, service, spaces, [day], now)
     if state != "all":

@@ -30,6 +30,7 @@ from sqlalchemy.pool import QueuePool
 
 from roomline import metrics
 from roomline.domain.errors import ServiceUnavailable
+from roomline.storage.diagnosis import check_url
 from roomline.storage.groupcommit import GroupCommitter
 
 # What a database that does not answer (locked past the busy timeout, unreachable)
@@ -136,8 +137,9 @@ class Database:
 
 
 def normalize_url(url: str) -> str:
-    """Map ``postgresql://`` and ``postgres://`` to the psycopg 3 driver."""
-    parsed = make_url(url)
+    """Check ``url`` (``diagnosis.check_url``); map ``postgresql://`` and ``postgres://`` to
+    the psycopg 3 driver."""
+    parsed = check_url(url)
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed.render_as_string(hide_password=False)

@@ -7,7 +7,7 @@ visible minutes: preparation (shaded), the reservation itself, cleanup (shaded).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -27,11 +27,20 @@ class Placed:
     start_text: str  # local wall-clock times of the reservation itself
     end_text: str
     state: str  # "past", "running" or "upcoming", by the server's clock
+    # How far the title line may run, in percent of the block's own size: to the start of
+    # the next block on the track, or to the track's end. A short block's title runs on
+    # past its end over the free stretch after it, so it can be read on one line.
+    title_room: float = 100.0
 
     def share(self, minutes: float) -> float:
         """Return a part's percentage of the drawn block (the parts add up to 100)."""
         total = self.preparation + self.main + self.cleanup
         return round(minutes / total * 100, 4) if total else 0.0
+
+    @property
+    def title_offset(self) -> float:
+        """Where the title starts, in percent of the block: where the reservation does."""
+        return self.share(self.preparation)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +92,19 @@ def place(entry: Entry, start: datetime, end: datetime, zone: ZoneInfo, now: dat
     )
 
 
+def with_title_room(blocks: list[Placed]) -> list[Placed]:
+    """Give each block of one track the room its title has, up to the next block."""
+    starts = sorted(block.offset for block in blocks)
+    placed = []
+    for block in blocks:
+        following = [start for start in starts if start > block.offset]
+        end = following[0] if following else 100.0
+        title_start = block.offset + block.size * block.title_offset / 100
+        room = (end - title_start) / block.size * 100 if block.size else 0.0
+        placed.append(replace(block, title_room=round(max(room, 0.0), 4)))
+    return placed
+
+
 def hour_marks(start: datetime, end: datetime, zone: ZoneInfo) -> list[Mark]:
     """Return a mark at every local whole hour inside the track (after its start)."""
     marks = []
@@ -116,7 +138,9 @@ def track(row: SpaceDay, now: datetime) -> Track:
     hours = hours_long(row.start, row.end)
     return Track(
         row=row,
-        blocks=[place(entry, row.start, row.end, row.zone, now) for entry in row.entries],
+        blocks=with_title_room(
+            [place(entry, row.start, row.end, row.zone, now) for entry in row.entries]
+        ),
         now_offset=percent(now, row.start, row.end) if row.start <= now < row.end else None,
         hours=hours,
         marks=[] if hours == 24 else hour_marks(row.start, row.end, row.zone),

@@ -84,6 +84,11 @@ def reservations(request: Request) -> ReservationService:
     return service
 
 
+def web_zone(request: Request) -> ZoneInfo:
+    """The zone the web view takes "today" and the clock in (``Settings.web_view_zone``)."""
+    return ZoneInfo(request.app.state.settings.web_view_zone)
+
+
 def with_query(path: str, **params: Any) -> str:
     """Return ``path`` with the non-empty ``params`` as its query string."""
     kept = {name: value for name, value in params.items() if value not in (None, "")}

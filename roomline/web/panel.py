@@ -15,10 +15,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from roomline.api.admin import is_admin_token
 from roomline.api.errors import error_response, status_for
 from roomline.api.observability import request_info
 from roomline.compat.ultimo import wire
-from roomline.domain.errors import RoomlineError, UnknownSpace
+from roomline.config import Settings
+from roomline.domain.errors import AdminTokenNotAKey, MissingApiKey, RoomlineError, UnknownSpace
 from roomline.domain.times import format_instant
 from roomline.services.keys import authenticate
 from roomline.services.reservations import ReservationService
@@ -48,7 +50,7 @@ async def panel_state(request: Request, space_id: str) -> Response:
         body = await run(
             _state,
             request.app.state.reservations,
-            request.app.state.settings.application_element_ids,
+            request.app.state.settings,
             space_id,
             request.headers.get("apikey"),
             request_info(request.scope).client_address,
@@ -60,13 +62,20 @@ async def panel_state(request: Request, space_id: str) -> Response:
 
 def _state(
     service: ReservationService,
-    element_ids: dict[str, str],
+    settings: Settings,
     space_id: str,
     api_key: str | None,
     client_address: str | None,
 ) -> dict[str, Any]:
+    element_ids = settings.application_element_ids
     with service.database.read() as conn:
-        authenticate(CoreReads(conn), api_key, wire.GET, client_address)
+        try:
+            authenticate(CoreReads(conn), api_key, wire.GET, client_address)
+        except MissingApiKey:
+            # Staff who know the admin token try it first; say what the panel needs instead.
+            if is_admin_token(settings.admin_token, api_key):
+                raise AdminTokenNotAKey() from None
+            raise
         space = masterdata.get_space(conn, space_id)
         if space is None:
             raise UnknownSpace(f"SpaceId {space_id!r} is not a known space.")

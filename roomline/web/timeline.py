@@ -20,14 +20,21 @@ from roomline.api.errors import status_for
 from roomline.api.observability import request_info
 from roomline.compat.ultimo import wire
 from roomline.domain.errors import RoomlineError
-from roomline.domain.times import zone_named
 from roomline.services import people as people_service
 from roomline.services import spaces as space_service
 from roomline.services import timeline
 from roomline.services.audit import Actor
 from roomline.web import layout
 from roomline.web.blocking import run
-from roomline.web.pages import database, problem, redirect, render, reservations, with_query
+from roomline.web.pages import (
+    database,
+    problem,
+    redirect,
+    render,
+    reservations,
+    web_zone,
+    with_query,
+)
 from roomline.web.params import calendar_day, whole_number
 from roomline.web.session import flash, require_csrf, require_signed_in
 
@@ -76,15 +83,15 @@ async def _day_page(
     error: RoomlineError | None = None,
 ) -> Response:
     service = reservations(request)
+    home_zone = web_zone(request)
     try:
         day = calendar_day("date", day_text)
-        view = await run(timeline.day_view, service, day, search, state)
+        view = await run(timeline.day_view, service, day, home_zone, search, state)
     except RoomlineError as exc:
         return problem(request, exc)
     bookable = [s for s in await run(space_service.list_spaces, database(request)) if s.bookable]
     people = await run(people_service.list_people, database(request))
-    default_zone = zone_named(service.policy.default_zone)
-    today = view.now.astimezone(default_zone).date()
+    today = view.now.astimezone(home_zone).date()
     return render(
         request,
         "timeline.html",
@@ -92,7 +99,7 @@ async def _day_page(
         view=view,
         tracks=[layout.track(row, view.now) for row in view.rows],
         today=today,
-        default_zone=default_zone,
+        home_zone=home_zone,
         previous_day=view.day - timedelta(days=1),
         next_day=view.day + timedelta(days=1),
         search=search,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -54,8 +55,8 @@ def test_create_get_update_cancel(server: Server, world: World) -> None:
         "--external-id",
         f"cli-{space.id}",
     )
-    ultimo_id = json.loads(created.stdout)["UltimoId"]
-    assert created.stdout == json.dumps({"UltimoId": ultimo_id}, indent=2) + "\n"
+    ultimo_id = json.loads(created.stdout)["ultimo_id"]
+    assert created.stdout == json.dumps({"ultimo_id": ultimo_id}, indent=2) + "\n"
 
     window = ["--space", space.id, "--from", "2030-01-08 00:00:00", "--till", "2030-01-09 00:00:00"]
     listed = json.loads(call(server, "get", *window).stdout)
@@ -74,11 +75,11 @@ def test_create_get_update_cancel(server: Server, world: World) -> None:
     ]
 
     updated = call(server, "update", ultimo_id, "--end", "2030-01-08 11:00:00")
-    assert json.loads(updated.stdout) == {"UltimoId": ultimo_id, "result": "updated"}
+    assert json.loads(updated.stdout) == {"ultimo_id": ultimo_id, "result": "updated"}
     assert json.loads(call(server, "get", *window).stdout)[0]["end"] == "2030-01-08T11:00:00+01:00"
 
     cancelled = call(server, "cancel", ultimo_id)
-    assert json.loads(cancelled.stdout) == {"UltimoId": ultimo_id, "result": "cancelled"}
+    assert json.loads(cancelled.stdout) == {"ultimo_id": ultimo_id, "result": "cancelled"}
     assert json.loads(call(server, "get", *window).stdout) == []
 
 
@@ -144,6 +145,24 @@ def test_unreachable_server_is_reported(server: Server) -> None:
     assert result.exit_code == 1
     error = error_of(result)
     assert (error["code"], error["status"]) == ("ConnectionFailed", None)
+
+
+def test_retries_are_announced_on_standard_error() -> None:
+    base_url = f"http://127.0.0.1:{free_port()}"  # nothing listens: refused at once
+    result = CliRunner().invoke(
+        app,
+        ["call", "cancel", "1"],
+        env={"ROOMLINE_CALL_BASE_URL": base_url, "ROOMLINE_CALL_API_KEY": DEMO_KEY},
+    )
+    assert result.exit_code == 1 and result.stdout == ""
+    *notices, last = result.stderr.splitlines()
+    assert [re.sub(r"again in \d+\.\d s", "again in N s", line) for line in notices] == [
+        f"roomline call: REST_CancelReservation could not reach {base_url} ([Errno 111] "
+        f"Connection refused); trying again in N s (try {attempt} of 3; at most {left} s "
+        "more of waiting before giving up)"
+        for attempt, left in ((2, "1.5"), (3, "1.0"))
+    ]
+    assert json.loads(last)["error"]["code"] == "ConnectionFailed"
 
 
 @pytest.mark.parametrize("subcommand", ["create", "update", "cancel", "get"])

@@ -7,8 +7,11 @@ Amsterdam, where the test spaces are. Every test makes its own spaces.
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import World
@@ -194,6 +197,12 @@ def test_a_panel_asks_for_its_key_and_refuses_a_wrong_one(
     expect(page.locator("[data-setup-problem]")).to_have_text(
         "The key was refused: Missing API key"
     )
+    setup.get_by_label("API key").fill(ADMIN_TOKEN)
+    setup.get_by_role("button", name="Save on this tablet").click()
+    expect(page.locator("[data-setup-problem]")).to_have_text(
+        "The key was refused: The admin token cannot be used on a panel; use an API key "
+        "with get and create (roomline keys create --name <panel> --workflows get,create)."
+    )
     setup.get_by_label("API key").fill(world.key(workflows=[GET, CREATE]))
     setup.get_by_role("button", name="Save on this tablet").click()
     expect(setup).to_be_hidden()
@@ -253,3 +262,53 @@ def test_the_week_view_books_by_dragging_down_a_day(
     hour = track["height"] / 24
     assert abs(drawn["y"] - (track["y"] + 13.5 * hour)) < 2  # from 13:30, the preparation
     assert abs(drawn["height"] - 2 * hour) < 2
+
+
+def test_short_reservations_show_their_title_on_one_line(
+    server: Server, world: World, page: Any
+) -> None:
+    space = world.space(cleanup=5, description="Short room")
+    person = world.person("Visser, A.")
+    amsterdam = ZoneInfo("Europe/Amsterdam")
+    short = {
+        30: ("Design review", datetime(2030, 1, 7, 14, 0, tzinfo=amsterdam)),
+        15: ("Stand-up", datetime(2030, 1, 7, 11, 0, tzinfo=amsterdam)),
+    }
+    ids = {
+        minutes: world.reservation(
+            space, start, start + timedelta(minutes=minutes), person.id, description=title
+        )
+        for minutes, (title, start) in short.items()
+    }
+    for path in (f"/web/?date={DAY}&q={space.id}", f"/web/spaces/{space.id}/week?date={DAY}"):
+        if path.startswith("/web/?"):
+            sign_in(page, server, path)
+        else:
+            page.goto(server.base_url + path)
+        for minutes, (title, start) in short.items():
+            block = page.locator(f"#r{ids[minutes]}")
+            block.scroll_into_view_if_needed()
+            shown = block.locator(".title")
+            expect(shown).to_have_text(title)
+            expect(shown).to_be_in_viewport(ratio=1)
+            # All of it on one line: nothing cut off, no second line.
+            assert shown.evaluate("e => e.scrollWidth <= e.clientWidth"), (path, title)
+            height = shown.evaluate("e => e.getBoundingClientRect().height")
+            line = shown.evaluate("e => parseFloat(getComputedStyle(e).lineHeight)")
+            assert height == pytest.approx(line, abs=1), (path, title)
+            times = f"{start:%H:%M}–{start + timedelta(minutes=minutes):%H:%M}"
+            rest = f"{times} · {title} · Visser, A. · prep 0 / cleanup 5 min · {ids[minutes]:011d}"
+            expect(block).to_have_attribute(
+                "aria-label",
+                f"{ids[minutes]:011d} · {times} · {title} · Visser, A. · prep 0 / cleanup 5 min",
+            )
+            more = block.locator(".more")
+            expect(more).to_be_hidden()
+            block.hover()
+            expect(more).to_be_visible()
+            expect(more).to_have_text(rest)
+            page.mouse.move(0, 0)
+            expect(more).to_be_hidden()
+            block.focus()
+            expect(more).to_be_visible()
+            block.blur()

@@ -436,7 +436,20 @@ def test_panel_api_needs_an_api_key_that_may_get(server: Server, world: World) -
     path = f"/api/panel/{space.id}"
     assert server.client.get(path).json() == {"message": "Missing API key", "code": "MissingApiKey"}
     assert server.client.get(path).status_code == 401
-    assert server.client.get(path, headers={"ApiKey": ADMIN_TOKEN}).status_code == 401
+    admin_token = server.client.get(path, headers={"ApiKey": ADMIN_TOKEN})
+    assert (admin_token.status_code, admin_token.json()) == (
+        401,
+        {
+            "message": "The admin token cannot be used on a panel; use an API key with get "
+            "and create (roomline keys create --name <panel> --workflows get,create).",
+            "code": "AdminTokenNotAKey",
+        },
+    )
+    # The workflows answer the admin token as Ultimo answers any unknown key.
+    assert server.call(GET, _window(space.id), key=ADMIN_TOKEN).json() == {
+        "message": "Missing API key",
+        "code": "MissingApiKey",
+    }
     create_only = world.key(workflows=[CREATE])
     refused = server.client.get(path, headers={"ApiKey": create_only})
     assert refused.status_code == 403 and refused.json()["code"] == "WorkflowNotAllowed"

@@ -55,6 +55,7 @@ BOOKINGS = (
     ("A-201", "16:00", "17:00", "Interview", "PJ"),
     ("B-001", "09:00", "12:00", "Onboarding training", "AV"),
     ("B-001", "13:30", "16:30", "Safety course", "SV"),
+    ("B-014", "09:00", "09:15", "Check-in", "SV"),
     ("B-014", "11:00", "13:00", "Deep work", "MB"),
     ("B-014", "14:00", "15:30", "Writing", "AV"),
 )
@@ -62,7 +63,9 @@ BOOKINGS = (
 LATER = (
     (8, "A-102", "09:00", "10:00", "Stand-up", "MB"),
     (8, "A-102", "13:30", "15:00", "Hiring panel", "PJ"),
+    (9, "A-102", "08:30", "08:45", "Check-in", "MB"),
     (9, "A-102", "10:00", "12:00", "Workshop", "SV"),
+    (10, "A-102", "09:00", "09:30", "Quick sync", "PJ"),
     (10, "A-102", "11:00", "12:30", "Customer demo", "AV"),
     (11, "A-102", "09:00", "10:00", "Stand-up", "MB"),
     (11, "A-102", "15:00", "16:00", "Friday wrap-up", "PJ"),
@@ -138,6 +141,11 @@ def test_screenshots_of_the_timeline_and_the_door_panel(
     sign_in(page, server, "/web/?date=2030-01-07")
     expect(page.locator(".block")).to_have_count(len(BOOKINGS))
     page.screenshot(path=str(shots / "timeline.png"), full_page=True)
+    # A quarter of an hour: its title on one line, the rest on hover.
+    check_in = page.locator(".block", has_text="Check-in")
+    check_in.hover()
+    expect(check_in.locator(".more")).to_be_visible()
+    page.screenshot(path=str(shots / "timeline-hover.png"))
     page.set_viewport_size({"width": 1400, "height": 900})
     page.goto(f"{server.base_url}/web/spaces/A-102/week?date=2030-01-07")
     expect(page.locator(".block")).to_have_count(3 + len(LATER))
@@ -171,10 +179,15 @@ def test_screenshots_of_the_timeline_and_the_door_panel(
     small.screenshot(path=str(shots / "panel-phone.png"))
     phone.close()
 
-    for name in ("timeline", "week", "panel-busy", "panel-free", "panel-phone"):
+    for name in ("timeline", "timeline-hover", "week", "panel-busy", "panel-free", "panel-phone"):
         width, height = _png_size(shots / f"{name}.png")
         assert width >= 390 and height >= 700, name
+    for shot in shots.iterdir():
+        keep_screenshot(shot)
+
+
+def keep_screenshot(shot: Path) -> None:
+    """Copy ``shot`` to docs/screenshots/ when ROOMLINE_UPDATE_SCREENSHOTS=1."""
     if os.environ.get("ROOMLINE_UPDATE_SCREENSHOTS") == "1":
         DOCS.mkdir(parents=True, exist_ok=True)
-        for shot in shots.iterdir():
-            shutil.copyfile(shot, DOCS / shot.name)
+        shutil.copyfile(shot, DOCS / shot.name)

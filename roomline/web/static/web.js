@@ -4,6 +4,7 @@
 
 (function () {
   const QUARTER = 15 * 60 * 1000;
+  const WORK_STARTS_AT = 7; // the hour a day and a week open on, unless "now" is elsewhere
 
   function wallClock(ms, zone) {
     // The wall-clock "yyyy-MM-ddTHH:mm" of an instant in an IANA zone (datetime-local).
@@ -144,6 +145,7 @@
   }
 
   function scrollToNow() {
+    // Open on working hours with the "now" line in view; earlier hours stay a scroll away.
     const box = document.querySelector("[data-timeline]");
     if (!box) return;
     const focused = location.hash ? document.querySelector(location.hash) : null;
@@ -152,20 +154,25 @@
       focused.scrollIntoView({ block: "center", inline: "center" });
       return;
     }
-    const track = box.querySelector("[data-track]");
+    const home = box.dataset.homeZone;
+    const track = box.querySelector(`[data-track][data-zone="${home}"]`) || box.querySelector("[data-track]");
     if (!track) return;
     const vertical = track.dataset.axis === "y";
-    const line = box.querySelector("[data-now]");
-    // A week starts at 07:00; a day that does not fit starts an hour before now.
-    const share = line && !vertical
-      ? Math.max(0, parseFloat(line.style.left) / 100 - 1 / 24)
-      : 7 / 24;
-    if (vertical) {
-      box.scrollTop = share * track.offsetHeight;
-    } else if (box.scrollWidth > box.clientWidth) {
-      const label = box.querySelector(".tl-label");
-      box.scrollLeft = share * (box.scrollWidth - (label ? label.offsetWidth : 0));
+    const length = vertical ? track.offsetHeight : track.offsetWidth;
+    // The track's part not hidden under the sticky day headings or space labels.
+    const cover = vertical
+      ? (box.querySelector(".wk-head") || {}).offsetHeight || 0
+      : (box.querySelector(".tl-label") || {}).offsetWidth || 0;
+    const visible = (vertical ? box.clientHeight : box.clientWidth) - cover;
+    const hour = length / 24;
+    let start = WORK_STARTS_AT * hour;
+    const line = track.querySelector("[data-now]") || box.querySelector("[data-now]");
+    if (line) {
+      const at = (parseFloat(vertical ? line.style.top : line.style.left) / 100) * length;
+      if (at < start || at > start + visible - hour / 2) start = Math.max(0, at - hour);
     }
+    if (vertical) box.scrollTop = start;
+    else box.scrollLeft = start;
   }
 
   function copyButtons() {
