@@ -246,7 +246,8 @@ def _bookable_space(conn: Connection, space_id: str) -> Space:
 
 
 def _existing(conn: Connection, ultimo_id: int) -> Reservation:
-    current = store.get(conn, ultimo_id)
+    """Return the reservation a write changes, locked (``store.get_for_update``)."""
+    current = store.get_for_update(conn, ultimo_id)
     if current is None:
         raise UnknownReservation(f"UltimoId {ultimo_id:011d} is not a known reservation.")
     return current

@@ -3,6 +3,7 @@
 A write that the database refuses because blocked intervals overlap (PostgreSQL's
 exclusion constraint, SQLite's triggers) becomes ``SpaceNotAvailable``; one refused because the key already
 used the ExternalId becomes ``ExternalIdTaken``, so the service can answer idempotently.
+A write reads the reservation it changes with ``get_for_update``.
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ def reservation_from_row(row: Any) -> Reservation:
 _BY_ID = DirectStatement(
     select(reservations).where(reservations.c.ultimo_id == bindparam("ultimo_id"))
 )
+# PostgreSQL locks the row until the transaction ends (SQLite's dialect leaves FOR UPDATE
+# out: its write transaction already holds the database's only write lock).
+_BY_ID_FOR_UPDATE = DirectStatement(
+    select(reservations).where(reservations.c.ultimo_id == bindparam("ultimo_id")).with_for_update()
+)
 _BY_EXTERNAL_ID = DirectStatement(
     select(reservations).where(
         reservations.c.api_key_id == bindparam("api_key_id"),
@@ -64,6 +70,17 @@ _BY_EXTERNAL_ID_WITHOUT_KEY = DirectStatement(
 
 def get(conn: Connection, ultimo_id: int) -> Reservation | None:
     row = _BY_ID.first(conn, {"ultimo_id": ultimo_id})
+    return None if row is None else reservation_from_row(row)
+
+
+def get_for_update(conn: Connection, ultimo_id: int) -> Reservation | None:
+    """Read a reservation that the caller's write decides on, locking it until commit.
+
+    A concurrent write of the same row waits for this transaction to end and then reads
+    the row as committed, so two writes of one reservation run one after the other: a
+    cancel and an update cannot both act on the state before the other.
+    """
+    row = _BY_ID_FOR_UPDATE.first(conn, {"ultimo_id": ultimo_id})
     return None if row is None else reservation_from_row(row)
 
 
