@@ -110,20 +110,24 @@ class ReservationService:
         The write and its audit entry (by ``actor``) commit together.
         """
         fingerprint = _fingerprint(request) if request.external_id else None
-        try:
-            with self.database.write() as conn:
-                if request.external_id:
-                    earlier = _earlier_create(conn, api_key_id, request, fingerprint)
-                    if earlier is not None:
-                        return earlier
-                return self._insert(conn, request, api_key_id, fingerprint, actor)
-        except store.ExternalIdTaken:
-            # A concurrent identical request won the race (PostgreSQL); answer as it did.
-            with self.database.read() as conn:
+        with self.database.write() as conn:
+            if request.external_id:
                 earlier = _earlier_create(conn, api_key_id, request, fingerprint)
-            if earlier is None:  # pragma: no cover - the row that refused us is gone
-                raise
-            return earlier
+                if earlier is not None:
+                    return earlier
+            try:
+                return self._insert(conn, request, api_key_id, fingerprint, actor)
+            except (SpaceNotAvailable, store.ExternalIdTaken):
+                if not request.external_id:
+                    raise
+                # On PostgreSQL an identical request may have committed since the check
+                # above, and its row is then what refused us: as a conflict (1015) or as
+                # the ExternalId taken, whichever the database met first. Under READ
+                # COMMITTED this statement sees it; answer as that request did.
+                earlier = _earlier_create(conn, api_key_id, request, fingerprint)
+                if earlier is None:
+                    raise
+                return earlier
 
     def _insert(
         self,

@@ -32,7 +32,7 @@ from roomline.services.reservations import (
 )
 from roomline.storage import reservations as store
 from roomline.storage.database import Database
-from roomline.storage.tables import audit_log
+from roomline.storage.tables import audit_log, reservations
 from tests.storage.helpers import database_with
 
 ROOM = Space("R1", "Room one", "UTC", 15, 15, 4, True)
@@ -144,3 +144,23 @@ def test_identical_cancels_at_once_record_one_cancel(
         if answers != [None] * IDENTICAL_CANCELS or actions != ["create", "cancel"]:
             wrong.append((round_, answers, actions))
     assert wrong == [], f"{len(wrong)} of {CANCELS_ROUNDS} rounds went wrong"
+
+
+IDENTICAL_CREATES = 8
+CREATES_ROUNDS = 60
+
+
+def test_identical_idempotent_creates_at_once_all_answer_the_winner(
+    database: Database, service: ReservationService
+) -> None:
+    # Before the fix (PostgreSQL): a twin saw the winner's row as a conflict (1015)
+    # before it saw its ExternalId.
+    wrong = []
+    for round_ in range(CREATES_ROUNDS):
+        request = booking(hour=round_, external_id=f"twin-{round_}")
+        answers = together(*[partial(service.create, request, None)] * IDENTICAL_CREATES)
+        if len(set(map(repr, answers))) != 1 or not isinstance(answers[0], int):
+            wrong.append((round_, answers))
+    assert wrong == [], f"{len(wrong)} of {CREATES_ROUNDS} rounds went wrong"
+    with database.read() as conn:
+        assert len(conn.execute(select(reservations.c.ultimo_id)).all()) == CREATES_ROUNDS
