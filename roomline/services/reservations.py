@@ -139,7 +139,7 @@ class ReservationService:
     ) -> int:
         space = _bookable_space(conn, request.space_id)
         if masterdata.get_person(conn, request.applicant_id) is None:
-            raise UnknownApplicant(f"ApplicantId {request.applicant_id!r} is not a known person.")
+            raise UnknownApplicant.named(request.applicant_id)
         zone = self.zone_of(space)
         start = parse_instant("StartTime", request.start_time, zone)
         end = parse_instant("EndTime", request.end_time, zone)
@@ -232,7 +232,7 @@ class ReservationService:
                 return self.in_window(window, own)
         space = reads.space(window.space_id)
         if space is None:
-            raise UnknownSpace(f"SpaceId {window.space_id!r} is not a known space.")
+            raise UnknownSpace.named(window.space_id)
         zone = self.zone_of(space)
         start = parse_instant("From", window.from_time, zone)
         end = parse_instant("Till", window.till_time, zone)
@@ -243,7 +243,7 @@ class ReservationService:
 def _bookable_space(conn: Connection, space_id: str) -> Space:
     space = masterdata.get_space(conn, space_id)
     if space is None:
-        raise UnknownSpace(f"SpaceId {space_id!r} is not a known space.")
+        raise UnknownSpace.named(space_id)
     if not space.bookable:
         raise SpaceNotBookable(f"Space {space_id!r} is not bookable.")
     return space

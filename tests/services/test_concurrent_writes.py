@@ -9,6 +9,7 @@ of rounds are those that caught each fault on PostgreSQL before it was fixed.
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -20,8 +21,13 @@ from sqlalchemy import select
 
 from roomline.domain.errors import (
     ReservationCancelled,
+    StillReferenced,
+    UnknownApplicant,
+    UnknownSpace,
 )
 from roomline.domain.reservations import Person, Space
+from roomline.services import people as people_service
+from roomline.services import spaces as space_service
 from roomline.services.audit import snapshot
 from roomline.services.clock import SystemClock
 from roomline.services.reservations import (
@@ -30,6 +36,7 @@ from roomline.services.reservations import (
     ReservationService,
     TimeChange,
 )
+from roomline.storage import masterdata
 from roomline.storage import reservations as store
 from roomline.storage.database import Database
 from roomline.storage.tables import audit_log, reservations
@@ -164,3 +171,42 @@ def test_identical_idempotent_creates_at_once_all_answer_the_winner(
     assert wrong == [], f"{len(wrong)} of {CREATES_ROUNDS} rounds went wrong"
     with database.read() as conn:
         assert len(conn.execute(select(reservations.c.ultimo_id)).all()) == CREATES_ROUNDS
+
+
+REMOVAL_ROUNDS = 40
+_numbers = itertools.count(1)
+
+
+@pytest.mark.parametrize("removed", ["space", "applicant"])
+def test_a_create_racing_the_removal_of_its_space_or_applicant(
+    database: Database, service: ReservationService, removed: str
+) -> None:
+    # Before the fix (PostgreSQL): the insert met the foreign key of the removed row
+    # and the create raised IntegrityError (500).
+    wrong = []
+    for round_ in range(REMOVAL_ROUNDS):
+        number = next(_numbers)
+        space = Space(f"S-{number}", "Room", "UTC", 0, 0, 4, True)
+        person = Person(f"P-{number}", "Person")
+        with database.write() as conn:
+            masterdata.add_space(conn, space)
+            masterdata.add_person(conn, person)
+        if removed == "space":
+            remove = partial(space_service.remove_space, database, space.id)
+            unknown: type[Exception] = UnknownSpace
+        else:
+            remove = partial(people_service.remove_person, database, person.id)
+            unknown = UnknownApplicant
+        create = partial(service.create, booking(round_, space.id, person.id), None)
+        created, removal = together(create, remove)
+        with database.read() as conn:
+            rows = conn.execute(
+                select(reservations.c.ultimo_id).where(reservations.c.space_id == space.id)
+            ).all()
+        if isinstance(created, int):  # the create came first: the removal is refused
+            right = isinstance(removal, StillReferenced) and rows == [(created,)]
+        else:  # the removal came first: the create names something unknown
+            right = isinstance(created, unknown) and removal is None and rows == []
+        if not right:
+            wrong.append((round_, created, removal))
+    assert wrong == [], f"{len(wrong)} of {REMOVAL_ROUNDS} rounds went wrong"
