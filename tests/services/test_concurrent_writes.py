@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -40,7 +39,7 @@ from roomline.storage import masterdata
 from roomline.storage import reservations as store
 from roomline.storage.database import Database
 from roomline.storage.tables import audit_log, reservations
-from tests.storage.helpers import database_with
+from tests.storage.helpers import database_with, run_together
 
 ROOM = Space("R1", "Room one", "UTC", 15, 15, 4, True)
 PERSON = Person("P1", "Person")
@@ -59,22 +58,7 @@ def service(database: Database) -> ReservationService:
 
 def together(*work: Callable[[], object]) -> list[object]:
     """Run each callable in its own thread, released at once; results or exceptions."""
-    barrier = threading.Barrier(len(work))
-    results: list[object] = [None] * len(work)
-
-    def run(index: int) -> None:
-        barrier.wait()
-        try:
-            results[index] = work[index]()
-        except Exception as exc:
-            results[index] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(work))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
+    return run_together(len(work), lambda index: work[index]())
 
 
 def utc(moment: datetime) -> str:

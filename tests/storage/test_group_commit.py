@@ -25,7 +25,7 @@ from roomline.storage.database import Database
 from roomline.storage.groupcommit import GroupCommitter
 from roomline.storage.migrate import upgrade
 from roomline.storage.tables import people
-from tests.storage.helpers import database_with
+from tests.storage.helpers import database_with, run_together
 
 ROOM = Space("R1", "Room one", "UTC", 0, 0, 4, True)
 T0 = datetime(2031, 1, 1, tzinfo=UTC)
@@ -70,25 +70,6 @@ def break_the_commit(conn: Connection) -> None:
         "'2031-01-01 11:00:00.000000', 'Processed', '', '2031-01-01 00:00:00.000000', "
         "'2031-01-01 00:00:00.000000')"
     )
-
-
-def run_together(count: int, work: object) -> list[object]:
-    barrier = threading.Barrier(count)
-    results: list[object] = [None] * count
-
-    def run(index: int) -> None:
-        barrier.wait()
-        try:
-            results[index] = work(index)  # type: ignore[operator]
-        except Exception as exc:
-            results[index] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 def assert_booked_once(database: Database, results: list[object]) -> None:
