@@ -76,7 +76,7 @@ class HotReader:
             engine = self.database.engine
             arguments, options = engine.dialect.create_connect_args(engine.url)
             raw = sqlite3.connect(*arguments, **{**options, "check_same_thread": True})  # type: ignore[call-overload]
-            configure_sqlite_connection(raw, None)
+            configure_sqlite_connection(raw, self.database.wait_seconds)
             self._local.raw = raw
         return raw
 
