@@ -29,7 +29,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from roomline.domain.errors import ServiceUnavailable
-from roomline.storage.groupcommit import DEFAULT_WAIT_SECONDS, GroupCommitter
+from roomline.storage.groupcommit import DEFAULT_WAIT_SECONDS, GroupCommitter, busy_timeout_ms
 
 # What a database that does not answer (locked past the busy timeout, unreachable)
 # raises: through SQLAlchemy, or from a ``direct`` statement on the sqlite3 connection.
@@ -161,7 +161,7 @@ def _create_engine(url: str, pool_size: int, wait_seconds: float) -> Engine:
     )
 
     def configure(dbapi_connection: Any, _record: Any) -> None:
-        configure_sqlite_connection(dbapi_connection, wait_seconds)
+        configure_sqlite_connection(dbapi_connection, busy_timeout_ms(wait_seconds))
 
     event.listen(engine, "connect", configure)
     event.listen(engine, "begin", _begin_sqlite_transaction)
@@ -169,7 +169,7 @@ def _create_engine(url: str, pool_size: int, wait_seconds: float) -> Engine:
 
 
 def configure_sqlite_connection(
-    dbapi_connection: Any, wait_seconds: float = DEFAULT_WAIT_SECONDS
+    dbapi_connection: Any, busy_ms: int = busy_timeout_ms(DEFAULT_WAIT_SECONDS)
 ) -> None:
     # Take transaction control away from the sqlite3 module so ``_begin`` decides.
     dbapi_connection.isolation_level = None
@@ -177,7 +177,7 @@ def configure_sqlite_connection(
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={int(wait_seconds * 1000)}")
+    cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
     cursor.close()
 
 

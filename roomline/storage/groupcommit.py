@@ -28,9 +28,9 @@ block's group. Both kinds take the same turn, so they never interleave.
 
 Every writer waits at most ``wait_seconds`` in all, from the moment it asks to write:
 for the turn, for its group to open, and in ``BEGIN IMMEDIATE`` for a lock another
-process holds (the busy timeout is set to what is left of the earliest wait of the group
-being opened). Past that it fails with ``ServiceUnavailable``; a writer never starts
-waiting afresh because the writers ahead of it gave up.
+process holds (the busy timeout, when longer, is cut to what is left of the earliest wait
+of the group being opened). Past that it fails with ``ServiceUnavailable``; a writer
+never starts waiting afresh because the writers ahead of it gave up.
 """
 
 from __future__ import annotations
@@ -53,7 +53,16 @@ from roomline.domain.errors import ServiceUnavailable
 
 MAX_GROUP = 32
 DEFAULT_WAIT_SECONDS = 30.0
+# Connections wait this much less than a whole wait in their busy handler, so a writer
+# that has waited less than this for its turn opens its group without setting the busy
+# timeout first (a PRAGMA each, with its own statement text, costs a few microseconds).
+BUSY_TIMEOUT_SLACK_MS = 100
 T = TypeVar("T")
+
+
+def busy_timeout_ms(wait_seconds: float) -> int:
+    """The busy timeout of a connection, for a wait of ``wait_seconds`` in all."""
+    return max(1, int(wait_seconds * 1000) - BUSY_TIMEOUT_SLACK_MS)
 
 
 class _Group:
@@ -95,6 +104,7 @@ class GroupCommitter:
         self.engine = engine
         self.max_group = max_group
         self.wait_seconds = wait_seconds
+        self.busy_timeout_ms = busy_timeout_ms(wait_seconds)  # the connections' own
         self._turn = threading.Lock()  # held by the writer whose block runs, and by the commit
         self._queue = threading.Lock()
         self._queued = 0
@@ -311,11 +321,13 @@ class GroupCommitter:
             assert raw is not None  # a connection just checked out
             try:
                 # BEGIN IMMEDIATE waits for another process's lock up to the busy
-                # timeout: only as long as this wait has left.
-                raw.execute(f"PRAGMA busy_timeout = {left_ms}")
+                # timeout: no longer than this wait has left.
+                shorter = left_ms < self.busy_timeout_ms
+                if shorter:
+                    raw.execute(f"PRAGMA busy_timeout = {left_ms}")
                 transaction = conn.begin()
-                # Back to the full wait for whoever uses the pooled connection next.
-                raw.execute(f"PRAGMA busy_timeout = {int(self.wait_seconds * 1000)}")
+                if shorter:  # as before, for whoever uses the pooled connection next
+                    raw.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
             except BaseException:
                 conn.close()
                 raise
