@@ -63,7 +63,7 @@ def _run(conn: sqlite3.Connection, statement: DirectStatement, **values: Any) ->
 def _connect(path: str) -> sqlite3.Connection:
     # autocommit: the floor issues BEGIN, SAVEPOINT and COMMIT itself.
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    configure_sqlite_connection(conn, None)  # WAL, synchronous=FULL, foreign keys
+    configure_sqlite_connection(conn)  # WAL, synchronous=FULL, foreign keys
     return conn
 
 

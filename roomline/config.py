@@ -32,8 +32,8 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
     # How long a server told to stop (SIGTERM) lets requests in flight finish, refusing new
-    # connections meanwhile: longer than a request may wait for the database (SQLite's
-    # 30 s busy timeout, the connection pool's 30 s), so none is cut off in a normal stop.
+    # connections meanwhile: longer than a request may wait for the database (below), so
+    # none is cut off in a normal stop.
     shutdown_grace_seconds: int = Field(default=35, ge=0)
     # How long a client may take to send a request's headers (from connecting, or from
     # the first byte of a later request on the connection) before it is disconnected.
@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     # PostgreSQL connections each worker process may hold at most (requests beyond wait).
     database_pool_size: int = Field(default=10, ge=1, le=500)
+    # The longest a request waits for the database in all: an SQLite write for the write
+    # lock (queued behind this process's writers and another process's lock), any request
+    # for a pooled connection. Then 503 ServiceUnavailable with Retry-After.
+    database_wait_seconds: float = Field(default=30.0, gt=0, le=3600)
 
     default_time_zone: str = "UTC"
     # The zone of the web view's "today" and its clock; None: ``default_time_zone``.

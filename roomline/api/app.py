@@ -75,7 +75,9 @@ def create_app(settings: Settings | None = None) -> RoomlineApp:
     """Build the roomline ASGI app for ``settings`` (default: from the environment)."""
     settings = settings or Settings()
     zone_named(settings.default_time_zone)  # refuse an unknown default zone at start
-    database = Database(settings.database_url, settings.database_pool_size)
+    database = Database(
+        settings.database_url, settings.database_pool_size, settings.database_wait_seconds
+    )
     clock = clock_for(settings.demo)
     policy = Policy(
         start_grace=timedelta(minutes=settings.start_grace_minutes),

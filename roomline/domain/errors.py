@@ -144,9 +144,17 @@ class ReferenceNotFound(RoomlineError):
 class UnknownSpace(ReferenceNotFound):
     code = "UnknownSpace"
 
+    @classmethod
+    def named(cls, space_id: str) -> UnknownSpace:
+        return cls(f"SpaceId {space_id!r} is not a known space.")
+
 
 class UnknownApplicant(ReferenceNotFound):
     code = "UnknownApplicant"
+
+    @classmethod
+    def named(cls, applicant_id: str) -> UnknownApplicant:
+        return cls(f"ApplicantId {applicant_id!r} is not a known person.")
 
 
 class UnknownReservation(ReferenceNotFound):

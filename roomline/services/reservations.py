@@ -110,20 +110,24 @@ class ReservationService:
         The write and its audit entry (by ``actor``) commit together.
         """
         fingerprint = _fingerprint(request) if request.external_id else None
-        try:
-            with self.database.write() as conn:
-                if request.external_id:
-                    earlier = _earlier_create(conn, api_key_id, request, fingerprint)
-                    if earlier is not None:
-                        return earlier
-                return self._insert(conn, request, api_key_id, fingerprint, actor)
-        except store.ExternalIdTaken:
-            # A concurrent identical request won the race (PostgreSQL); answer as it did.
-            with self.database.read() as conn:
+        with self.database.write() as conn:
+            if request.external_id:
                 earlier = _earlier_create(conn, api_key_id, request, fingerprint)
-            if earlier is None:  # pragma: no cover - the row that refused us is gone
-                raise
-            return earlier
+                if earlier is not None:
+                    return earlier
+            try:
+                return self._insert(conn, request, api_key_id, fingerprint, actor)
+            except (SpaceNotAvailable, store.ExternalIdTaken):
+                if not request.external_id:
+                    raise
+                # On PostgreSQL an identical request may have committed since the check
+                # above, and its row is then what refused us: as a conflict (1015) or as
+                # the ExternalId taken, whichever the database met first. Under READ
+                # COMMITTED this statement sees it; answer as that request did.
+                earlier = _earlier_create(conn, api_key_id, request, fingerprint)
+                if earlier is None:
+                    raise
+                return earlier
 
     def _insert(
         self,
@@ -135,7 +139,7 @@ class ReservationService:
     ) -> int:
         space = _bookable_space(conn, request.space_id)
         if masterdata.get_person(conn, request.applicant_id) is None:
-            raise UnknownApplicant(f"ApplicantId {request.applicant_id!r} is not a known person.")
+            raise UnknownApplicant.named(request.applicant_id)
         zone = self.zone_of(space)
         start = parse_instant("StartTime", request.start_time, zone)
         end = parse_instant("EndTime", request.end_time, zone)
@@ -228,7 +232,7 @@ class ReservationService:
                 return self.in_window(window, own)
         space = reads.space(window.space_id)
         if space is None:
-            raise UnknownSpace(f"SpaceId {window.space_id!r} is not a known space.")
+            raise UnknownSpace.named(window.space_id)
         zone = self.zone_of(space)
         start = parse_instant("From", window.from_time, zone)
         end = parse_instant("Till", window.till_time, zone)
@@ -239,14 +243,15 @@ class ReservationService:
 def _bookable_space(conn: Connection, space_id: str) -> Space:
     space = masterdata.get_space(conn, space_id)
     if space is None:
-        raise UnknownSpace(f"SpaceId {space_id!r} is not a known space.")
+        raise UnknownSpace.named(space_id)
     if not space.bookable:
         raise SpaceNotBookable(f"Space {space_id!r} is not bookable.")
     return space
 
 
 def _existing(conn: Connection, ultimo_id: int) -> Reservation:
-    current = store.get(conn, ultimo_id)
+    """Return the reservation a write changes, locked (``store.get_for_update``)."""
+    current = store.get_for_update(conn, ultimo_id)
     if current is None:
         raise UnknownReservation(f"UltimoId {ultimo_id:011d} is not a known reservation.")
     return current

@@ -8,7 +8,9 @@ thread or process. Reads use plain deferred transactions and never wait for writ
 Within one process, writers queue on a lock before ``BEGIN IMMEDIATE`` (SQLite's busy
 handler polls with sleeps of up to 100 ms, far longer than the transaction ahead takes)
 and those queued together share one transaction and one fsync (``groupcommit``); across
-processes ``BEGIN IMMEDIATE`` still decides.
+processes ``BEGIN IMMEDIATE`` still decides. A writer waits ``wait_seconds`` at most in
+all (the turn, then the lock), and a request that many for a pooled connection; then
+``ServiceUnavailable`` (503 with Retry-After).
 
 PostgreSQL: READ COMMITTED; the no-overlap rule is an exclusion constraint, so a
 concurrent writer that slipped past the check in code is stopped by the database.
@@ -31,15 +33,13 @@ from sqlalchemy.pool import QueuePool
 from roomline import metrics
 from roomline.domain.errors import ServiceUnavailable
 from roomline.storage.diagnosis import check_url
-from roomline.storage.groupcommit import GroupCommitter
+from roomline.storage.groupcommit import DEFAULT_WAIT_SECONDS, GroupCommitter, busy_timeout_ms
 
 # What a database that does not answer (locked past the busy timeout, unreachable)
 # raises: through SQLAlchemy, or from a ``direct`` statement on the sqlite3 connection.
 DatabaseUnavailable = (OperationalError, sqlite3.OperationalError)
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
 DEFAULT_POOL_SIZE = 10
-POOL_TIMEOUT_SECONDS = 30
 SQLITE_POOL_SIZE = 16
 SQLITE_POOL_OVERFLOW = 24
 SQLITE_POOL_CAPACITY = SQLITE_POOL_SIZE + SQLITE_POOL_OVERFLOW
@@ -50,12 +50,22 @@ T = TypeVar("T")
 class Database:
     """One engine, handing out read and write transactions."""
 
-    def __init__(self, url: str, pool_size: int = DEFAULT_POOL_SIZE) -> None:
+    def __init__(
+        self,
+        url: str,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        wait_seconds: float = DEFAULT_WAIT_SECONDS,
+    ) -> None:
         self.url = normalize_url(url)
-        self.engine = _create_engine(self.url, pool_size)
+        self.wait_seconds = wait_seconds
+        self.engine = _create_engine(self.url, pool_size, wait_seconds)
         self._capacity = pool_size if self.dialect != "sqlite" else SQLITE_POOL_CAPACITY
         _count_connections_in_use(self.engine)
-        self._groups = GroupCommitter(self.engine) if self.dialect == "sqlite" else None
+        self._groups = (
+            GroupCommitter(self.engine, wait_seconds=wait_seconds)
+            if self.dialect == "sqlite"
+            else None
+        )
 
     @property
     def dialect(self) -> str:
@@ -145,27 +155,32 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def _create_engine(url: str, pool_size: int) -> Engine:
+def _create_engine(url: str, pool_size: int, wait_seconds: float) -> Engine:
     if make_url(url).get_backend_name() != "sqlite":
         # A hard cap per process: requests beyond it wait for a free connection (and
-        # answer 503 after POOL_TIMEOUT_SECONDS), so hosts x workers x pool_size bounds
+        # answer 503 after ``wait_seconds``), so hosts x workers x pool_size bounds
         # what PostgreSQL's max_connections must allow.
         return create_engine(
             url,
             pool_pre_ping=True,
             pool_size=pool_size,
             max_overflow=0,
-            pool_timeout=POOL_TIMEOUT_SECONDS,
+            pool_timeout=wait_seconds,
         )
     engine = create_engine(
         url,
-        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        connect_args={"timeout": wait_seconds, "check_same_thread": False},
         # Keep a connection for each request a loaded worker has in flight: past the pool
         # size every checkout opens a new connection and sets its pragmas again.
         pool_size=SQLITE_POOL_SIZE,
         max_overflow=SQLITE_POOL_OVERFLOW,
+        pool_timeout=wait_seconds,
     )
-    event.listen(engine, "connect", configure_sqlite_connection)
+
+    def configure(dbapi_connection: Any, _record: Any) -> None:
+        configure_sqlite_connection(dbapi_connection, busy_timeout_ms(wait_seconds))
+
+    event.listen(engine, "connect", configure)
     event.listen(engine, "begin", _begin_sqlite_transaction)
     return engine
 
@@ -175,14 +190,16 @@ def _count_connections_in_use(engine: Engine) -> None:
     event.listen(engine, "checkin", lambda *_: metrics.POOL_IN_USE.dec())
 
 
-def configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+def configure_sqlite_connection(
+    dbapi_connection: Any, busy_ms: int = busy_timeout_ms(DEFAULT_WAIT_SECONDS)
+) -> None:
     # Take transaction control away from the sqlite3 module so ``_begin`` decides.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
     cursor.close()
 
 

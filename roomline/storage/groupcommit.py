@@ -25,6 +25,12 @@ to a thread of its own. An Ultimo write is a few statements that never wait once
 write lock is held, so running them on the loop costs far less than a threadpool thread
 per request handing the GIL back and forth. Inside such a block ``write()`` joins the
 block's group. Both kinds take the same turn, so they never interleave.
+
+Every writer waits at most ``wait_seconds`` in all, from the moment it asks to write:
+for the turn, for its group to open, and in ``BEGIN IMMEDIATE`` for a lock another
+process holds (the busy timeout, when longer, is cut to what is left of the earliest wait
+of the group being opened). Past that it fails with ``ServiceUnavailable``; a writer
+never starts waiting afresh because the writers ahead of it gave up.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import asyncio
 import contextvars
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -43,9 +50,20 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from roomline import metrics
+from roomline.domain.errors import ServiceUnavailable
 
 MAX_GROUP = 32
+DEFAULT_WAIT_SECONDS = 30.0
+# Connections wait this much less than a whole wait in their busy handler, so a writer
+# that has waited less than this for its turn opens its group without setting the busy
+# timeout first (a PRAGMA each, with its own statement text, costs a few microseconds).
+BUSY_TIMEOUT_SLACK_MS = 100
 T = TypeVar("T")
+
+
+def busy_timeout_ms(wait_seconds: float) -> int:
+    """The busy timeout of a connection, for a wait of ``wait_seconds`` in all."""
+    return max(1, int(wait_seconds * 1000) - BUSY_TIMEOUT_SLACK_MS)
 
 
 class _Group:
@@ -69,7 +87,8 @@ class _LoopWrites:
     is used by that thread and by the loop's, never by both at once."""
 
     def __init__(self) -> None:
-        self.blocks: list[tuple[Callable[[], Any], asyncio.Future[Any]]] = []
+        # Each block with the future its writer awaits and the moment it stops waiting.
+        self.blocks: list[tuple[Callable[[], Any], asyncio.Future[Any], float]] = []
         self.runner: asyncio.Task[None] | None = None
         self.thread = ThreadPoolExecutor(1, thread_name_prefix="roomline-commit")
 
@@ -77,9 +96,16 @@ class _LoopWrites:
 class GroupCommitter:
     """Hands out write transactions on one SQLite engine, committing queued ones together."""
 
-    def __init__(self, engine: Engine, max_group: int = MAX_GROUP) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        max_group: int = MAX_GROUP,
+        wait_seconds: float = DEFAULT_WAIT_SECONDS,
+    ) -> None:
         self.engine = engine
         self.max_group = max_group
+        self.wait_seconds = wait_seconds
+        self.busy_timeout_ms = busy_timeout_ms(wait_seconds)  # the connections' own
         self._turn = threading.Lock()  # held by the writer whose block runs, and by the commit
         self._queue = threading.Lock()
         self._queued = 0
@@ -106,14 +132,17 @@ class GroupCommitter:
             # Waiting for the turn would stall the loop, and with it a group of the loop's
             # own that may hold the turn: a deadlock.
             raise RuntimeError("write() would block an event loop that writes; use run_on_loop")
+        deadline = time.monotonic() + self.wait_seconds
         with self._queue:
             self._queued += 1
-        self._turn.acquire()
+        has_turn = self._turn.acquire(timeout=self.wait_seconds)
         with self._queue:
             self._queued -= 1
+        if not has_turn:
+            raise _busy(self.wait_seconds)
         self._owner = threading.get_ident()
         try:
-            group = self._join()
+            group = self._join(deadline)
             savepoint = _Savepoint(group.conn)
         except BaseException as exc:
             self._abandon(self._group, exc)
@@ -170,7 +199,7 @@ class GroupCommitter:
         if writes is None:
             writes = self._loops[loop] = _LoopWrites()
         done: asyncio.Future[T] = loop.create_future()
-        writes.blocks.append((block, done))
+        writes.blocks.append((block, done, time.monotonic() + self.wait_seconds))
         if writes.runner is None:
             writes.runner = loop.create_task(self._run_loop_blocks(writes))
         return await done
@@ -179,25 +208,34 @@ class GroupCommitter:
         loop = asyncio.get_running_loop()
         try:
             while writes.blocks:
-                batch = writes.blocks[: self.max_group]
-                del writes.blocks[: self.max_group]
-                opening = loop.run_in_executor(writes.thread, self._open_loop_group)
+                batch = self._waiting_batch(writes)
+                if not batch:
+                    continue
+                deadline = min(deadline for _, _, deadline in batch)
+                opening = loop.run_in_executor(writes.thread, self._open_loop_group, deadline)
                 try:
                     group = await opening
                 except asyncio.CancelledError:
                     # The loop is going away. The commit thread may still open the group;
                     # give it up there, or the turn stays taken for every other writer.
                     writes.thread.submit(self._give_up_loop_group)
-                    for _, done in batch:
+                    for _, done, _ in batch:
                         done.cancel()
                     raise
                 except BaseException as exc:
-                    for _, done in batch:
-                        _settle(done, error=_copy(exc))
+                    # Those still within their wait try again, first in line.
+                    now = time.monotonic()
+                    waiting = [entry for entry in batch if entry[2] > now]
+                    if len(waiting) == len(batch):  # not a timeout: every block fails
+                        waiting = []
+                    for entry in batch:
+                        if entry not in waiting:
+                            _settle(entry[1], error=_copy(exc))
+                    writes.blocks[:0] = waiting
                     continue
-                outcomes = self._run_blocks(group, [block for block, _ in batch])
+                outcomes = self._run_blocks(group, [block for block, _, _ in batch])
                 await loop.run_in_executor(writes.thread, self._commit, group)
-                for (_, done), (result, failure) in zip(batch, outcomes, strict=True):
+                for (_, done, _), (result, failure) in zip(batch, outcomes, strict=True):
                     if group.error is not None:
                         _settle(done, error=_copy(group.error), cause=failure)
                     elif failure is not None:
@@ -207,12 +245,25 @@ class GroupCommitter:
         finally:
             writes.runner = None
 
-    def _open_loop_group(self) -> _Group:
+    def _waiting_batch(
+        self, writes: _LoopWrites
+    ) -> list[tuple[Callable[[], Any], asyncio.Future[Any], float]]:
+        """Take the next group's blocks off the queue; fail those whose wait is over."""
+        batch = writes.blocks[: self.max_group]
+        del writes.blocks[: self.max_group]
+        now = time.monotonic()
+        for _, done, deadline in batch:
+            if deadline <= now:
+                _settle(done, error=_busy(self.wait_seconds))
+        return [entry for entry in batch if entry[2] > now]
+
+    def _open_loop_group(self, deadline: float) -> _Group:
         """Take the turn and open a group (in the commit thread: both may wait)."""
-        self._turn.acquire()
+        if not self._turn.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            raise _busy(self.wait_seconds)
         self._owner = threading.get_ident()
         try:
-            return self._join()
+            return self._join(deadline)
         except BaseException as exc:
             self._abandon(self._group, exc)
             raise
@@ -260,11 +311,24 @@ class GroupCommitter:
             group.error = broken
             raise
 
-    def _join(self) -> _Group:
+    def _join(self, deadline: float) -> _Group:
+        """Join the open group, or open one, waiting for the write lock until ``deadline``."""
         if self._group is None:
+            left_ms = int((deadline - time.monotonic()) * 1000)
+            if left_ms <= 0:
+                raise _busy(self.wait_seconds)
             conn = self.engine.connect().execution_options(roomline_write=True)
+            raw = conn.connection.driver_connection
+            assert raw is not None  # a connection just checked out
             try:
+                # BEGIN IMMEDIATE waits for another process's lock up to the busy
+                # timeout: no longer than this wait has left.
+                shorter = left_ms < self.busy_timeout_ms
+                if shorter:
+                    raw.execute(f"PRAGMA busy_timeout = {left_ms}")
                 transaction = conn.begin()
+                if shorter:  # as before, for whoever uses the pooled connection next
+                    raw.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
             except BaseException:
                 conn.close()
                 raise
@@ -340,10 +404,18 @@ def _settle(
         done.set_exception(error)
 
 
+def _busy(wait_seconds: float) -> ServiceUnavailable:
+    return ServiceUnavailable(
+        f"The database is busy: this write waited {wait_seconds:g} s for its turn; retry shortly."
+    )
+
+
 def _copy(error: BaseException) -> BaseException:
     """A fresh exception per writer: one instance raised in many threads tangles tracebacks."""
     if isinstance(error, DBAPIError) and error.orig is not None:
         return type(error)(error.statement, error.params, error.orig)
     if isinstance(error, sqlite3.Error):  # from a direct statement
         return type(error)(*error.args)
+    if isinstance(error, ServiceUnavailable):  # the wait for the write lock ran out
+        return ServiceUnavailable(error.message)
     return RuntimeError(f"the shared write transaction failed: {error!r}")

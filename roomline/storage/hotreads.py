@@ -30,6 +30,7 @@ from roomline.storage import masterdata
 from roomline.storage import reservations as reservation_store
 from roomline.storage.database import Database, configure_sqlite_connection
 from roomline.storage.direct import DirectStatement
+from roomline.storage.groupcommit import busy_timeout_ms
 from roomline.storage.keys import StoredKey
 from roomline.storage.reservations import ListedReservation
 
@@ -76,7 +77,7 @@ class HotReader:
             engine = self.database.engine
             arguments, options = engine.dialect.create_connect_args(engine.url)
             raw = sqlite3.connect(*arguments, **{**options, "check_same_thread": True})  # type: ignore[call-overload]
-            configure_sqlite_connection(raw, None)
+            configure_sqlite_connection(raw, busy_timeout_ms(self.database.wait_seconds))
             self._local.raw = raw
         return raw
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 import sqlite3
 import weakref
 from dataclasses import dataclass
@@ -42,11 +41,11 @@ def _stored_key(row: Any) -> StoredKey:
 
 
 def hash_secret_key(conn: Connection) -> bytes:
-    """Return this instance's HMAC key for API-key hashes, creating it on first use.
+    """Return this instance's HMAC key for API-key hashes.
 
-    Once stored the key never changes, so each process keeps it after reading it, and
-    authenticating costs no query for it. Only a committed key is kept: one this very
-    transaction inserted could still roll back.
+    Migration 0006 creates it, once, before any server answers; requests only read it.
+    It never changes, so each process keeps it after reading it, and authenticating
+    costs no query for it.
     """
     cached = known_hash_secret_key(conn.engine)
     if cached is not None:
@@ -55,13 +54,10 @@ def hash_secret_key(conn: Connection) -> bytes:
         select(instance_secrets.c.value).where(instance_secrets.c.name == KEY_HASH_SECRET)
     ).scalar()
     if value is None:
-        value = secrets.token_hex(32)
-        conn.execute(insert(instance_secrets).values(name=KEY_HASH_SECRET, value=value))
-        _inserting_transactions.add(conn.get_transaction())
-        return bytes.fromhex(value)
-    key = bytes.fromhex(value)
-    if conn.get_transaction() not in _inserting_transactions:
-        _hash_keys[conn.engine] = key
+        raise RuntimeError(
+            "the database has no API-key hashing secret; run `roomline db upgrade` on it"
+        )
+    key = _hash_keys[conn.engine] = bytes.fromhex(value)
     return key
 
 
@@ -70,9 +66,8 @@ def known_hash_secret_key(engine: Engine) -> bytes | None:
     return _hash_keys.get(engine)
 
 
-# Per engine (that is, per database), the instance's HMAC key once read as committed.
+# Per engine (that is, per database), the instance's HMAC key once read.
 _hash_keys: weakref.WeakKeyDictionary[Engine, bytes] = weakref.WeakKeyDictionary()
-_inserting_transactions: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def active_with_hash(

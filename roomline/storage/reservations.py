@@ -2,7 +2,9 @@
 
 A write that the database refuses because blocked intervals overlap (PostgreSQL's
 exclusion constraint, SQLite's triggers) becomes ``SpaceNotAvailable``; one refused because the key already
-used the ExternalId becomes ``ExternalIdTaken``, so the service can answer idempotently.
+used the ExternalId becomes ``ExternalIdTaken``, so the service can answer idempotently;
+one whose space or applicant was removed meanwhile becomes ``UnknownSpace`` or
+``UnknownApplicant``. A write reads the reservation it changes with ``get_for_update``.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, Select, and_, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from roomline.domain.errors import SpaceNotAvailable
+from roomline.domain.errors import SpaceNotAvailable, UnknownApplicant, UnknownSpace
 from roomline.domain.reservations import Interval, Reservation, ReservationStatus, Space
 from roomline.domain.times import utc_text
 from roomline.storage.direct import DirectStatement
 from roomline.storage.tables import people, reservations, spaces
 
 EXCLUSION_VIOLATION = "23P01"
+FOREIGN_KEY_VIOLATION = "23503"
 SQLITE_OVERLAP_MESSAGE = "reservations_no_overlap"  # raised by migration 0003's triggers
 
 
@@ -48,6 +51,11 @@ def reservation_from_row(row: Any) -> Reservation:
 _BY_ID = DirectStatement(
     select(reservations).where(reservations.c.ultimo_id == bindparam("ultimo_id"))
 )
+# PostgreSQL locks the row until the transaction ends (SQLite's dialect leaves FOR UPDATE
+# out: its write transaction already holds the database's only write lock).
+_BY_ID_FOR_UPDATE = DirectStatement(
+    select(reservations).where(reservations.c.ultimo_id == bindparam("ultimo_id")).with_for_update()
+)
 _BY_EXTERNAL_ID = DirectStatement(
     select(reservations).where(
         reservations.c.api_key_id == bindparam("api_key_id"),
@@ -64,6 +72,17 @@ _BY_EXTERNAL_ID_WITHOUT_KEY = DirectStatement(
 
 def get(conn: Connection, ultimo_id: int) -> Reservation | None:
     row = _BY_ID.first(conn, {"ultimo_id": ultimo_id})
+    return None if row is None else reservation_from_row(row)
+
+
+def get_for_update(conn: Connection, ultimo_id: int) -> Reservation | None:
+    """Read a reservation that the caller's write decides on, locking it until commit.
+
+    A concurrent write of the same row waits for this transaction to end and then reads
+    the row as committed, so two writes of one reservation run one after the other: a
+    cancel and an update cannot both act on the state before the other.
+    """
+    row = _BY_ID_FOR_UPDATE.first(conn, {"ultimo_id": ultimo_id})
     return None if row is None else reservation_from_row(row)
 
 
@@ -252,7 +271,7 @@ def insert_reservation(
     if ultimo_id is not None:
         values["ultimo_id"] = ultimo_id
         statement = _INSERT_NUMBERED
-    with _translated(conn, space):
+    with _translated(conn, space, applicant_id):
         return int(statement.write(conn, values))
 
 
@@ -352,11 +371,13 @@ def continue_numbering_after(conn: Connection, last_ultimo_id: int) -> None:
 
 
 @contextmanager
-def _translated(conn: Connection, space: Space) -> Iterator[None]:
+def _translated(conn: Connection, space: Space, applicant_id: str | None = None) -> Iterator[None]:
     """Run one statement and turn the database's refusals into ours.
 
     On PostgreSQL the statement runs in a savepoint, so a refusal leaves the transaction
-    usable. SQLite needs none: its write lock means no other writer can cause one.
+    usable. SQLite needs none: its write lock means no other writer can cause one. On
+    PostgreSQL a space or person removed since the caller read it fails the foreign key:
+    the request names something unknown, as if the removal had come first (it did).
     """
     savepoint = conn.begin_nested() if conn.dialect.name != "sqlite" else None
     try:
@@ -371,6 +392,8 @@ def _translated(conn: Connection, space: Space) -> Iterator[None]:
             raise SpaceNotAvailable(space.display_name) from exc
         if "external_id" in str(driver_error):
             raise ExternalIdTaken() from exc
+        if getattr(driver_error, "sqlstate", None) == FOREIGN_KEY_VIOLATION:
+            raise _missing_reference(driver_error, space, applicant_id) from exc
         raise
     except BaseException:
         if savepoint is not None:
@@ -378,6 +401,15 @@ def _translated(conn: Connection, space: Space) -> Iterator[None]:
         raise
     if savepoint is not None:
         savepoint.commit()
+
+
+def _missing_reference(
+    driver_error: Any, space: Space, applicant_id: str | None
+) -> UnknownSpace | UnknownApplicant:
+    constraint = getattr(getattr(driver_error, "diag", None), "constraint_name", None) or ""
+    if "applicant_id" in constraint and applicant_id is not None:
+        return UnknownApplicant.named(applicant_id)
+    return UnknownSpace.named(space.id)
 
 
 def listing(

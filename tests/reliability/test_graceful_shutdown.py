@@ -27,7 +27,6 @@ from sqlalchemy import select as sql_select
 from sqlalchemy.engine import make_url
 
 from roomline.config import Settings
-from roomline.storage.database import SQLITE_BUSY_TIMEOUT_MS
 from roomline.storage.tables import reservations
 from tests.conftest import TEST_NOW, World
 from tests.support import DEMO_KEY, ELEMENT_IDS, start_server
@@ -175,6 +174,6 @@ def test_the_default_grace_outlasts_the_longest_database_wait(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("ROOMLINE_SHUTDOWN_GRACE_SECONDS", raising=False)
-    assert Settings().shutdown_grace_seconds * 1000 > SQLITE_BUSY_TIMEOUT_MS
+    assert Settings().shutdown_grace_seconds > Settings().database_wait_seconds
     monkeypatch.setenv("ROOMLINE_SHUTDOWN_GRACE_SECONDS", "60")
     assert Settings().shutdown_grace_seconds == 60

@@ -231,3 +231,36 @@ def test_limits_hold_across_two_hosts_on_one_database(database_url: str, tmp_pat
     finally:
         first.stop()
     assert statuses == [200] * 30 + [429] * 10
+
+
+CONCURRENT_GETS = 200
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "quota"),
+    [
+        # Ultimo's preset, its rate raised so that all 200 may pass: both its counters run.
+        (("--ultimo-quotas",), {"ROOMLINE_RATE_LIMIT": "1000/10 seconds"}, None),
+        ((), {}, 1000),  # a per-key daily quota
+    ],
+    ids=["ultimo-quotas", "per-key-quota"],
+)
+def test_concurrent_gets_with_limits_all_answer(
+    database_url: str,
+    tmp_path: Path,
+    args: tuple[str, ...],
+    env: dict[str, str],
+    quota: int | None,
+) -> None:
+    # Before the fix (PostgreSQL): each Get held a pooled connection for its read while
+    # the limiter waited for another; ten of them took the pool of ten, and the requests
+    # waited 30 s for the pool and answered 503.
+    server = start_server(database_url, tmp_path, "--now", TEST_NOW, *args, env=env)
+    try:
+        _, key = make_key(database_url, daily_quota=quota)
+        answers = spread_gets(server, key, CONCURRENT_GETS, parallel=CONCURRENT_GETS)
+        assert [answer.status_code for answer in answers] == [200] * CONCURRENT_GETS
+        hits, days = counted_rows(database_url)
+        assert (hits, days) == ((CONCURRENT_GETS, 1) if quota is None else (0, 1))
+    finally:
+        server.stop()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 
 from roomline.domain.reservations import Person, Space
 from roomline.storage import masterdata
@@ -19,3 +20,23 @@ def database_with(url: str, space: Space, person: Person) -> Iterator[Database]:
         masterdata.add_person(conn, person)
     yield database
     database.dispose()
+
+
+def run_together(count: int, work: Callable[[int], object]) -> list[object]:
+    """Run ``work(0)`` … ``work(count - 1)`` in threads released at once; results or exceptions."""
+    barrier = threading.Barrier(count)
+    results: list[object] = [None] * count
+
+    def run(index: int) -> None:
+        barrier.wait()
+        try:
+            results[index] = work(index)
+        except Exception as exc:
+            results[index] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results

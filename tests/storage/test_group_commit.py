@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,16 +17,17 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, event, func, insert, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
-from roomline.domain.errors import SpaceNotAvailable
+from roomline.domain.errors import ServiceUnavailable, SpaceNotAvailable
 from roomline.domain.reservations import Person, Space, blocked_interval
+from roomline.storage import masterdata
 from roomline.storage import reservations as store
 from roomline.storage.database import Database
 from roomline.storage.groupcommit import GroupCommitter
 from roomline.storage.migrate import upgrade
 from roomline.storage.tables import people
-from tests.storage.helpers import database_with
+from tests.storage.helpers import database_with, run_together
 
 ROOM = Space("R1", "Room one", "UTC", 0, 0, 4, True)
 T0 = datetime(2031, 1, 1, tzinfo=UTC)
@@ -70,25 +72,6 @@ def break_the_commit(conn: Connection) -> None:
         "'2031-01-01 11:00:00.000000', 'Processed', '', '2031-01-01 00:00:00.000000', "
         "'2031-01-01 00:00:00.000000')"
     )
-
-
-def run_together(count: int, work: object) -> list[object]:
-    barrier = threading.Barrier(count)
-    results: list[object] = [None] * count
-
-    def run(index: int) -> None:
-        barrier.wait()
-        try:
-            results[index] = work(index)  # type: ignore[operator]
-        except Exception as exc:
-            results[index] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 def assert_booked_once(database: Database, results: list[object]) -> None:
@@ -299,3 +282,27 @@ def test_a_loop_stopping_while_its_group_waits_for_the_turn_gives_the_turn_back(
     # The group the stopped loop opened was given up: the next writer gets the turn.
     booked = run_together(1, lambda _i: book(database, T0))
     assert isinstance(booked[0], int) and ran == []
+
+
+def test_thread_writers_wait_at_most_their_wait_for_a_lock_another_program_holds(
+    tmp_path: Path,
+) -> None:
+    # Before the fix each writer waited for the turn without a limit and then began a
+    # wait of its own in BEGIN IMMEDIATE: the later ones got the lock once it was let go.
+    path = tmp_path / "group.db"
+    database = Database(f"sqlite:///{path}", wait_seconds=0.5)
+    upgrade(database)
+    with database.write() as conn:
+        masterdata.add_space(conn, ROOM)
+        masterdata.add_person(conn, Person("P1", "Person"))
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    letting_go = threading.Timer(2.5, holder.execute, ("ROLLBACK",))  # five waits
+    letting_go.start()
+    results = run_together(8, lambda i: book(database, T0 + timedelta(hours=i)))
+    letting_go.join()
+    holder.close()
+    # The first gives up in BEGIN IMMEDIATE (database is locked), the others on the turn.
+    assert all(isinstance(r, ServiceUnavailable | OperationalError) for r in results), results
+    assert isinstance(book(database, T0), int)  # the lock is free again
+    database.dispose()

@@ -142,15 +142,17 @@ class UltimoGateway:
         info: RequestInfo,
         inline: bool = False,
     ) -> dict[str, Any]:
-        if workflow == wire.GET:
-            # One read transaction for the key and the listing.
-            with self.service.hot_reads.read() as reads:
-                self._admit(self._key(reads, api_key, workflow, info), inline)
-                values = self._parameters(workflow, raw, element_id, content_type)
-                return bodies.collection(self.service.in_window(wire.window(values), reads))
         with self.service.hot_reads.read() as reads:
             key = self._key(reads, api_key, workflow, info)
-        self._admit(key, inline)  # limits may write: not inside the read
+            if workflow == wire.GET and not self._counted(key):
+                # Nothing to count: one read for the key and the listing.
+                return self._listing(reads, raw, element_id, content_type)
+        # Counting may write, so it waits for a connection of its own: never while the
+        # read holds one, or ten requests waiting so would hold a pool of ten.
+        self._admit(key, inline)
+        if workflow == wire.GET:
+            with self.service.hot_reads.read() as reads:
+                return self._listing(reads, raw, element_id, content_type)
         values = self._parameters(workflow, raw, element_id, content_type)
         actor = Actor(key.name, info.client_address, workflow, info.request_id or None)
         use_case = self._write(workflow, values, key.id, actor)
@@ -166,11 +168,20 @@ class UltimoGateway:
         authorize(key, workflow, info.client_address)
         return key
 
+    def _counted(self, key: StoredKey) -> bool:
+        return self.limiter is not None and self.limiter.counts(key)
+
     def _admit(self, key: StoredKey, inline: bool) -> None:
         if self.limiter is not None:
             if inline and self.limiter.counts(key):
                 raise Handover()
             self.limiter.check(key)
+
+    def _listing(
+        self, reads: HotReads, raw: bytes, element_id: str | None, content_type: str | None
+    ) -> dict[str, Any]:
+        values = self._parameters(wire.GET, raw, element_id, content_type)
+        return bodies.collection(self.service.in_window(wire.window(values), reads))
 
     def _parameters(
         self, workflow: str, raw: bytes, element_id: str | None, content_type: str | None
