@@ -9,12 +9,13 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from roomline import __version__
-from roomline.api import audit, demo, errors, health
+from roomline.api import audit, demo, errors, health, standin
 from roomline.api.contract import complete_openapi
 from roomline.api.docs_ui import install_docs
 from roomline.api.guards import RequestHeaderGuard
 from roomline.api.management import build_router as build_management_router
 from roomline.api.observability import RequestObservability
+from roomline.api.standin_front import StandInFront
 from roomline.compat.ultimo.router import (
     CaseInsensitiveWorkflowPaths,
     UltimoFastPath,
@@ -22,8 +23,11 @@ from roomline.compat.ultimo.router import (
     build_router,
 )
 from roomline.config import Settings
+from roomline.domain.errors import FixtureRejected
 from roomline.domain.times import zone_named
 from roomline.services.clock import clock_for
+from roomline.services.demo import DEMO_API_KEY
+from roomline.services.fixtures import read_fixture
 from roomline.services.limits import limiter_for, policy_from
 from roomline.services.reservations import Policy, ReservationService
 from roomline.storage.database import Database
@@ -112,14 +116,33 @@ def create_app(settings: Settings | None = None) -> RoomlineApp:
     install_web(app, settings)
     if settings.demo:
         app.include_router(demo.router)
-    complete_openapi(app, settings.application_element_ids)
+        app.include_router(standin.router)
+    complete_openapi(
+        app, settings.application_element_ids, demo_keys(settings) if settings.demo else None
+    )
     # Outermost, so every response (errors, 404s and 500s too) gets its request id and
     # log line; the fast path innermost, so it sees canonical paths.
     app.front = RequestObservability(
         RequestHeaderGuard(CaseInsensitiveWorkflowPaths(UltimoFastPath(app.into_fastapi, gateway))),
         trusted_proxies=settings.trusted_proxies,
     )
+    if settings.demo:
+        # Around everything (it must hold uvicorn's own ``send`` to drop a connection),
+        # and only here: a normal server never pays for the stand-in's hooks.
+        app.front = StandInFront(app.front, database, settings.max_body_bytes)
     return app
+
+
+def demo_keys(settings: Settings) -> str:
+    """Which API keys a demo has, in words, for its Swagger UI's Authorize dialog."""
+    if settings.fixture is None:
+        return f"{DEMO_API_KEY} (the documentation's playground key)"
+    try:
+        keys = read_fixture(settings.fixture).keys
+    except FixtureRejected:  # the file changed since the demo checked it at start
+        keys = []
+    named = ", ".join(f"{key.secret} ({key.name})" for key in keys)
+    return named or f"none; the fixture {settings.fixture} has no keys"
 
 
 def serve_app() -> RoomlineApp:

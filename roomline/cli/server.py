@@ -11,7 +11,7 @@ import shutil
 import signal
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 import uvicorn
@@ -27,9 +27,11 @@ from roomline.cli.options import (
     Workers,
 )
 from roomline.config import Settings, export_to_environment, settings_from
+from roomline.domain.errors import FixtureRejected
 from roomline.domain.times import parse_instant, zone_named
-from roomline.services import clock
+from roomline.services import clock, standin
 from roomline.services import demo as demo_data
+from roomline.services.fixtures import Fixture, load_fixture, read_fixture
 from roomline.storage.database import Database
 from roomline.storage.migrate import upgrade
 
@@ -80,9 +82,19 @@ def demo(
     ] = None,
     ultimo_quotas: Annotated[bool | None, UltimoQuotas] = None,
     redis_url: Annotated[str | None, RedisUrl] = None,
+    fixture: Annotated[
+        Path | None,
+        typer.Option(
+            "--fixture",
+            help="Load these spaces, people, keys, reservations and clock (JSON or TOML) "
+            "instead of the playground data; see docs/testing-integrations.md",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Run the server with Ultimo's documentation playground data (SPEC §5)."""
+    """Run the server with Ultimo's documentation playground data (SPEC §5), or a fixture."""
     scratch: Path | None = None
+    checked = _read_fixture(fixture) if fixture is not None else None
     settings = settings_from(
         host=host,
         port=port,
@@ -93,20 +105,27 @@ def demo(
         ultimo_quotas=ultimo_quotas,
         redis_url=redis_url,
         demo=True,
+        fixture=str(fixture) if fixture is not None else None,
     )
+    if checked is not None and checked.application_element_ids:
+        ids = {**settings.application_element_ids, **checked.application_element_ids}
+        settings = settings.model_copy(update={"application_element_ids": ids})
     if "database_url" not in settings.model_fields_set:
         scratch = Path(tempfile.mkdtemp(prefix="roomline-demo-"))
         settings = settings.model_copy(update={"database_url": f"sqlite:///{scratch / 'demo.db'}"})
     if settings.admin_token is None:
         token = secrets.token_urlsafe(24)
         settings = settings.model_copy(update={"admin_token": token})
-        typer.echo(f"roomline demo: admin token for /api/demo/clock is {token}", err=True)
+        typer.echo(f"roomline demo: admin token for /api/demo/* is {token}", err=True)
     if scratch is not None:
         # uvicorn re-raises SIGTERM once it has shut down; exiting through SystemExit
         # instead lets the ``finally`` below remove the temporary database.
         signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
-        prepare_database(settings)
+        try:
+            prepare_database(settings, checked)
+        except FixtureRejected as exc:
+            _refuse_fixture(exc)
         run(settings)
     finally:
         if scratch is not None:
@@ -117,15 +136,35 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
-def prepare_database(settings: Settings) -> None:
-    """Migrate the database; for the demo, seed it if empty and set the clock."""
+def _read_fixture(path: Path) -> Fixture:
+    try:
+        return read_fixture(path)
+    except FixtureRejected as exc:
+        _refuse_fixture(exc)
+
+
+def _refuse_fixture(exc: FixtureRejected) -> NoReturn:
+    """Print ``error: ...`` and then every problem, one a line."""
+    typer.echo(f"error: {exc.message}:", err=True)
+    for problem in exc.problems:
+        typer.echo(f"  {problem}", err=True)
+    raise typer.Exit(1)
+
+
+def prepare_database(settings: Settings, fixture: Fixture | None = None) -> None:
+    """Migrate the database; for the demo, load the fixture (or seed the playground data
+    if empty), set the clock and take the snapshot that a reset returns to."""
     database = Database(settings.database_url)
     try:
         upgrade(database)
         if settings.demo:
-            demo_data.seed_if_empty(database)
+            if fixture is not None:
+                load_fixture(database, fixture)
+            else:
+                demo_data.seed_if_empty(database)
             if settings.now is not None:
                 set_clock(database, settings.now)
+            standin.prepare(database)
     finally:
         database.dispose()
 

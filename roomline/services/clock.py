@@ -49,5 +49,16 @@ def shift(conn: Connection, offset_seconds: int) -> None:
     clock_store.write(conn, None, offset_seconds)
 
 
+def advance(conn: Connection, seconds: float) -> None:
+    """Move the clock forward: a pinned clock to a later instant, a running one by a
+    larger offset (whole seconds)."""
+    stored = clock_store.read(conn)
+    pinned_at, offset_seconds = stored if stored is not None else (None, 0)
+    if pinned_at is not None:
+        clock_store.write(conn, pinned_at + timedelta(seconds=seconds), 0)
+    else:
+        clock_store.write(conn, None, offset_seconds + round(seconds))
+
+
 def clock_for(demo: bool) -> Clock:
     return SharedClock() if demo else SystemClock()
