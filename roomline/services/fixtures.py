@@ -19,6 +19,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, select
+
 from roomline.config import DOCUMENTED_APPLICATION_ELEMENT_IDS
 from roomline.domain.errors import FixtureRejected, RoomlineError
 from roomline.domain.masterdata import person_from_values, space_from_values
@@ -36,6 +38,7 @@ from roomline.services.keys import WORKFLOWS, canonical_ip_allow, store_key
 from roomline.storage import masterdata
 from roomline.storage import reservations as store
 from roomline.storage.database import Database
+from roomline.storage.tables import api_keys
 
 SECTIONS = (
     "clock",
@@ -127,13 +130,16 @@ def read_fixture(path: str | Path) -> Fixture:
     if document is not None:
         _check(document, fixture, problems)
     if problems.lines:
-        count = len(problems.lines)
-        raise FixtureRejected(
-            f"the fixture {name} is refused ({count} problem{'s' * (count != 1)}); "
-            "nothing was loaded",
-            problems.lines,
-        )
+        raise _rejected(name, problems.lines)
     return fixture
+
+
+def _rejected(path: str, lines: list[str]) -> FixtureRejected:
+    count = len(lines)
+    return FixtureRejected(
+        f"the fixture {path} is refused ({count} problem{'s' * (count != 1)}); nothing was loaded",
+        lines,
+    )
 
 
 def _parse(path: Path, problems: _Problems) -> dict[str, Any] | None:
@@ -402,14 +408,12 @@ def _check_numbering(value: Any, fixture: Fixture, problems: _Problems) -> None:
 def load_fixture(database: Database, fixture: Fixture) -> None:
     """Store ``fixture`` in an empty database, all of it in one transaction."""
     with database.write() as conn:
-        if not is_empty(conn):
-            raise FixtureRejected(
-                f"the fixture {fixture.path} is refused: the database already holds data",
-                [
-                    f"{fixture.path}: file: a fixture loads only into an empty database; "
-                    "leave out --database-url for a fresh one"
-                ],
+        if not is_empty(conn) or conn.execute(select(func.count()).select_from(api_keys)).scalar():
+            problem = (
+                f"{fixture.path}: file: a fixture loads only into an empty database; "
+                "leave out --database-url for a fresh one"
             )
+            raise _rejected(fixture.path, [problem])
         for space in fixture.spaces:
             masterdata.add_space(conn, space)
         for person in fixture.people:
