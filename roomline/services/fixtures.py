@@ -84,7 +84,11 @@ class FixtureReservation:
     start: datetime
     end: datetime
     external_id: str
-    cancelled: bool
+    status: ReservationStatus
+
+    @property
+    def cancelled(self) -> bool:
+        return self.status is ReservationStatus.CANCELLED
 
 
 @dataclass
@@ -347,7 +351,7 @@ def _check_reservations(
             start,
             end,
             external_id,
-            status == ReservationStatus.CANCELLED.value,
+            ReservationStatus(status),
         )
         clash = _overlapping(candidate, fixture.reservations)
         if clash is not None:
@@ -442,9 +446,8 @@ def load_fixture(database: Database, fixture: Fixture) -> None:
                 request_fingerprint=None,
                 now=CREATED_AT,
                 ultimo_id=reservation.ultimo_id,
+                status=reservation.status,
             )
-            if reservation.cancelled:
-                store.cancel(conn, reservation.ultimo_id, CREATED_AT)
         highest = max((r.ultimo_id for r in fixture.reservations), default=0)
         last = max(highest, (fixture.next_ultimo_id or 1) - 1)
         if last:
