@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -120,9 +120,13 @@ class Counters(Protocol):
 class Limiter:
     """Applies a policy to the request of one key, counting in shared ``counters``."""
 
-    def __init__(self, policy: LimitPolicy, counters: Counters) -> None:
+    def __init__(
+        self, policy: LimitPolicy, counters: Counters, now: Callable[[], float] = time.time
+    ) -> None:
         self.policy = policy
         self.counters = counters
+        # The time windows are counted in (epoch seconds): the system clock, or a demo's.
+        self.now = now
         self._shared = [
             Check(
                 f"rate:all:{r.amount}/{r.seconds}",
@@ -175,7 +179,7 @@ class Limiter:
                     f"{quota} requests per day for this API key",
                 )
             )
-        self.counters.hit(checks, time.time())
+        self.counters.hit(checks, self.now())
 
 
 def refused(check: Check, wait_seconds: float) -> TooManyRequests:
@@ -269,10 +273,14 @@ def policy_from(
 
 
 def limiter_for(
-    policy: LimitPolicy, database: Database, redis_url: str | None, redis_prefix: str
+    policy: LimitPolicy,
+    database: Database,
+    redis_url: str | None,
+    redis_prefix: str,
+    now: Callable[[], float] = time.time,
 ) -> Limiter:
-    """Count in Redis when a URL is given, else in the database."""
+    """Count in Redis when a URL is given, else in the database; windows follow ``now``."""
     counters: Counters = (
         RedisCounters(redis_url, redis_prefix) if redis_url else DatabaseCounters(database)
     )
-    return Limiter(policy, counters)
+    return Limiter(policy, counters, now)

@@ -374,3 +374,30 @@ def test_faults_are_counted_once_across_workers(database_url: str, tmp_path: Pat
         assert sorted(e["status"] for e in journal if e["fault"]) == [503, 503]
     finally:
         demo.stop()
+
+
+def test_request_limits_count_in_the_demo_clock(database_url: str, tmp_path: Path) -> None:
+    limits = {"ROOMLINE_RATE_LIMIT": "2/60 seconds", "ROOMLINE_DAILY_QUOTA": "3"}
+    demo = start_server(database_url, tmp_path, "--now", TEST_NOW, env=limits)
+
+    def get() -> tuple[int, str | None, str | None]:
+        response = demo.call(GET, DEMO_GET)
+        return (
+            response.status_code,
+            response.headers.get("retry-after"),
+            response.json().get("code"),
+        )
+
+    def advance(duration: str) -> None:
+        ok(demo.admin("POST", "/api/demo/clock/advance", json={"duration": duration}))
+
+    try:
+        assert [get(), get(), get()] == [(200, None, None)] * 2 + [(429, "60", "TooManyRequests")]
+        advance("PT61S")  # the moving window moves with the pinned clock only
+        assert [get(), get()] == [(200, None, None), (429, "53939", "TooManyRequests")]
+        advance("P1D")  # a new day for the daily quota
+        assert get() == (200, None, None)
+        assert demo.admin("POST", "/api/demo/reset").status_code == 204
+        assert [get(), get(), get()] == [(200, None, None)] * 2 + [(429, "60", "TooManyRequests")]
+    finally:
+        demo.stop()
