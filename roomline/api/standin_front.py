@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from roomline.compat.ultimo import bodies
+from roomline.domain.errors import InvalidParameter
 from roomline.services import standin
 from roomline.services.standin import Fault
 from roomline.storage.database import Database
@@ -111,7 +112,7 @@ def _workflow(path: str) -> str:
     name = path.rstrip("/").rsplit("/", 1)[-1]
     try:
         return standin.workflow_named(name)
-    except Exception:
+    except InvalidParameter:  # not a workflow: journaled under the name it was sent with
         return name[:255]
 
 

@@ -9,6 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy import inspect
 
+from roomline.api.app import create_app
+from roomline.api.standin_front import StandInFront
+from roomline.config import Settings
 from roomline.storage.database import Database
 from tests.api.test_management import ok, refused
 from tests.conftest import TEST_NOW
@@ -401,3 +404,12 @@ def test_request_limits_count_in_the_demo_clock(database_url: str, tmp_path: Pat
         assert [get(), get(), get()] == [(200, None, None)] * 2 + [(429, "60", "TooManyRequests")]
     finally:
         demo.stop()
+
+
+@pytest.mark.parametrize("demo", [True, False], ids=["demo", "serve"])
+def test_only_a_demo_has_the_hooks_on_its_front(tmp_path: Path, demo: bool) -> None:
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'front.db'}", demo=demo))
+    try:
+        assert isinstance(app.front, StandInFront) is demo
+    finally:
+        app.state.database.dispose()
