@@ -5,7 +5,8 @@ server pays nothing for them and the journal sees every request under ``/api/V1/
 arrived. For each such request it reads the body (up to the body limit), fires the
 oldest matching fault (``services/standin.py``), then either
 
-- waits ``delay_ms`` and answers normally (a delay alone),
+- waits ``delay_ms`` and answers normally (a delay alone; if the demo was reset
+  meanwhile, the request goes unanswered and unjournaled instead),
 - answers the fault's status and body without running the workflow (changes nothing),
 - or closes the connection without an answer (``drop``),
 
@@ -56,7 +57,13 @@ class StandInFront:
             standin.fire_fault, self.database, workflow, raw if complete else None
         )
         if fault is not None and fault.delay_ms:
+            resets = await run_in_threadpool(standin.reset_count, self.database)
             await asyncio.sleep(fault.delay_ms / 1000)
+            if await run_in_threadpool(standin.reset_count, self.database) != resets:
+                # The test that sent it is over: acting now would change (and journal
+                # into) the next test's fresh start.
+                await _drop_connection(send)
+                return
         answer = _Answer()
         if fault is not None and fault.drop:
             pass

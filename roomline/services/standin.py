@@ -167,6 +167,12 @@ def clear_journal(database: Database) -> None:
         store.clear_journal(conn)
 
 
+def reset_count(database: Database) -> int:
+    """How often the demo was reset since it started."""
+    with database.read() as conn:
+        return store.reset_count(conn)
+
+
 def reset(database: Database) -> None:
     """Bring data, numbering and clock back to how the demo started; no faults, no journal."""
     with database.write() as conn:

@@ -65,6 +65,15 @@ journal = Table(
     Column("entry", Text, nullable=False),  # JSON: what GET /api/demo/requests lists
 )
 
+# One row: how often the demo was reset, so a request held back by a delay can tell that
+# a reset happened meanwhile (and then goes unanswered instead of acting after it).
+resets = Table(
+    "standin_resets",
+    standin_metadata,
+    Column("id", Integer, primary_key=True),
+    Column("count", Integer, nullable=False),
+)
+
 # The id counter of each product table (name, next value's predecessor, PostgreSQL's
 # is_called), as they were at the snapshot.
 sequences = Table(
@@ -97,6 +106,8 @@ def create_tables(database: Database) -> None:
     """Drop and create the stand-in's tables: no faults, an empty journal, no snapshot."""
     standin_metadata.drop_all(database.engine)
     standin_metadata.create_all(database.engine)
+    with database.write() as conn:
+        conn.execute(insert(resets).values(id=1, count=0))
 
 
 # --- snapshot and reset ------------------------------------------------------------
@@ -124,6 +135,11 @@ def restore_snapshot(conn: Connection) -> None:
     _write_counters(conn, counters)
     conn.execute(delete(faults))
     conn.execute(delete(journal))
+    conn.execute(update(resets).values(count=resets.c.count + 1))
+
+
+def reset_count(conn: Connection) -> int:
+    return int(conn.execute(select(resets.c.count)).scalar_one())
 
 
 def _counted_tables() -> list[tuple[str, str]]:

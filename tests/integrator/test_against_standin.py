@@ -8,6 +8,7 @@ and ``roomline.client``. The stand-in starts with Ultimo's playground data: spac
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 
 import pytest
@@ -156,6 +157,17 @@ def test_a_slow_answer_times_the_client_out(ultimo_standin: UltimoStandIn) -> No
         with pytest.raises(ConnectionFailed):
             booked_ids(impatient)
         assert booked_ids(impatient) == []  # the fault fired once
+
+
+def test_a_reset_cancels_a_request_still_held_by_a_delay(ultimo_standin: UltimoStandIn) -> None:
+    ultimo_standin.faults.add(CREATE, delay_ms=1000, times=1)
+    with client_for(ultimo_standin, timeout=0.2, retry=NO_RETRY) as impatient:
+        with pytest.raises(ConnectionFailed):
+            book(impatient)
+    ultimo_standin.reset()  # as before the next test
+    time.sleep(1.5)  # the held request's delay is over by now
+    assert ultimo_standin.requests() == []
+    assert book(ultimo_standin.client) == "00000006712"  # the held create never ran
 
 
 def test_a_delay_alone_still_answers(ultimo_standin: UltimoStandIn) -> None:
