@@ -161,9 +161,11 @@ def test_a_slow_answer_times_the_client_out(ultimo_standin: UltimoStandIn) -> No
 
 def test_a_reset_cancels_a_request_still_held_by_a_delay(ultimo_standin: UltimoStandIn) -> None:
     ultimo_standin.faults.add(CREATE, delay_ms=1000, times=1)
-    with client_for(ultimo_standin, timeout=0.2, retry=NO_RETRY) as impatient:
-        with pytest.raises(ConnectionFailed):
-            book(impatient)
+    with (
+        client_for(ultimo_standin, timeout=0.2, retry=NO_RETRY) as impatient,
+        pytest.raises(ConnectionFailed),
+    ):
+        book(impatient)
     ultimo_standin.reset()  # as before the next test
     time.sleep(1.5)  # the held request's delay is over by now
     assert ultimo_standin.requests() == []
