@@ -87,14 +87,14 @@ def demo(
         typer.Option(
             "--fixture",
             help="Load these spaces, people, keys, reservations and clock (JSON or TOML) "
-            "instead of the playground data; see docs/testing-integrations.md",
+            "instead of the playground data; see docs/testing-integrations.md "
+            "[env: ROOMLINE_FIXTURE]",
             show_default=False,
         ),
     ] = None,
 ) -> None:
     """Run the server with Ultimo's documentation playground data (SPEC §5), or a fixture."""
     scratch: Path | None = None
-    checked = _read_fixture(fixture) if fixture is not None else None
     settings = settings_from(
         host=host,
         port=port,
@@ -107,6 +107,7 @@ def demo(
         demo=True,
         fixture=str(fixture) if fixture is not None else None,
     )
+    checked = _read_fixture(Path(settings.fixture)) if settings.fixture else None
     if checked is not None and checked.application_element_ids:
         ids = {**settings.application_element_ids, **checked.application_element_ids}
         settings = settings.model_copy(update={"application_element_ids": ids})

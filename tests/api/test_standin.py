@@ -246,7 +246,7 @@ def test_the_journal_is_bounded_filtered_and_cleared(server: Server) -> None:
     assert ok(server.admin("GET", "/api/demo/requests")) == []
 
 
-def test_controls_need_the_admin_token_before_any_body_is_read(server: Server) -> None:
+def test_controls_refuse_callers_without_the_admin_token_and_cap_bodies(server: Server) -> None:
     huge = b"{" + b" " * 5_000_000
     for method, path in DEMO_CONTROLS:
         response = server.client.request(method, path, content=huge)
