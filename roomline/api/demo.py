@@ -71,6 +71,7 @@ async def set_clock(request: Request, change: ClockChange) -> ClockState:
 class ClockAdvance(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={"examples": [{"seconds": 3600}, {"duration": "P1DT2H"}]},
     )
 

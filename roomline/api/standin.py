@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Annotated, Any, TypeVar
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -23,6 +23,7 @@ from roomline.storage.standin import JOURNAL_LIMIT
 
 TAG = "Stand-in"
 MAX_CONTROL_BODY_BYTES = 64 * 1024
+MAX_FAULT_ID = 2**31 - 1  # the largest id every database stores (found by fuzzing)
 
 router = APIRouter(prefix="/api/demo", tags=[TAG], dependencies=[Depends(require_admin)])
 
@@ -68,6 +69,7 @@ def body_of(model: type[BaseModel]) -> dict[str, Any]:
 class FaultSpec(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,  # no 0 for false, no "5" for 5: a typo is refused, not guessed
         json_schema_extra={
             "examples": [
                 {"workflow": "REST_CreateReservation", "status": 429, "times": 2},
@@ -188,7 +190,9 @@ async def remove_all_faults(request: Request) -> Response:
 @router.delete(
     "/faults/{fault_id}", status_code=204, summary="Remove a fault.", response_class=Response
 )
-async def remove_fault(request: Request, fault_id: int) -> Response:
+async def remove_fault(
+    request: Request, fault_id: Annotated[int, Path(ge=1, le=MAX_FAULT_ID)]
+) -> Response:
     """Remove one fault."""
     await run_in_threadpool(standin.remove_fault, request.app.state.database, fault_id)
     return Response(status_code=204)

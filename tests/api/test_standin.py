@@ -413,3 +413,41 @@ def test_only_a_demo_has_the_hooks_on_its_front(tmp_path: Path, demo: bool) -> N
         assert isinstance(app.front, StandInFront) is demo
     finally:
         app.state.database.dispose()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "message"),
+    [
+        (
+            "POST",
+            "/api/demo/faults",
+            {"workflow": "*", "status": 500, "drop": 0},
+            "drop: Input should be a valid boolean",
+        ),
+        (
+            "POST",
+            "/api/demo/faults",
+            {"workflow": "*", "status": "500"},
+            "status: Input should be a valid integer",
+        ),
+        (
+            "POST",
+            "/api/demo/clock/advance",
+            {"seconds": "60"},
+            "seconds: Input should be a valid number",
+        ),
+        (
+            "DELETE",
+            "/api/demo/faults/530214232964634650682996031488",
+            None,
+            "path.fault_id: Input should be less than or equal to 2147483647",
+        ),
+    ],
+    ids=["0 for false", "text for a number", "text for seconds", "an id past any column"],
+)
+def test_fuzzing_findings_on_the_controls(
+    server: Server, method: str, path: str, body: Any, message: str
+) -> None:
+    response = server.admin(method, path, json=body)
+    assert refused(response, 400, "InvalidParameter") == message
+    assert ok(server.admin("GET", "/api/demo/faults")) == []
