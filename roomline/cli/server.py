@@ -114,9 +114,10 @@ def demo(
     if "database_url" not in settings.model_fields_set:
         scratch = Path(tempfile.mkdtemp(prefix="roomline-demo-"))
         settings = settings.model_copy(update={"database_url": f"sqlite:///{scratch / 'demo.db'}"})
-    printed_token = settings.admin_token is None
+    made_token = None
     if settings.admin_token is None:
-        settings = settings.model_copy(update={"admin_token": secrets.token_urlsafe(24)})
+        made_token = secrets.token_urlsafe(24)
+        settings = settings.model_copy(update={"admin_token": made_token})
     if scratch is not None:
         # uvicorn re-raises SIGTERM once it has shut down; exiting through SystemExit
         # instead lets the ``finally`` below remove the temporary database.
@@ -126,9 +127,8 @@ def demo(
             prepare_database(settings, checked)
         except FixtureRejected as exc:
             _refuse_fixture(exc)
-        if printed_token and settings.admin_token is not None:
-            token = settings.admin_token.get_secret_value()
-            typer.echo(f"roomline demo: admin token for /api/demo/* is {token}", err=True)
+        if made_token is not None:  # once the demo is sure to start
+            typer.echo(f"roomline demo: admin token for /api/demo/* is {made_token}", err=True)
         run(settings)
     finally:
         if scratch is not None:
