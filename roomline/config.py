@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     # pins the clock at start (ISO 8601), or follows the system clock when "system".
     demo: bool = False
     now: str | None = None
+    # ``roomline demo --fixture``: the JSON or TOML file loaded instead of the playground.
+    fixture: str | None = None
 
     log_level: str = "info"
     # "json": one JSON object per line, one line per request (request id, key name,

@@ -131,7 +131,9 @@ def test_health_and_openapi(server: Server) -> None:
         "type": "apiKey",
         "in": "header",
         "name": "ApiKey",
-        "description": "The 32-hex-digit API key of the caller.",
+        "description": "The 32-hex-digit API key of the caller. This demo's key: "
+        "FC1555BA3F5C4C329155B5ADAC2E8AB0 (the documentation's playground key). "
+        "Paste it here, then Try it out.",
     }
     docs = server.client.get("/docs")
     assert docs.status_code == 200 and "/docs-assets/swagger-ui-bundle.js" in docs.text

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import gc
+import time
 from datetime import timedelta
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from roomline import __version__
-from roomline.api import audit, booking, demo, errors, health, metrics
+from roomline.api import audit, booking, demo, errors, health, metrics, standin
 from roomline.api.admin import AdminAccess, AdminGate
 from roomline.api.contract import complete_openapi
 from roomline.api.docs_ui import install_docs
@@ -19,6 +20,7 @@ from roomline.api.management import PREFIX as MANAGEMENT_PREFIX
 from roomline.api.management import build_router as build_management_router
 from roomline.api.management.common import MAX_IMPORT_BYTES
 from roomline.api.observability import RequestObservability
+from roomline.api.standin_front import StandInFront
 from roomline.compat.ultimo.router import (
     CaseInsensitiveWorkflowPaths,
     UltimoFastPath,
@@ -26,8 +28,11 @@ from roomline.compat.ultimo.router import (
     build_router,
 )
 from roomline.config import Settings
+from roomline.domain.errors import FixtureRejected
 from roomline.domain.times import zone_named
-from roomline.services.clock import clock_for
+from roomline.services.clock import clock_for, seconds_of
+from roomline.services.demo import DEMO_API_KEY
+from roomline.services.fixtures import read_fixture
 from roomline.services.limits import (
     Limiter,
     SignInThrottle,
@@ -119,6 +124,9 @@ def create_app(settings: Settings | None = None) -> RoomlineApp:
                 settings.key_daily_quota,
             ),
             counters,
+            # A demo's quotas count in its clock's days and windows, so tests can move
+            # past a quota's day; a normal server pays nothing for reading a clock row.
+            seconds_of(database, clock) if settings.demo else time.time,
         ),
     )
     errors.install_handlers(app)
@@ -132,7 +140,10 @@ def create_app(settings: Settings | None = None) -> RoomlineApp:
     install_web(app, settings, database)
     if settings.demo:
         app.include_router(demo.router)
-    complete_openapi(app, settings.application_element_ids)
+        app.include_router(standin.router)
+    complete_openapi(
+        app, settings.application_element_ids, demo_keys(settings) if settings.demo else None
+    )
     admin_prefixes = [MANAGEMENT_PREFIX, *([demo.PREFIX] if settings.demo else [])]
     import_limit = max(MAX_IMPORT_BYTES, settings.max_body_bytes)
 
@@ -155,7 +166,23 @@ def create_app(settings: Settings | None = None) -> RoomlineApp:
         ),
         trusted_proxies=settings.trusted_proxies,
     )
+    if settings.demo:
+        # Around everything (it must hold uvicorn's own ``send`` to drop a connection),
+        # and only here: a normal server never pays for the stand-in's hooks.
+        app.front = StandInFront(app.front, database, settings.max_body_bytes)
     return app
+
+
+def demo_keys(settings: Settings) -> str:
+    """Which API keys a demo has, in words, for its Swagger UI's Authorize dialog."""
+    if settings.fixture is None:
+        return f"{DEMO_API_KEY} (the documentation's playground key)"
+    try:
+        keys = read_fixture(settings.fixture).keys
+    except FixtureRejected:  # the file changed since the demo checked it at start
+        keys = []
+    named = ", ".join(f"{key.secret} ({key.name})" for key in keys)
+    return named or f"none; the fixture {settings.fixture} has no keys"
 
 
 def serve_app() -> RoomlineApp:

@@ -60,13 +60,20 @@ BOOKING_ERRORS: dict[str, str] = {
 WRITE_METHODS = ("post", "put", "patch", "delete")
 
 
-def complete_openapi(app: FastAPI, application_element_ids: dict[str, str]) -> None:
-    """Make ``app.openapi()`` return the completed document (built once, then cached)."""
+def complete_openapi(
+    app: FastAPI, application_element_ids: dict[str, str], demo_keys: str | None = None
+) -> None:
+    """Make ``app.openapi()`` return the completed document (built once, then cached).
+
+    ``demo_keys`` (a demo's) tells the Authorize dialog which API key to use.
+    """
     build: Callable[[], dict[str, Any]] = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             complete(build(), application_element_ids)
+            if demo_keys is not None:
+                _name_demo_keys(app.openapi_schema, demo_keys)  # type: ignore[arg-type]
         return app.openapi_schema  # type: ignore[return-value]
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -102,6 +109,19 @@ def complete(document: dict[str, Any], application_element_ids: dict[str, str]) 
     if "HTTPValidationError" not in repr(document.get("paths", {})):
         for name in _VALIDATION_SCHEMAS:  # ValidationError is used only by HTTPValidationError
             schemas.pop(name, None)
+
+
+def _name_demo_keys(document: dict[str, Any], demo_keys: str) -> None:
+    schemes = document.get("components", {}).get("securitySchemes", {})
+    if "APIKeyHeader" in schemes:
+        schemes["APIKeyHeader"]["description"] += (
+            f" This demo's key: {demo_keys}. Paste it here, then Try it out."
+        )
+    if "HTTPBearer" in schemes:
+        schemes["HTTPBearer"]["description"] = (
+            "The admin token, for /api/manage and the Stand-in controls (/api/demo): "
+            "ROOMLINE_ADMIN_TOKEN, or the one `roomline demo` printed at start."
+        )
 
 
 def _error(description: str) -> dict[str, Any]:

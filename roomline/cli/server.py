@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 import uvicorn
@@ -35,9 +35,11 @@ from roomline.cli.options import (
     Workers,
 )
 from roomline.config import Settings, export_to_environment, settings_from
+from roomline.domain.errors import FixtureRejected
 from roomline.domain.times import parse_instant, zone_named
-from roomline.services import clock
+from roomline.services import clock, standin
 from roomline.services import demo as demo_data
+from roomline.services.fixtures import Fixture, load_fixture, read_fixture
 from roomline.storage.database import Database
 from roomline.storage.migrate import upgrade
 
@@ -91,8 +93,19 @@ def demo(
     ultimo_quotas: Annotated[bool | None, UltimoQuotas] = None,
     redis_url: Annotated[str | None, RedisUrl] = None,
     access_log: Annotated[bool | None, AccessLog] = None,
+    fixture: Annotated[
+        Path | None,
+        typer.Option(
+            "--fixture",
+            help="Load these spaces, people, keys, reservations and clock (JSON or TOML) "
+            "instead of the playground data; see docs/testing-integrations.md "
+            "[env: ROOMLINE_FIXTURE]",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Run the server with the demo data of Ultimo's documentation playground."""
+    """Run the server with the demo data of Ultimo's documentation playground, or a
+    fixture's."""
     scratch: Path | None = None
     with reporting_errors():
         settings = settings_from(
@@ -106,9 +119,15 @@ def demo(
             redis_url=redis_url,
             access_log=access_log,
             demo=True,
+            fixture=str(fixture) if fixture is not None else None,
         )
         if settings.now is not None:
             demo_clock(settings.now)  # a wrong --now is refused before anything is made
+    checked = _read_fixture(Path(settings.fixture)) if settings.fixture else None
+    if checked is not None and checked.application_element_ids:
+        ids = {**settings.application_element_ids, **checked.application_element_ids}
+        settings = settings.model_copy(update={"application_element_ids": ids})
+    with reporting_errors():
         check_can_listen(settings.host, settings.port)
     if not {"web_time_zone", "default_time_zone"} & settings.model_fields_set:
         settings = settings.model_copy(update={"web_time_zone": demo_data.DEMO_TIME_ZONE})
@@ -125,8 +144,11 @@ def demo(
         signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         with reporting_errors():
-            prepare_database(settings)
-        if new_token is not None:
+            try:
+                prepare_database(settings, checked)
+            except FixtureRejected as exc:
+                _refuse_fixture(exc)
+        if new_token is not None:  # once the demo is sure to start
             typer.echo(
                 f"roomline demo: admin token (web view sign-in, /api/manage, /api/demo) is "
                 f"{new_token}",
@@ -142,15 +164,35 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
-def prepare_database(settings: Settings) -> None:
-    """Migrate the database; for the demo, seed it if empty and set the clock."""
+def _read_fixture(path: Path) -> Fixture:
+    try:
+        return read_fixture(path)
+    except FixtureRejected as exc:
+        _refuse_fixture(exc)
+
+
+def _refuse_fixture(exc: FixtureRejected) -> NoReturn:
+    """Print ``error: ...`` and then every problem, one a line."""
+    typer.echo(f"error: {exc.message}:", err=True)
+    for problem in exc.problems:
+        typer.echo(f"  {problem}", err=True)
+    raise typer.Exit(1)
+
+
+def prepare_database(settings: Settings, fixture: Fixture | None = None) -> None:
+    """Migrate the database; for the demo, load the fixture (or seed the playground data
+    if empty), set the clock and take the snapshot that a reset returns to."""
     database = Database(settings.database_url)
     try:
         upgrade(database)
         if settings.demo:
-            demo_data.seed_if_empty(database)
+            if fixture is not None:
+                load_fixture(database, fixture)
+            else:
+                demo_data.seed_if_empty(database)
             if settings.now is not None:
                 set_clock(database, settings.now)
+            standin.prepare(database)
     finally:
         database.dispose()
 

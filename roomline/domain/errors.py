@@ -15,7 +15,8 @@ The tree::
     │   ├── InvalidDateTime
     │   ├── InvalidTimeSpan                 end not after start, From not before Till
     │   ├── WindowTooLarge
-    │   └── ImportRejected                  an import file with bad rows (nothing imported)
+    │   ├── ImportRejected                  an import file with bad rows (nothing imported)
+    │   └── FixtureRejected                 a demo fixture with problems (demo refuses to start)
     ├── ReferenceNotFound                   the body names something that does not exist
     │   ├── UnknownSpace
     │   ├── UnknownApplicant
@@ -133,6 +134,17 @@ class ImportRejected(InvalidRequest):
     code = "ImportRejected"
 
     def __init__(self, message: str, problems: list[tuple[int, str]]) -> None:
+        super().__init__(message)
+        self.problems = problems
+
+
+class FixtureRejected(InvalidRequest):
+    """A ``roomline demo --fixture`` file with problems; ``problems`` lists each as
+    "file: entry: reason", and nothing was loaded."""
+
+    code = "FixtureRejected"
+
+    def __init__(self, message: str, problems: list[str]) -> None:
         super().__init__(message)
         self.problems = problems
 

@@ -6,12 +6,14 @@ shares, so pinning or shifting it (at start or through the demo API) holds every
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import Connection
 
 from roomline.storage import clock as clock_store
+from roomline.storage.database import Database
 
 
 class Clock(Protocol):
@@ -47,6 +49,28 @@ def pin(conn: Connection, instant: datetime) -> None:
 
 def shift(conn: Connection, offset_seconds: int) -> None:
     clock_store.write(conn, None, offset_seconds)
+
+
+def advance(conn: Connection, seconds: float) -> None:
+    """Move the clock forward: a pinned clock to a later instant, a running one by a
+    larger offset (whole seconds)."""
+    stored = clock_store.read(conn)
+    pinned_at, offset_seconds = stored if stored is not None else (None, 0)
+    if pinned_at is not None:
+        clock_store.write(conn, pinned_at + timedelta(seconds=seconds), 0)
+    else:
+        clock_store.write(conn, None, offset_seconds + round(seconds))
+
+
+def seconds_of(database: Database, clock: Clock) -> Callable[[], float]:
+    """``clock``'s time as epoch seconds, read in a transaction of its own (for the
+    request limits' windows, which then follow a demo's clock)."""
+
+    def now() -> float:
+        with database.read() as conn:
+            return clock.now(conn).timestamp()
+
+    return now
 
 
 def clock_for(demo: bool) -> Clock:

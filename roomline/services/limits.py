@@ -22,7 +22,7 @@ import contextlib
 import math
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -125,9 +125,13 @@ class Counters(Protocol):
 class Limiter:
     """Applies a policy to the request of one key, counting in shared ``counters``."""
 
-    def __init__(self, policy: LimitPolicy, counters: Counters) -> None:
+    def __init__(
+        self, policy: LimitPolicy, counters: Counters, now: Callable[[], float] = time.time
+    ) -> None:
         self.policy = policy
         self.counters = counters
+        # The time windows are counted in (epoch seconds): the system clock, or a demo's.
+        self.now = now
         self._shared = [
             Check(
                 f"rate:all:{r.amount}/{r.seconds}",
@@ -180,7 +184,7 @@ class Limiter:
                     f"{quota} requests per day for this API key",
                 )
             )
-        self.counters.hit(checks, time.time())
+        self.counters.hit(checks, self.now())
 
 
 def refused(check: Check, wait_seconds: float) -> TooManyRequests:

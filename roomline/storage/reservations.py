@@ -248,8 +248,9 @@ def insert_reservation(
     request_fingerprint: str | None,
     now: datetime,
     ultimo_id: int | None = None,
+    status: ReservationStatus = ReservationStatus.PROCESSED,
 ) -> int:
-    """Insert an active reservation and return its UltimoId."""
+    """Insert a reservation (active unless ``status`` says otherwise); return its UltimoId."""
     values: dict[str, Any] = {
         "space_id": space.id,
         "applicant_id": applicant_id,
@@ -260,7 +261,7 @@ def insert_reservation(
         "cleanup_minutes": space.cleanup_minutes,
         "blocked_start": blocked.start,
         "blocked_end": blocked.end,
-        "status": ReservationStatus.PROCESSED.value,
+        "status": status.value,
         "api_key_id": api_key_id,
         "external_id": external_id,
         "request_fingerprint": request_fingerprint,

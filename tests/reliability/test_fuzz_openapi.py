@@ -52,6 +52,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from roomline.api.management import TAG as MANAGEMENT_TAG
+from roomline.api.standin import TAG as STANDIN_TAG
 from tests.conftest import TEST_NOW, World
 from tests.support import ADMIN_TOKEN, DEMO_KEY, ELEMENT_IDS, Server, start_server
 
@@ -120,16 +121,25 @@ def references(server: Server, world: World) -> dict[str, list[str]]:
     return {"spaces": spaces, "ultimo_ids": ultimo_ids}
 
 
-@pytest.mark.parametrize("part", ["--exclude-tag", "--include-tag"], ids=["wire", "management"])
-def test_schemathesis_engine(server: Server, part: str, tmp_path: Path) -> None:
-    # Two runs that split the document by the Management tag: the stateful phase revokes
-    # the keys it can list, which must not cut the workflow run short.
+@pytest.mark.parametrize(
+    "part",
+    [
+        ("--exclude-tag", MANAGEMENT_TAG, "--exclude-tag", STANDIN_TAG),
+        ("--include-tag", MANAGEMENT_TAG),
+        ("--include-tag", STANDIN_TAG),
+    ],
+    ids=["wire", "management", "stand-in"],
+)
+def test_schemathesis_engine(server: Server, part: tuple[str, ...], tmp_path: Path) -> None:
+    # Three runs that split the document by tag: the stateful phase revokes the keys it
+    # can list, and arms the stand-in's faults (dropped connections, 500s, long delays),
+    # neither of which may cut the workflow run short.
     command = [
         str(Path(sys.executable).with_name("schemathesis")),
         *("--config-file", str(ENGINE_CONFIG)),
         "run",
         f"{server.base_url}/openapi.json",
-        *(part, MANAGEMENT_TAG),
+        *part,
         *("-H", f"ApiKey: {DEMO_KEY}", "-H", f"Authorization: Bearer {ADMIN_TOKEN}"),
         *("--max-examples", str(FUZZ_EXAMPLES), "--seed", str(FUZZ_SEED)),
         *("--continue-on-failure", "--no-color", "--request-timeout", "30"),
@@ -141,7 +151,7 @@ def test_schemathesis_engine(server: Server, part: str, tmp_path: Path) -> None:
     generated = re.search(r"(\d+) generated", output)
     selected = re.search(r"Selected: (\d+)/(\d+)", output)
     print(
-        f"schemathesis engine, {part} {MANAGEMENT_TAG}: "
+        f"schemathesis engine, {' '.join(part)}: "
         f"{selected.group(1) if selected else '?'} operations, "
         f"{generated.group(1) if generated else '?'} cases"
     )
@@ -159,10 +169,14 @@ def test_fuzz_reaching_the_rules(
     schema = schemathesis.openapi.from_url(
         f"{server.base_url}/openapi.json", config=schemathesis.Config.from_dict(config)
     )
-    # The management API last: it may revoke keys and unbook spaces the workflows use.
+    # The management API late: it may revoke keys and unbook spaces the workflows use;
+    # the stand-in's controls last: the faults they arm fail the workflows on purpose.
     operations = sorted(
         (result.ok() for result in schema.get_all_operations()),
-        key=lambda operation: MANAGEMENT_TAG in (operation.definition.raw.get("tags") or []),
+        key=lambda operation: [
+            tag in (operation.definition.raw.get("tags") or [])
+            for tag in (STANDIN_TAG, MANAGEMENT_TAG)
+        ],
     )
     assert len(operations) >= 7, [operation.label for operation in operations]
     findings: dict[tuple[str, str], str] = {}
