@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-from datetime import timedelta
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -25,7 +24,8 @@ from roomline.config import Settings
 from roomline.domain.times import zone_named
 from roomline.services.clock import clock_for
 from roomline.services.limits import limiter_for, policy_from
-from roomline.services.reservations import Policy, ReservationService
+from roomline.services.reservations import ReservationService, policy_for
+from roomline.services.series import SeriesService
 from roomline.storage.database import Database
 from roomline.web import install_web
 
@@ -67,12 +67,7 @@ def create_app(settings: Settings | None = None) -> RoomlineApp:
     zone_named(settings.default_time_zone)  # refuse an unknown default zone at start
     database = Database(settings.database_url, settings.database_pool_size)
     clock = clock_for(settings.demo)
-    policy = Policy(
-        start_grace=timedelta(minutes=settings.start_grace_minutes),
-        max_window=timedelta(days=settings.max_window_days),
-        default_zone=settings.default_time_zone,
-    )
-    service = ReservationService(database, clock, policy)
+    service = ReservationService(database, clock, policy_for(settings))
 
     app = RoomlineApp(
         title="roomline",
@@ -85,6 +80,7 @@ def create_app(settings: Settings | None = None) -> RoomlineApp:
     app.state.database = database
     app.state.clock = clock
     app.state.reservations = service
+    app.state.series = SeriesService(service)
     app.state.ultimo = gateway = UltimoGateway(
         database=database,
         service=service,
