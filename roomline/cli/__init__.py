@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from roomline.cli import audit, call, db, keys, people, reservations, server, spaces
+from roomline.cli import audit, call, db, keys, people, reservations, series, server, spaces
 
 app = typer.Typer(
     name="roomline",
@@ -19,6 +19,7 @@ app.add_typer(spaces.app, name="spaces")
 app.add_typer(people.app, name="people")
 app.add_typer(keys.app, name="keys")
 app.add_typer(reservations.app, name="reservations")
+app.add_typer(series.app, name="series")
 app.add_typer(call.app, name="call")
 app.add_typer(audit.app, name="audit")
 

@@ -46,7 +46,13 @@ def reporting_errors() -> Iterator[None]:
     try:
         yield
     except RoomlineError as exc:
-        fail(exc.message)
+        typer.echo(f"error: {exc.message}", err=True)
+        for detail in exc.details or ():  # each part that failed, e.g. a series' occurrences
+            typer.echo(
+                f"  {detail.get('start')} to {detail.get('end')}: {_cell(detail.get('message'))}",
+                err=True,
+            )
+        raise typer.Exit(1) from None
     except DatabaseUnavailable as exc:
         reason = getattr(exc, "orig", exc)
         fail(f"the database did not answer: {str(reason).strip().splitlines()[0]}")
