@@ -4,13 +4,21 @@ cancel, and what Ultimo clients and the audit trail see of it all."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import asyncio
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select, text
 
+from roomline.client import (
+    AsyncUltimoClient,
+    SkippedOccurrence,
+    SpaceNotAvailable,
+    UltimoClient,
+    UltimoError,
+)
 from roomline.domain.reservations import Space
 from roomline.storage.tables import reservations
 from tests.conftest import World
@@ -19,6 +27,8 @@ from tests.support import DEMO_KEY, Server
 TAKEN = "Room reservation cannot be requested or processed.\r\nCause: {} is not available."
 HEADERS = {"ApiKey": DEMO_KEY}
 r = reservations.c
+WINTER = timezone(timedelta(hours=1))
+SUMMER = timezone(timedelta(hours=2))
 
 
 def create(server: Server, **body: Any) -> httpx.Response:
@@ -466,3 +476,76 @@ def test_series_need_the_series_grant_and_an_existing_series(server: Server, wor
         "/api/booking/series", json=series_body(space, person.id), headers={"ApiKey": granted}
     )
     assert ok.status_code == 201
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_the_client_books_reads_changes_and_cancels_a_series(
+    server: Server, world: World, kind: str
+) -> None:
+    space = world.space(description="Client room")
+    person = world.person()
+    world.reservation(
+        space, datetime(2030, 3, 25, 8, tzinfo=UTC), datetime(2030, 3, 25, 9, tzinfo=UTC)
+    )
+    first = {
+        "space_id": space.id,
+        "applicant_id": person.id,
+        "start": datetime(2030, 3, 18, 9),  # naive: wall-clock time in the space's zone
+        "end": datetime(2030, 3, 18, 10),
+        "rrule": "FREQ=WEEKLY;COUNT=4",
+    }
+
+    async def steps_async() -> tuple[Any, ...]:
+        async with AsyncUltimoClient(server.base_url, DEMO_KEY) as client:
+            with pytest.raises(UltimoError) as refused:
+                await client.create_series(**first)
+            preview = await client.create_series(**first, preview=True)
+            booked = await client.create_series(**first, on_conflict="skip")
+            assert booked.series_id is not None
+            changed = await client.update_series(booked.series_id, time_of_day="11:00")
+            read = await client.get_series(booked.series_id)
+            cancelled = await client.cancel_series(
+                booked.series_id, from_=changed.occurrences[-1].start
+            )
+            return refused.value, preview, booked, changed, read, cancelled
+
+    def steps() -> tuple[Any, ...]:
+        if kind == "async":
+            return asyncio.run(steps_async())
+        with UltimoClient(server.base_url, DEMO_KEY) as client:
+            with pytest.raises(UltimoError) as refused:
+                client.create_series(**first)
+            preview = client.create_series(**first, preview=True)
+            booked = client.create_series(**first, on_conflict="skip")
+            assert booked.series_id is not None
+            changed = client.update_series(booked.series_id, time_of_day="11:00")
+            read = client.get_series(booked.series_id)
+            cancelled = client.cancel_series(booked.series_id, from_=changed.occurrences[-1].start)
+            return refused.value, preview, booked, changed, read, cancelled
+
+    refused, preview, booked, changed, read, cancelled = steps()
+    assert isinstance(refused, SpaceNotAvailable)
+    assert [d["start"] for d in refused.details] == ["2030-03-25T09:00:00+01:00"]
+    assert preview.series_id is None
+    assert [o.ultimo_id for o in preview.occurrences] == [None, None, None]
+    assert [s.start for s in preview.skipped] == ["2030-03-25T09:00:00+01:00"]
+    assert [o.start for o in booked.occurrences] == [
+        datetime(2030, 3, 18, 9, tzinfo=WINTER),
+        datetime(2030, 4, 1, 9, tzinfo=SUMMER),
+        datetime(2030, 4, 8, 9, tzinfo=SUMMER),
+    ]
+    assert booked.skipped == [
+        SkippedOccurrence(
+            "2030-03-25T09:00:00+01:00",
+            "2030-03-25T10:00:00+01:00",
+            "1015",
+            TAKEN.format("Client room"),
+        )
+    ]
+    assert [o.start.hour for o in changed.occurrences] == [11, 11, 11]
+    assert read.rrule == "FREQ=WEEKLY;COUNT=4"
+    assert [(o.start.hour, o.status, o.exception) for o in read.occurrences] == [
+        (11, "Processed", False)
+    ] * 3
+    assert cancelled.cancelled == [booked.occurrences[-1].ultimo_id]
+    assert [o.status for o in cancelled.occurrences] == ["Processed", "Processed", "Cancelled"]
