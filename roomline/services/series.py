@@ -201,6 +201,16 @@ class SeriesService:
                 raise
             return earlier
 
+    def now(self) -> datetime:
+        """The server's current time (the demo clock where there is one)."""
+        with self.database.read() as conn:
+            return self.clock.now(conn)
+
+    def series_of(self, ultimo_id: int) -> int | None:
+        """Return the series reservation ``ultimo_id`` is an occurrence of, if any."""
+        with self.database.read() as conn:
+            return series_store.series_of(conn, ultimo_id)
+
     def get(self, series_id: int) -> SeriesView:
         """Return a series with every occurrence (active or cancelled, exceptions marked)."""
         with self.database.read() as conn:

@@ -40,6 +40,13 @@ def by_external_id(conn: Connection, api_key_id: int | None, external_id: str) -
     return conn.execute(select(series).where(key, series.c.external_id == external_id)).first()
 
 
+def series_of(conn: Connection, ultimo_id: int) -> int | None:
+    found = conn.execute(
+        select(reservations.c.series_id).where(reservations.c.ultimo_id == ultimo_id)
+    ).scalar()
+    return None if found is None else int(found)
+
+
 def occurrences(conn: Connection, series_id: int) -> list[Any]:
     """Return the reservation rows of a series, by start time then UltimoId."""
     return list(
