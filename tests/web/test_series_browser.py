@@ -101,7 +101,7 @@ def test_a_refused_series_keeps_the_repeat_choice_and_lists_the_conflicts(
     dialog = page.locator("#new-reservation")
     dialog.get_by_label("Applicant (person id)").fill(person.id)
     dialog.get_by_label("Repeats").select_option("daily")
-    dialog.get_by_label("Ends").select_option("until")
+    dialog.get_by_label("Stops").select_option("until")
     dialog.get_by_label("Until").fill("2030-01-16")
     dialog.get_by_label("If a slot is taken").select_option("fail")
     dialog.get_by_role("button", name="Book").click()
