@@ -86,6 +86,20 @@ def expand(
 ) -> Expansion:
     """Expand ``rule`` from the first occurrence's ``[start, end)`` (aware instants) in
     ``zone``, leaving out the occurrences starting at an instant of ``exdates``."""
+    try:
+        return _expand(rule, start, end, zone, max_occurrences, exdates)
+    except OverflowError as exc:  # dates past the year 9999
+        raise InvalidRecurrence(f"rrule {rule!r} reaches beyond the year 9999.") from exc
+
+
+def _expand(
+    rule: str,
+    start: datetime,
+    end: datetime,
+    zone: ZoneInfo,
+    max_occurrences: int,
+    exdates: Collection[datetime],
+) -> Expansion:
     first_start = start.astimezone(zone).replace(tzinfo=None)
     wall_duration = end.astimezone(zone).replace(tzinfo=None) - first_start
     left_out = set(exdates)

@@ -549,3 +549,47 @@ def test_the_client_books_reads_changes_and_cancels_a_series(
     ] * 3
     assert cancelled.cancelled == [booked.occurrences[-1].ultimo_id]
     assert [o.status for o in cancelled.occurrences] == ["Processed", "Processed", "Cancelled"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "message"),
+    [
+        pytest.param(
+            "POST",
+            "/api/booking/series",
+            {"description": "a\x00b"},
+            "body.description: String should match pattern "
+            "'^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]*$'",
+            id="NUL in the description",
+        ),
+        pytest.param(
+            "POST",
+            "/api/booking/series",
+            {"space_id": "S\x01"},
+            "body.space_id: String should match pattern '^[^\\x00-\\x1f\\x7f]*$'",
+            id="control character in an id",
+        ),
+        pytest.param(
+            "GET",
+            "/api/booking/series/99999999999999999999",
+            None,
+            "path.series_id: Input should be less than or equal to 2147483647",
+            id="series id beyond the column",
+        ),
+        pytest.param(
+            "PATCH",
+            "/api/booking/series/1",
+            {"duration_minutes": 0},
+            "body.duration_minutes: Input should be greater than or equal to 1",
+            id="no duration",
+        ),
+    ],
+)
+def test_hostile_series_requests_are_refused_clearly(
+    server: Server, world: World, method: str, path: str, body: Any, message: str
+) -> None:
+    if method == "POST":
+        body = series_body(world.space(), world.person().id, **body)
+    response = server.client.request(method, path, json=body, headers=HEADERS)
+    assert response.status_code == 400
+    assert response.json() == {"message": message, "code": "InvalidParameter"}

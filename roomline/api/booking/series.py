@@ -6,9 +6,9 @@ Every occurrence is an ordinary reservation with its own UltimoId; the rules liv
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Body, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from roomline.api.booking.access import Caller, grant
@@ -23,6 +23,12 @@ from roomline.services.series import (
 )
 
 router = APIRouter()
+
+# No control characters in ids, times and rules; a description may hold tab, CR and LF.
+PLAIN = r"^[^\x00-\x1f\x7f]*$"
+PROSE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+Moment = Annotated[str, Field(max_length=64, pattern=PLAIN)]
+SeriesId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 
 CONFLICT_EXAMPLE = {
     "message": "Room reservation cannot be requested or processed.\r\nCause: C-25 is not "
@@ -60,23 +66,24 @@ class SeriesRequest(BaseModel):
         },
     )
 
-    space_id: str = Field(..., min_length=1, max_length=255)
-    applicant_id: str = Field(..., min_length=1, max_length=255)
-    description: str = Field("", max_length=2000)
-    start: str = Field(..., description="start of the first occurrence", max_length=64)
-    end: str = Field(..., description="end of the first occurrence", max_length=64)
+    space_id: str = Field(..., min_length=1, max_length=255, pattern=PLAIN)
+    applicant_id: str = Field(..., min_length=1, max_length=255, pattern=PLAIN)
+    description: str = Field("", max_length=2000, pattern=PROSE)
+    start: Moment = Field(..., description="start of the first occurrence")
+    end: Moment = Field(..., description="end of the first occurrence")
     rrule: str = Field(
         ...,
         min_length=1,
         max_length=1000,
+        pattern=PLAIN,
         description="RFC 5545 RRULE: FREQ DAILY, WEEKLY or MONTHLY; INTERVAL, BYDAY (2TU, "
         "-1FR), BYMONTHDAY, BYMONTH, BYSETPOS, WKST; COUNT or UNTIL",
     )
-    exdates: list[str] = Field(
+    exdates: list[Moment] = Field(
         [], max_length=1000, description="starts of occurrences to leave out"
     )
     external_id: str = Field(
-        "", max_length=255, description="makes the create idempotent per API key"
+        "", max_length=255, pattern=PLAIN, description="makes the create idempotent per API key"
     )
     on_conflict: ConflictPolicy = Field(
         ConflictPolicy.FAIL,
@@ -108,26 +115,26 @@ class SeriesEdit(BaseModel):
         },
     )
 
-    from_: str | None = Field(
+    from_: Moment | None = Field(
         None,
         alias="from",
-        max_length=64,
         description="the start of the first occurrence to change; default: every one not "
         "yet started",
     )
-    time_of_day: str | None = Field(None, description="new wall-clock start, HH:MM")
-    duration_minutes: int | None = None
-    description: str | None = Field(None, max_length=2000)
+    time_of_day: str | None = Field(
+        None, max_length=16, pattern=PLAIN, description="new wall-clock start, HH:MM"
+    )
+    duration_minutes: int | None = Field(None, ge=1, le=7 * 24 * 60)
+    description: str | None = Field(None, max_length=2000, pattern=PROSE)
     on_conflict: ConflictPolicy = ConflictPolicy.FAIL
 
 
 class SeriesCancel(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    from_: str | None = Field(
+    from_: Moment | None = Field(
         None,
         alias="from",
-        max_length=64,
         description="the start of the first occurrence to cancel; default: every one not yet ended",
     )
 
@@ -213,7 +220,7 @@ def preview_series(
 
 @router.get("/series/{series_id}", response_model=SeriesShown)
 def get_series(
-    request: Request, series_id: int, caller: Caller = Depends(grant("series"))
+    request: Request, series_id: SeriesId, caller: Caller = Depends(grant("series"))
 ) -> dict[str, Any]:
     """Read a series: its rule, every occurrence with its status, and its exceptions."""
     with database_errors():
@@ -223,7 +230,7 @@ def get_series(
 @router.patch("/series/{series_id}", response_model=SeriesBooked)
 def update_series(
     request: Request,
-    series_id: int,
+    series_id: SeriesId,
     body: SeriesEdit,
     caller: Caller = Depends(grant("series")),
 ) -> dict[str, Any]:
@@ -247,7 +254,7 @@ def update_series(
 @router.post("/series/{series_id}/cancel", response_model=SeriesCancelled)
 def cancel_series(
     request: Request,
-    series_id: int,
+    series_id: SeriesId,
     body: SeriesCancel | None = Body(None),
     caller: Caller = Depends(grant("series")),
 ) -> dict[str, Any]:
