@@ -107,7 +107,6 @@ class SeriesRequest(BaseModel):
 class SeriesEdit(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        populate_by_name=True,
         json_schema_extra={
             "examples": [
                 {"from": "2030-01-14T09:00:00+13:00", "time_of_day": "10:00", "on_conflict": "fail"}
@@ -130,7 +129,7 @@ class SeriesEdit(BaseModel):
 
 
 class SeriesCancel(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid")
 
     from_: Moment | None = Field(
         None,
