@@ -217,7 +217,7 @@ def preview_series(
         return outcome_values(_service(request).preview(body.new_series()))
 
 
-@router.get("/series/{series_id}", response_model=SeriesShown)
+@router.get("/series/{series_id:int}", response_model=SeriesShown)
 def get_series(
     request: Request, series_id: SeriesId, caller: Caller = Depends(grant("series"))
 ) -> dict[str, Any]:
@@ -226,7 +226,7 @@ def get_series(
         return series_values(_service(request).get(series_id))
 
 
-@router.patch("/series/{series_id}", response_model=SeriesBooked)
+@router.patch("/series/{series_id:int}", response_model=SeriesBooked)
 def update_series(
     request: Request,
     series_id: SeriesId,
@@ -250,7 +250,7 @@ def update_series(
         return outcome_values(_service(request).update(change, caller.actor))
 
 
-@router.post("/series/{series_id}/cancel", response_model=SeriesCancelled)
+@router.post("/series/{series_id:int}/cancel", response_model=SeriesCancelled)
 def cancel_series(
     request: Request,
     series_id: SeriesId,
