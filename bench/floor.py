@@ -174,6 +174,7 @@ class Floor:
             request_fingerprint=None,
             created_at=now,
             updated_at=now,
+            series_id=None,
         ).fetchone()[0]
         _run(
             conn,

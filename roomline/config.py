@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     web_time_zone: str | None = None
     start_grace_minutes: int = Field(default=5, ge=0)
     max_window_days: int = Field(default=366, ge=1)
+    # The most occurrences one recurring reservation (series) may have.
+    max_series_occurrences: int = Field(default=500, ge=1, le=10_000)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     strict: bool = False
     application_element_ids: dict[str, str] = Field(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import time
-from datetime import timedelta
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -40,7 +39,8 @@ from roomline.services.limits import (
     parse_rate_limits,
     policy_from,
 )
-from roomline.services.reservations import Policy, ReservationService
+from roomline.services.reservations import ReservationService, policy_for
+from roomline.services.series import SeriesService
 from roomline.storage.database import Database
 from roomline.web import install_web
 
@@ -84,12 +84,7 @@ def create_app(settings: Settings | None = None) -> RoomlineApp:
         settings.database_url, settings.database_pool_size, settings.database_wait_seconds
     )
     clock = clock_for(settings.demo)
-    policy = Policy(
-        start_grace=timedelta(minutes=settings.start_grace_minutes),
-        max_window=timedelta(days=settings.max_window_days),
-        default_zone=settings.default_time_zone,
-    )
-    service = ReservationService(database, clock, policy)
+    service = ReservationService(database, clock, policy_for(settings))
 
     app = RoomlineApp(
         title="roomline",
@@ -111,6 +106,7 @@ def create_app(settings: Settings | None = None) -> RoomlineApp:
         settings.admin_token,
         SignInThrottle(counters, parse_rate_limits(settings.failed_sign_in_limit)),
     )
+    app.state.series = SeriesService(service)
     app.state.ultimo = gateway = UltimoGateway(
         database=database,
         service=service,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from roomline.cli import audit, call, db, keys, people, reservations, server, spaces
+from roomline.cli import audit, call, db, keys, people, reservations, series, server, spaces
 
 app = typer.Typer(
     name="roomline",
@@ -20,6 +20,9 @@ app.add_typer(spaces.app, name="spaces")
 app.add_typer(people.app, name="people")
 app.add_typer(keys.app, name="keys")
 app.add_typer(reservations.app, name="reservations")
+app.add_typer(
+    series.app, name="series", short_help="Recurring reservations: create, show, change, cancel."
+)
 app.add_typer(call.app, name="call", short_help="Call the Ultimo workflows of any server.")
 app.add_typer(audit.app, name="audit")
 

@@ -47,7 +47,7 @@ def reporting_errors() -> Iterator[None]:
     try:
         yield
     except RoomlineError as exc:
-        fail(exc.message)
+        fail(exc.message, exc.details)
     except (SettingsError, DatabaseSetupError) as exc:
         fail(str(exc))
     except DatabaseUnavailable as exc:
@@ -55,8 +55,15 @@ def reporting_errors() -> Iterator[None]:
         fail(f"the database did not answer: {str(reason).strip().splitlines()[0]}")
 
 
-def fail(message: str) -> NoReturn:
+def fail(message: str, details: Sequence[dict[str, Any]] | None = None) -> NoReturn:
+    """Print ``error: message`` and, indented below it, each part that failed (e.g. the
+    occurrences of a series); exit with status 1."""
     typer.echo(f"error: {message}", err=True)
+    for detail in details or ():
+        typer.echo(
+            f"  {detail.get('start')} to {detail.get('end')}: {_cell(detail.get('message'))}",
+            err=True,
+        )
     raise typer.Exit(1)
 
 

@@ -16,7 +16,13 @@ roomline's server, only httpx::
 """
 
 from roomline.client.asynchronous import AsyncUltimoClient
-from roomline.client.booking import BookedReservation
+from roomline.client.booking import (
+    BookedReservation,
+    Series,
+    SeriesBooking,
+    SeriesOccurrence,
+    SkippedOccurrence,
+)
 from roomline.client.errors import (
     ConnectionFailed,
     InvalidResponse,
@@ -42,6 +48,10 @@ __all__ = [
     "Reservation",
     "ReservationInPast",
     "RetryPolicy",
+    "Series",
+    "SeriesBooking",
+    "SeriesOccurrence",
+    "SkippedOccurrence",
     "SpaceNotAvailable",
     "UltimoClient",
     "UltimoError",

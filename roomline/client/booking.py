@@ -8,6 +8,7 @@ come with the space's offset and are read into aware datetimes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -94,3 +95,184 @@ def reservation_call(ultimo_id: str | int) -> Call:
 
 def reservation(response: httpx.Response) -> BookedReservation:
     return BookedReservation.from_json(answer(response), response)
+
+
+# Recurring reservations (grant ``series``).
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesOccurrence:
+    """One occurrence: booked (``ultimo_id`` None in a preview) or, read with its series,
+    with its status and whether it was changed on its own (an exception)."""
+
+    ultimo_id: str | None
+    start: datetime
+    end: datetime
+    status: str | None = None
+    exception: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedOccurrence:
+    """An occurrence left out, and why (``code``, ``message``). Its times are text: one in
+    a DST gap does not exist and is written without an offset."""
+
+    start: str
+    end: str
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesBooking:
+    """What creating, previewing or changing a series did."""
+
+    series_id: int | None
+    occurrences: list[SeriesOccurrence]
+    skipped: list[SkippedOccurrence]
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """A series as roomline shows it; ``cancelled`` lists what a cancel just cancelled."""
+
+    series_id: int
+    space_id: str
+    applicant_id: str
+    applicant_name: str
+    description: str
+    rrule: str
+    exdates: list[datetime]
+    start: datetime
+    end: datetime
+    external_id: str
+    occurrences: list[SeriesOccurrence]
+    exceptions: list[str]
+    skipped: list[SkippedOccurrence]
+    cancelled: list[str]
+
+
+def create_series_call(
+    *,
+    space_id: str,
+    applicant_id: str,
+    start: TimeValue,
+    end: TimeValue,
+    rrule: str,
+    description: str = "",
+    exdates: Sequence[TimeValue] = (),
+    external_id: str = "",
+    on_conflict: str = "fail",
+    preview: bool = False,
+) -> Call:
+    body = {
+        "space_id": space_id,
+        "applicant_id": applicant_id,
+        "description": description,
+        "start": iso_time(start),
+        "end": iso_time(end),
+        "rrule": rrule,
+        "exdates": [iso_time(moment) for moment in exdates],
+        "external_id": external_id,
+        "on_conflict": on_conflict,
+    }
+    if preview:
+        return call("preview_series", "POST", "/series/preview", body=body, idempotent=True)
+    # Only an external_id makes a repeated create harmless.
+    return call("create_series", "POST", "/series", body=body, idempotent=bool(external_id))
+
+
+def series_call(series_id: int) -> Call:
+    return call("get_series", "GET", f"/series/{series_id}", idempotent=True)
+
+
+def update_series_call(
+    series_id: int,
+    *,
+    from_: TimeValue | None = None,
+    time_of_day: str | None = None,
+    duration_minutes: int | None = None,
+    description: str | None = None,
+    on_conflict: str = "fail",
+) -> Call:
+    body: dict[str, Any] = {"on_conflict": on_conflict}
+    if from_ is not None:
+        body["from"] = iso_time(from_)
+    for name, value in (
+        ("time_of_day", time_of_day),
+        ("duration_minutes", duration_minutes),
+        ("description", description),
+    ):
+        if value is not None:
+            body[name] = value
+    return call("update_series", "PATCH", f"/series/{series_id}", body=body, idempotent=False)
+
+
+def cancel_series_call(series_id: int, *, from_: TimeValue | None = None) -> Call:
+    body = {} if from_ is None else {"from": iso_time(from_)}
+    # Cancelling again cancels nothing more, so a retry is harmless.
+    return call("cancel_series", "POST", f"/series/{series_id}/cancel", body=body, idempotent=True)
+
+
+def series_booking(response: httpx.Response) -> SeriesBooking:
+    body = answer(response)
+    series_id = body.get("series_id")
+    return SeriesBooking(
+        series_id=None if series_id is None else int(series_id),
+        occurrences=[_occurrence(item, response) for item in _list(body, "occurrences", response)],
+        skipped=[_skipped(item, response) for item in _list(body, "skipped", response)],
+    )
+
+
+def series(response: httpx.Response) -> Series:
+    body = answer(response)
+    try:
+        return Series(
+            series_id=int(body["series_id"]),
+            space_id=str(body["space_id"]),
+            applicant_id=str(body["applicant_id"]),
+            applicant_name=str(body["applicant_name"]),
+            description=str(body["description"]),
+            rrule=str(body["rrule"]),
+            exdates=[parse_time(str(t), response) for t in _list(body, "exdates", response)],
+            start=parse_time(str(body["start"]), response),
+            end=parse_time(str(body["end"]), response),
+            external_id=str(body["external_id"]),
+            occurrences=[_occurrence(o, response) for o in _list(body, "occurrences", response)],
+            exceptions=[str(i) for i in _list(body, "exceptions", response)],
+            skipped=[_skipped(s, response) for s in _list(body, "skipped", response)],
+            cancelled=[str(i) for i in body.get("cancelled", [])],
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _invalid(response, f"a series lacks or garbles {exc}") from exc
+
+
+def _list(body: dict[str, Any], name: str, response: httpx.Response) -> list[Any]:
+    value = body.get(name)
+    if not isinstance(value, list):
+        raise _invalid(response, f"{name} is not a list")
+    return value
+
+
+def _occurrence(item: Any, response: httpx.Response) -> SeriesOccurrence:
+    if not isinstance(item, dict) or "start" not in item or "end" not in item:
+        raise _invalid(response, "an occurrence is not an object with start and end")
+    ultimo_id = item.get("ultimo_id")
+    return SeriesOccurrence(
+        ultimo_id=None if ultimo_id is None else str(ultimo_id),
+        start=parse_time(str(item["start"]), response),
+        end=parse_time(str(item["end"]), response),
+        status=item.get("status"),
+        exception=bool(item.get("exception", False)),
+    )
+
+
+def _skipped(item: Any, response: httpx.Response) -> SkippedOccurrence:
+    if not isinstance(item, dict):
+        raise _invalid(response, "a skipped occurrence is not an object")
+    return SkippedOccurrence(
+        start=str(item.get("start")),
+        end=str(item.get("end")),
+        code=str(item.get("code")),
+        message=str(item.get("message")),
+    )

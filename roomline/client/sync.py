@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 
 import httpx
 
 from roomline.client import booking, wire
-from roomline.client.booking import BookedReservation
+from roomline.client.booking import BookedReservation, Series, SeriesBooking
 from roomline.client.models import Reservation
 from roomline.client.options import ClientOptions
 from roomline.client.retry import TRANSIENT_ERRORS, RetryPolicy
@@ -89,6 +89,72 @@ class UltimoClient:
         """Return one reservation, active or cancelled, in roomline's own shape (roomline
         only; grant ``get``)."""
         return booking.reservation(self._send(booking.reservation_call(ultimo_id)))
+
+    def create_series(
+        self,
+        *,
+        space_id: str,
+        applicant_id: str,
+        start: TimeValue,
+        end: TimeValue,
+        rrule: str,
+        description: str = "",
+        exdates: Sequence[TimeValue] = (),
+        external_id: str = "",
+        on_conflict: str = "fail",
+        preview: bool = False,
+    ) -> SeriesBooking:
+        """Book a recurring reservation from its first occurrence [start, end) and an RFC
+        5545 ``rrule`` (roomline only; grant ``series``).
+
+        ``on_conflict`` "fail" books nothing if any occurrence conflicts (``SpaceNotAvailable``
+        with ``.details`` listing them); "skip" books the free ones. ``preview`` books
+        nothing and shows what would be booked and skipped.
+        """
+        call = booking.create_series_call(
+            space_id=space_id,
+            applicant_id=applicant_id,
+            start=start,
+            end=end,
+            rrule=rrule,
+            description=description,
+            exdates=exdates,
+            external_id=external_id,
+            on_conflict=on_conflict,
+            preview=preview,
+        )
+        return booking.series_booking(self._send(call))
+
+    def get_series(self, series_id: int) -> Series:
+        """Return a series with every occurrence, its status and its exceptions."""
+        return booking.series(self._send(booking.series_call(series_id)))
+
+    def update_series(
+        self,
+        series_id: int,
+        *,
+        from_: TimeValue | None = None,
+        time_of_day: str | None = None,
+        duration_minutes: int | None = None,
+        description: str | None = None,
+        on_conflict: str = "fail",
+    ) -> SeriesBooking:
+        """Change the time of day (``"HH:MM"``), duration or description of every occurrence
+        from the one starting at ``from_`` on, leaving exceptions alone."""
+        call = booking.update_series_call(
+            series_id,
+            from_=from_,
+            time_of_day=time_of_day,
+            duration_minutes=duration_minutes,
+            description=description,
+            on_conflict=on_conflict,
+        )
+        return booking.series_booking(self._send(call))
+
+    def cancel_series(self, series_id: int, *, from_: TimeValue | None = None) -> Series:
+        """Cancel every occurrence from the one starting at ``from_`` on (default: every one
+        not yet ended), leaving exceptions alone."""
+        return booking.series(self._send(booking.cancel_series_call(series_id, from_=from_)))
 
     def _send(self, call: Call) -> httpx.Response:
         attempt = 0

@@ -15,6 +15,8 @@ The tree::
     │   ├── InvalidDateTime
     │   ├── InvalidTimeSpan                 end not after start, From not before Till
     │   ├── WindowTooLarge
+    │   ├── InvalidRecurrence               an RRULE that does not end, repeats too often, yields
+    │   │                                   nothing, or uses what series do not support
     │   ├── ImportRejected                  an import file with bad rows (nothing imported)
     │   └── FixtureRejected                 a demo fixture with problems (demo refuses to start)
     ├── ReferenceNotFound                   the body names something that does not exist
@@ -32,7 +34,7 @@ The tree::
     │   └── DuplicateExternalId
     ├── NotFound                            no such path
     │   ├── UnknownWorkflow
-    │   └── RecordNotFound                  management: no space, person or key by that id
+    │   └── RecordNotFound                  no space, person, key, reservation or series by that id
     ├── Conflict                            management: the change collides with stored data
     │   ├── AlreadyExists                   a space, person or key with that id or name exists
     │   └── StillReferenced                 removing a space or person reservations name
@@ -128,6 +130,10 @@ class WindowTooLarge(InvalidRequest):
     code = "WindowTooLarge"
 
 
+class InvalidRecurrence(InvalidRequest):
+    code = "InvalidRecurrence"
+
+
 class ImportRejected(InvalidRequest):
     """An import with bad rows; ``problems`` lists (line, reason), and nothing was stored."""
 
@@ -182,10 +188,13 @@ class SpaceNotAvailable(RuleViolation):
 
     code = "1015"
 
-    def __init__(self, space_description: str) -> None:
+    def __init__(
+        self, space_description: str, details: list[dict[str, object]] | None = None
+    ) -> None:
         super().__init__(
             "Room reservation cannot be requested or processed.\r\n"
-            f"Cause: {space_description} is not available."
+            f"Cause: {space_description} is not available.",
+            details,
         )
         self.space_description = space_description
 

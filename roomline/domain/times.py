@@ -94,15 +94,25 @@ def _with_offset(field: str, text: str, naive: datetime, offset_text: str) -> da
 
 
 def _from_wall_clock(field: str, text: str, local: datetime, zone: ZoneInfo) -> datetime:
-    instant = local.astimezone(UTC)
-    # The wall clock read back differs from ``local`` exactly when the offsets do; that
-    # happens only for a time in a gap, which fold=0 reads with the offset before it.
-    if instant.astimezone(zone).utcoffset() != local.utcoffset():
+    instant = wall_clock_instant(local.replace(tzinfo=None), zone)
+    if instant is None:
         raise InvalidDateTime(
             f"{field} {text!r} does not exist in time zone {zone.key}: the clocks skip that "
             "hour when daylight saving time starts. Send a time outside the gap or give an "
             "explicit UTC offset."
         )
+    return instant
+
+
+def wall_clock_instant(local: datetime, zone: ZoneInfo) -> datetime | None:
+    """Return the UTC instant of the naive wall-clock time ``local`` in ``zone``: the
+    earlier one in the fall-back hour, None in a spring-forward gap (it does not exist)."""
+    aware = local.replace(tzinfo=zone)  # fold=0: the earlier of two instants
+    instant = aware.astimezone(UTC)
+    # The wall clock read back differs from ``local`` exactly when the offsets do; that
+    # happens only for a time in a gap, which fold=0 reads with the offset before it.
+    if instant.astimezone(zone).utcoffset() != aware.utcoffset():
+        return None
     return instant
 
 

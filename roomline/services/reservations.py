@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
+from roomline.config import Settings
 from roomline.domain.errors import (
     DuplicateExternalId,
     SpaceNotAvailable,
@@ -55,6 +56,17 @@ class Policy:
     start_grace: timedelta = timedelta(minutes=5)
     max_window: timedelta = timedelta(days=366)
     default_zone: str = "UTC"
+    max_series_occurrences: int = 500
+
+
+def policy_for(settings: Settings) -> Policy:
+    """Return the rules' numbers as ``settings`` configure them."""
+    return Policy(
+        start_grace=timedelta(minutes=settings.start_grace_minutes),
+        max_window=timedelta(days=settings.max_window_days),
+        default_zone=settings.default_time_zone,
+        max_series_occurrences=settings.max_series_occurrences,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,9 +149,8 @@ class ReservationService:
         fingerprint: str | None,
         actor: Actor | None,
     ) -> int:
-        space = _bookable_space(conn, request.space_id)
-        if masterdata.get_person(conn, request.applicant_id) is None:
-            raise UnknownApplicant.named(request.applicant_id)
+        space = bookable_space(conn, request.space_id)
+        check_applicant(conn, request.applicant_id)
         zone = self.zone_of(space)
         start = parse_instant("StartTime", request.start_time, zone)
         end = parse_instant("EndTime", request.end_time, zone)
@@ -240,13 +251,19 @@ class ReservationService:
         return WindowResult(zone, reads.window(space.id, start, end))
 
 
-def _bookable_space(conn: Connection, space_id: str) -> Space:
+def bookable_space(conn: Connection, space_id: str) -> Space:
+    """Return the space ``space_id``; refuse an unknown or unbookable one."""
     space = masterdata.get_space(conn, space_id)
     if space is None:
         raise UnknownSpace.named(space_id)
     if not space.bookable:
         raise SpaceNotBookable(f"Space {space_id!r} is not bookable.")
     return space
+
+
+def check_applicant(conn: Connection, applicant_id: str) -> None:
+    if masterdata.get_person(conn, applicant_id) is None:
+        raise UnknownApplicant.named(applicant_id)
 
 
 def _existing(conn: Connection, ultimo_id: int) -> Reservation:

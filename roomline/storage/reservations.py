@@ -249,8 +249,10 @@ def insert_reservation(
     now: datetime,
     ultimo_id: int | None = None,
     status: ReservationStatus = ReservationStatus.PROCESSED,
+    series_id: int | None = None,
 ) -> int:
-    """Insert a reservation (active unless ``status`` says otherwise); return its UltimoId."""
+    """Insert a reservation (active unless ``status`` says otherwise; an occurrence of
+    ``series_id`` if given) and return its UltimoId."""
     values: dict[str, Any] = {
         "space_id": space.id,
         "applicant_id": applicant_id,
@@ -267,6 +269,7 @@ def insert_reservation(
         "request_fingerprint": request_fingerprint,
         "created_at": now,
         "updated_at": now,
+        "series_id": series_id,
     }
     statement = _INSERT
     if ultimo_id is not None:
@@ -294,6 +297,7 @@ _NEW_COLUMNS = [
     "request_fingerprint",
     "created_at",
     "updated_at",
+    "series_id",
 ]
 _INSERT = DirectStatement(
     insert(reservations).returning(reservations.c.ultimo_id), column_keys=_NEW_COLUMNS
@@ -303,19 +307,22 @@ _INSERT_NUMBERED = DirectStatement(
     column_keys=["ultimo_id", *_NEW_COLUMNS],
 )
 _UPDATE_ONE = update(reservations).where(reservations.c.ultimo_id == bindparam("target_id"))
-_MOVE = DirectStatement(
-    _UPDATE_ONE,
-    column_keys=[
-        "start_time",
-        "end_time",
-        "preparation_minutes",
-        "cleanup_minutes",
-        "blocked_start",
-        "blocked_end",
-        "updated_at",
-    ],
-)
-_CANCEL = DirectStatement(_UPDATE_ONE, column_keys=["status", "updated_at"])
+# A reservation changed on its own (not by its series) becomes an exception of its series,
+# if it has one, which series edits then leave as it is.
+_UPDATE_ALONE = _UPDATE_ONE.values(series_exception=reservations.c.series_id.is_not(None))
+_MOVED_COLUMNS = [
+    "start_time",
+    "end_time",
+    "preparation_minutes",
+    "cleanup_minutes",
+    "blocked_start",
+    "blocked_end",
+    "updated_at",
+]
+_MOVE = DirectStatement(_UPDATE_ALONE, column_keys=_MOVED_COLUMNS)
+_CANCEL = DirectStatement(_UPDATE_ALONE, column_keys=["status", "updated_at"])
+_MOVE_IN_SERIES = DirectStatement(_UPDATE_ONE, column_keys=[*_MOVED_COLUMNS, "description"])
+_CANCEL_IN_SERIES = DirectStatement(_UPDATE_ONE, column_keys=["status", "updated_at"])
 
 
 def move(
@@ -326,8 +333,14 @@ def move(
     end: datetime,
     blocked: Interval,
     now: datetime,
+    *,
+    description: str | None = None,
 ) -> None:
-    """Give ``current`` new times and re-snapshot the space's preparation and cleanup."""
+    """Give ``current`` new times and re-snapshot the space's preparation and cleanup.
+
+    With ``description`` it is its series that moves it (and renames it); otherwise the
+    reservation is changed on its own and becomes an exception of its series.
+    """
     values = {
         "target_id": current.ultimo_id,
         "start_time": start,
@@ -338,12 +351,19 @@ def move(
         "blocked_end": blocked.end,
         "updated_at": now,
     }
+    statement = _MOVE
+    if description is not None:
+        values["description"] = description
+        statement = _MOVE_IN_SERIES
     with _translated(conn, space):
-        _MOVE.write(conn, values)
+        statement.write(conn, values)
 
 
-def cancel(conn: Connection, ultimo_id: int, now: datetime) -> None:
-    _CANCEL.write(
+def cancel(conn: Connection, ultimo_id: int, now: datetime, *, by_series: bool = False) -> None:
+    """Cancel a reservation: on its own (it becomes an exception of its series) or
+    ``by_series``."""
+    statement = _CANCEL_IN_SERIES if by_series else _CANCEL
+    statement.write(
         conn,
         {"target_id": ultimo_id, "status": ReservationStatus.CANCELLED.value, "updated_at": now},
     )

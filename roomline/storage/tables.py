@@ -133,6 +133,37 @@ clock = Table(
     Column("offset_seconds", BigInteger, nullable=False, server_default="0"),
 )
 
+# A recurring reservation (SPEC §7): the rule it was made from. Its occurrences are
+# ordinary reservations naming it in ``series_id``; ``skipped`` is the JSON list of the
+# occurrences its create could not book, kept to answer a repeated create the same.
+series = Table(
+    "series",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("space_id", String(255), ForeignKey("spaces.id"), nullable=False),
+    Column("applicant_id", String(255), ForeignKey("people.id"), nullable=False),
+    Column("description", String(2000), nullable=False, server_default=""),
+    Column("rrule", String(1000), nullable=False),
+    Column("exdates", Text, nullable=False, server_default="[]"),
+    Column("first_start", UTCDateTime, nullable=False),
+    Column("first_end", UTCDateTime, nullable=False),
+    Column("skipped", Text, nullable=False, server_default="[]"),
+    Column("api_key_id", Integer, ForeignKey("api_keys.id"), nullable=True),
+    Column("external_id", String(255), nullable=False, server_default=""),
+    Column("request_fingerprint", String(64), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    sqlite_autoincrement=True,
+)
+Index(
+    "uq_series_key_external_id",
+    series.c.api_key_id,
+    series.c.external_id,
+    unique=True,
+    sqlite_where=series.c.external_id != "",
+    postgresql_where=series.c.external_id != "",
+)
+
 reservations = Table(
     "reservations",
     metadata,
@@ -154,6 +185,10 @@ reservations = Table(
     Column("request_fingerprint", String(64), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # The series an occurrence belongs to; ``series_exception`` once it was changed or
+    # cancelled on its own (the Ultimo workflows), after which series edits leave it be.
+    Column("series_id", Integer, ForeignKey("series.id"), nullable=True),
+    Column("series_exception", Boolean, nullable=False, server_default=text("false")),
     CheckConstraint("end_time > start_time", name="end_after_start"),
     CheckConstraint("status IN ('Processed', 'Cancelled')", name="known_status"),
     sqlite_autoincrement=True,
@@ -161,6 +196,7 @@ reservations = Table(
 
 Index("ix_reservations_space_blocked", reservations.c.space_id, reservations.c.blocked_start)
 Index("ix_reservations_space_start", reservations.c.space_id, reservations.c.start_time)
+Index("ix_reservations_series_start", reservations.c.series_id, reservations.c.start_time)
 Index(
     "uq_reservations_key_external_id",
     reservations.c.api_key_id,

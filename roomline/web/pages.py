@@ -5,6 +5,7 @@ Templates autoescape everything; times are shown in the zone a page says it uses
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -13,11 +14,14 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.datastructures import FormData
 from starlette.templating import Jinja2Templates
 
 from roomline import __version__
 from roomline.api.errors import status_for
+from roomline.api.observability import request_info
 from roomline.domain.errors import RoomlineError
+from roomline.services.audit import Actor
 from roomline.services.reservations import ReservationService
 from roomline.storage.database import Database
 from roomline.web import session
@@ -96,3 +100,26 @@ def with_query(path: str, **params: Any) -> str:
 
 
 templates.env.globals.update(with_query=with_query)
+
+
+_MINUTE_PRECISION = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+# The booking dialog's fields of a reservation (and of a series' first occurrence).
+NEW_FIELDS = ("space_id", "applicant_id", "description", "start", "end")
+
+
+def actor(request: Request) -> Actor:
+    """The audit trail's "who" for a change made in the web view (no API key)."""
+    info = request_info(request.scope)
+    return Actor(None, info.client_address, "web", info.request_id)
+
+
+def wall_clock(text: str) -> str:
+    """Complete a ``datetime-local`` value (minutes only) with seconds; keep anything else."""
+    text = text.strip()
+    return f"{text}:00" if _MINUTE_PRECISION.fullmatch(text) else text
+
+
+def form_text(form: FormData, name: str) -> str:
+    """A form field's value, stripped; "" when absent."""
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""

@@ -7,58 +7,40 @@ API's rules and answers with its messages (a conflict shows the 1015 text).
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
-from starlette.datastructures import FormData
 
 from roomline.api.errors import status_for
-from roomline.api.observability import request_info
 from roomline.compat.ultimo import wire
 from roomline.domain.errors import RoomlineError
 from roomline.services import people as people_service
 from roomline.services import spaces as space_service
 from roomline.services import timeline
-from roomline.services.audit import Actor
 from roomline.web import layout
 from roomline.web.blocking import run
 from roomline.web.pages import (
+    NEW_FIELDS,
+    actor,
     database,
+    form_text,
     problem,
     redirect,
     render,
     reservations,
+    wall_clock,
     web_zone,
     with_query,
 )
 from roomline.web.params import calendar_day, whole_number
+from roomline.web.series import new_series, repeat_rule, repeat_values, series_service
 from roomline.web.session import flash, require_csrf, require_signed_in
 
 router = APIRouter(dependencies=[Depends(require_signed_in)])
 SHIFTS = (-30, -15, 15, 30, 60)  # the quick "shorten" and "extend" buttons, in minutes
-_MINUTE_PRECISION = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
-NEW_FIELDS = ("space_id", "applicant_id", "description", "start", "end")
-
-
-def actor(request: Request) -> Actor:
-    """The audit trail's "who" for a change made in the web view (no API key)."""
-    info = request_info(request.scope)
-    return Actor(None, info.client_address, "web", info.request_id)
-
-
-def wall_clock(text: str) -> str:
-    """Complete a ``datetime-local`` value (minutes only) with seconds; keep anything else."""
-    text = text.strip()
-    return f"{text}:00" if _MINUTE_PRECISION.fullmatch(text) else text
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
 
 
 @router.get("/web", include_in_schema=False)
@@ -118,8 +100,8 @@ async def _day_page(
 async def create_reservation(request: Request) -> Response:
     """Book a space from the timeline's form (or a range picked on it)."""
     form = await request.form()
-    values = {name: _text(form, name) for name in NEW_FIELDS}
-    back_to, day_text = _text(form, "back"), _text(form, "date")
+    values = {name: form_text(form, name) for name in NEW_FIELDS} | repeat_values(form)
+    back_to, day_text = form_text(form, "back"), form_text(form, "date")
     body = {
         "ExternalId": "",
         "Description": values["description"],
@@ -129,15 +111,31 @@ async def create_reservation(request: Request) -> Response:
         "ApplicantId": values["applicant_id"],
     }
     try:
-        request_values = wire.read_parameters(wire.CREATE, body, strict=False)
-        created = await run(
-            reservations(request).create, wire.new_reservation(request_values), None, actor(request)
-        )
+        rule = repeat_rule(form)
+        if rule is not None:
+            series = new_series({**values, "start": body["StartTime"], "end": body["EndTime"]},
+                                rule, form)  # fmt: skip
+            booked = await run(series_service(request).create, series, None, actor(request))
+        else:
+            request_values = wire.read_parameters(wire.CREATE, body, strict=False)
+            created = await run(
+                reservations(request).create,
+                wire.new_reservation(request_values),
+                None,
+                actor(request),
+            )
     except RoomlineError as exc:
         if back_to.startswith("/web/spaces/"):
             return await _week_page(request, values["space_id"], day_text, values, exc)
-        return await _day_page(request, day_text, _text(form, "q"), "all", values, exc)
+        return await _day_page(request, day_text, form_text(form, "q"), "all", values, exc)
     request.session["applicant"] = values["applicant_id"]
+    if rule is not None:
+        flash(
+            request,
+            f"Series {booked.series_id} booked: {len(booked.occurrences)} occurrences, "
+            f"{len(booked.skipped)} skipped.",
+        )
+        return redirect(f"/web/series/{booked.series_id}")
     flash(request, f"Reservation {created:011d} created.")
     target = back_to if back_to.startswith("/web/") else "/web/"
     return redirect(f"{target}#r{created}")
@@ -212,6 +210,7 @@ async def _reservation_page(
         else "upcoming"
     )
     local_day = reservation.start.astimezone(found.zone).date()
+    series_id = await run(series_service(request).series_of, reservation.ultimo_id)
     minute = "%Y-%m-%dT%H:%M"
     return render(
         request,
@@ -219,6 +218,7 @@ async def _reservation_page(
         status=status_for(error) if error else 200,
         details=found,
         reservation=reservation,
+        series_id=series_id,
         state=state,
         shifts=SHIFTS,
         error=error,
@@ -243,11 +243,11 @@ async def change_times(request: Request, ultimo_id: str) -> Response:
     """Move, shorten or extend: new start and end, or the end shifted by some minutes."""
     form = await request.form()
     service = reservations(request)
-    values = {"start": _text(form, "start"), "end": _text(form, "end")}
+    values = {"start": form_text(form, "start"), "end": form_text(form, "end")}
     try:
         number = wire.ultimo_id(ultimo_id)
         body: dict[str, Any] = {"UltimoId": ultimo_id}
-        shift = _text(form, "shift_end")
+        shift = form_text(form, "shift_end")
         if shift:
             current = await run(timeline.details, service, number)
             body["EndTime"] = _utc_text(current.entry.reservation.end + _minutes(shift))

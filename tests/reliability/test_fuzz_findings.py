@@ -209,3 +209,18 @@ def test_the_create_schema_agrees_with_the_server(
     assert jsonschema_rs.is_valid(schema, body) is valid
     response = server.call(CREATE, body)
     assert (response.status_code == 200) is valid, response.text
+
+
+# "/api/booking/series/preview" also matched "/series/{series_id}", so a PATCH of it
+# answered 400 (not 405) and a 405 advertised GET and PATCH, which the path does not have.
+@pytest.mark.parametrize("method", ["GET", "PATCH", "OPTIONS"])
+def test_the_series_preview_path_takes_only_post(server: Server, method: str) -> None:
+    response = server.client.request(
+        method, "/api/booking/series/preview", headers={"ApiKey": "0" * 32}, json={}
+    )
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "POST"
+    assert response.json() == {
+        "message": "This path accepts only POST.",
+        "code": "MethodNotAllowed",
+    }

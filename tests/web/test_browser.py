@@ -47,8 +47,13 @@ def pick(page: Any, space_id: str, first_hour: float, last_hour: float) -> None:
     page.mouse.up()
 
 
-def collection(server: Server, space_id: str) -> list[dict[str, str]]:
-    body = {"SpaceId": space_id, "From": f"{DAY} 00:00:00", "Till": "2030-01-08 00:00:00"}
+def collection(
+    server: Server,
+    space_id: str,
+    from_time: str = f"{DAY} 00:00:00",
+    till_time: str = "2030-01-08 00:00:00",
+) -> list[dict[str, str]]:
+    body = {"SpaceId": space_id, "From": from_time, "Till": till_time}
     response = server.call(GET, body)
     assert response.status_code == 200, response.text
     return list(response.json()["properties"]["Output"]["collection"])

@@ -24,7 +24,7 @@ from roomline.storage import masterdata
 from roomline.storage import reservations as store
 from tests.conftest import World
 from tests.support import Server, start_server
-from tests.web.test_browser import sign_in
+from tests.web.test_browser import pick, sign_in
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 NOW = "2030-01-07T09:40:00Z"  # 10:40 in Amsterdam
@@ -191,3 +191,42 @@ def keep_screenshot(shot: Path) -> None:
     if os.environ.get("ROOMLINE_UPDATE_SCREENSHOTS") == "1":
         DOCS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shot, DOCS / shot.name)
+
+
+def test_screenshots_of_the_repeat_dialog_and_a_series(
+    gallery: tuple[Server, World], chromium: Any, tmp_path: Path
+) -> None:
+    server, _ = gallery
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    context = chromium.new_context(
+        viewport={"width": 1400, "height": 1000}, locale="en-GB", reduced_motion="reduce"
+    )
+    page = context.new_page()
+    sign_in(page, server, "/web/?date=2030-01-08")
+    pick(page, "A-102", 11, 11.5)
+    dialog = page.locator("#new-reservation")
+    # 09:00, where its Tuesday and Friday stand-ups are in the way.
+    dialog.get_by_label("Start").fill("2030-01-08T09:00")
+    dialog.get_by_role("textbox", name="End").fill("2030-01-08T09:30")
+    dialog.get_by_label("Applicant (person id)").fill("MB")
+    dialog.get_by_label("Description").fill("Team stand-up")
+    dialog.get_by_label("Repeats").select_option("weekly")
+    for day in ("Tue", "Fri"):
+        dialog.get_by_role("checkbox", name=day).check()
+    dialog.get_by_label("Occurrences").fill("8")
+    dialog.get_by_role("button", name="Preview occurrences").click()
+    expect(dialog.locator("[data-preview-result] ol.booked li")).to_have_count(6)
+    expect(dialog.locator("[data-preview-result] ul.skipped li")).to_have_count(2)
+    dialog.locator("[data-preview-result] ul.skipped").scroll_into_view_if_needed()
+    page.screenshot(path=str(shots / "series-dialog.png"))
+    dialog.get_by_role("button", name="Book").click()
+    expect(page.locator("tr[data-occurrence]")).to_have_count(6)
+    page.screenshot(path=str(shots / "series.png"), full_page=True)
+    context.close()
+
+    for name in ("series-dialog", "series"):
+        width, height = _png_size(shots / f"{name}.png")
+        assert width >= 1400 and height >= 700, name
+    for shot in shots.iterdir():
+        keep_screenshot(shot)

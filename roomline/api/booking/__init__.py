@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from roomline.api.booking import reservations
+from roomline.api.booking import reservations, series
 from roomline.api.booking.access import Caller, grant
 
 PREFIX = "/api/booking"
@@ -37,6 +37,6 @@ __all__ = ["PREFIX", "TAG", "Caller", "build_router", "grant"]
 
 def build_router() -> APIRouter:
     router = APIRouter(prefix=PREFIX, tags=[TAG])
-    for part in (reservations,):
+    for part in (reservations, series):
         router.include_router(part.router)
     return router

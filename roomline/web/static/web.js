@@ -144,6 +144,65 @@
     });
   }
 
+  function repeatChoice() {
+    // The booking dialog's Repeat fieldset: show what the choice needs, preview a series.
+    const form = document.querySelector("[data-new-form]");
+    const choice = form && form.querySelector("[data-repeat-choice]");
+    if (!choice) return;
+    const ends = form.querySelector("[data-repeat-ends]");
+    const result = form.querySelector("[data-preview-result]");
+    const update = () => {
+      form.querySelectorAll("[data-repeat-part]").forEach((part) => {
+        const wanted = part.dataset.repeatPart;
+        part.hidden = choice.value === "none" || (wanted !== "any" && wanted !== choice.value);
+      });
+      form.querySelectorAll("[data-ends]").forEach((part) => {
+        part.hidden = part.dataset.ends !== ends.value;
+      });
+    };
+    choice.addEventListener("change", update);
+    ends.addEventListener("change", update);
+    update();
+
+    const line = (item) => {
+      // "2030-01-14 09:00–10:00" from the answer's ISO times in the space's zone.
+      const li = document.createElement("li");
+      li.textContent = `${item.start.slice(0, 16).replace("T", " ")}–${item.end.slice(11, 16)}`;
+      return li;
+    };
+    form.querySelector("[data-preview]").addEventListener("click", async () => {
+      result.textContent = "Checking…";
+      let answer;
+      try {
+        const response = await fetch("/web/series/preview", { method: "POST", body: new FormData(form) });
+        answer = await response.json();
+      } catch (error) {
+        result.textContent = "The preview could not be loaded; try again.";
+        return;
+      }
+      result.replaceChildren();
+      if (answer.message) {
+        const p = result.appendChild(document.createElement("p"));
+        p.className = "error-message";
+        p.textContent = answer.message;
+        return;
+      }
+      const summary = result.appendChild(document.createElement("p"));
+      summary.textContent = `${answer.occurrences.length} to book, ${answer.skipped.length} taken or skipped (${answer.rrule}).`;
+      const booked = result.appendChild(document.createElement("ol"));
+      booked.className = "booked";
+      answer.occurrences.forEach((item) => booked.appendChild(line(item)));
+      if (answer.skipped.length) {
+        const skipped = result.appendChild(document.createElement("ul"));
+        skipped.className = "skipped";
+        answer.skipped.forEach((item) => {
+          const li = skipped.appendChild(line(item));
+          li.textContent += ` — ${item.code === "1015" ? "taken" : item.message}`;
+        });
+      }
+    });
+  }
+
   function scrollToNow() {
     // Open on working hours with the "now" line in view; earlier hours stay a scroll away.
     const box = document.querySelector("[data-timeline]");
@@ -205,6 +264,7 @@
   document.addEventListener("DOMContentLoaded", () => {
     liveFilter();
     picking(bookingDialog());
+    repeatChoice();
     scrollToNow();
     copyButtons();
     refreshWhenIdle();
