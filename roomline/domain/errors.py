@@ -15,6 +15,8 @@ The tree::
     │   ├── InvalidDateTime
     │   ├── InvalidTimeSpan                 end not after start, From not before Till
     │   ├── WindowTooLarge
+    │   ├── InvalidInterval                 a schedule interval or step that does not fit the window
+    │   ├── TooManySpaces                   a schedule asked for more than 100 spaces
     │   └── ImportRejected                  an import file with bad rows (nothing imported)
     ├── ReferenceNotFound                   the body names something that does not exist
     │   ├── UnknownSpace
@@ -124,6 +126,14 @@ class InvalidTimeSpan(InvalidRequest):
 
 class WindowTooLarge(InvalidRequest):
     code = "WindowTooLarge"
+
+
+class InvalidInterval(InvalidRequest):
+    code = "InvalidInterval"
+
+
+class TooManySpaces(InvalidRequest):
+    code = "TooManySpaces"
 
 
 class ImportRejected(InvalidRequest):

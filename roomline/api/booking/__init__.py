@@ -21,6 +21,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from roomline.api.booking import reservations
+from roomline.api.booking import find  # finding a room (issue 17)
 from roomline.api.booking.access import Caller, grant
 
 PREFIX = "/api/booking"
@@ -39,4 +40,6 @@ def build_router() -> APIRouter:
     router = APIRouter(prefix=PREFIX, tags=[TAG])
     for part in (reservations,):
         router.include_router(part.router)
+    # Finding a room (issue 17): free spaces, schedules, suggestions.
+    router.include_router(find.router)
     return router

@@ -1,0 +1,267 @@
+"""Finding a room: which spaces are free, their schedules, and suggested slots.
+
+Times without an offset are wall-clock time in each space's own zone, so one request
+can mean different instants for spaces in different zones: the spaces are taken zone
+by zone. Everything here only reads; an answer and a create right after it agree unless
+someone else booked in between, and then the create (which the database guards) decides.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection
+
+from roomline.domain.availability import (
+    MAX_SCHEDULE_SPACES,
+    SlotSearch,
+    SpaceFilter,
+    availability_view,
+    can_match,
+    check_schedule,
+    check_slot_search,
+    check_window,
+    feature_names,
+    fit_order,
+    free_starts,
+)
+from roomline.domain.errors import (
+    InvalidParameter,
+    RequiredParameterMissing,
+    TooManySpaces,
+    UnknownSpace,
+)
+from roomline.domain.masterdata import MAX_BUILDING_LENGTH, MAX_FLOOR_LENGTH
+from roomline.domain.reservations import Interval, Space
+from roomline.domain.times import parse_instant, zone_named
+from roomline.services.reservations import ReservationService
+from roomline.storage import availability as store
+from roomline.storage.availability import ScheduledItem
+
+MAX_LIMIT = 10_000
+DEFAULT_SUGGESTIONS = 10
+MAX_SUGGESTIONS = 100
+_OFFSET = re.compile(r".*(?:[Zz]|[+-]\d{2}:?\d{2})")  # a time naming its own offset
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    space: Space
+    zone: ZoneInfo
+    availability_view: str
+    items: list[ScheduledItem]
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    space: Space
+    zone: ZoneInfo
+    start: datetime
+    end: datetime
+
+
+def space_filter(
+    capacity: int | None = None,
+    features: str | None = None,
+    building: str | None = None,
+    floor: str | None = None,
+) -> SpaceFilter:
+    """Read the filters every search shares (as query parameters give them)."""
+    if capacity is not None and capacity < 0:
+        raise InvalidParameter(f"capacity must be a whole number of at least 0, not {capacity}.")
+    return SpaceFilter(
+        capacity=capacity,
+        building=_optional(building, "building", MAX_BUILDING_LENGTH),
+        floor=_optional(floor, "floor", MAX_FLOOR_LENGTH),
+        features=feature_names(features),
+    )
+
+
+def free_spaces(
+    service: ReservationService,
+    wanted: SpaceFilter,
+    start: str,
+    end: str,
+    limit: int | None = None,
+) -> list[tuple[Space, ZoneInfo]]:
+    """Return the bookable spaces ``wanted`` describes that are free over [start, end),
+    smallest fitting capacity first, then by id; each with its zone."""
+    _check_limit(limit, MAX_LIMIT)
+    if not can_match(wanted.features):
+        _instants_in(service, start, end, service.policy.default_zone)  # still check them
+        return []
+    found: list[tuple[Space, ZoneInfo]] = []
+    with service.database.read_statements() as conn:
+        for zone_name in _zones(service, conn, wanted, start, end):
+            first, last = _instants_in(service, start, end, zone_name or service.policy.default_zone)
+            for space in store.free_spaces(
+                conn,
+                wanted,
+                first,
+                last,
+                zone=zone_name,
+                default_zone=service.policy.default_zone,
+            ):
+                found.append((space, service.zone_of(space)))
+    found.sort(key=lambda pair: fit_order(pair[0]))
+    return found if limit is None else found[:limit]
+
+
+def schedules(
+    service: ReservationService,
+    start: str,
+    end: str,
+    interval_minutes: int,
+    space_ids: list[str] | None = None,
+    wanted: SpaceFilter = SpaceFilter(),
+) -> list[Schedule]:
+    """Return the schedule of each space named (in that order) or, without names, of the
+    bookable spaces of ``wanted``'s building and floor (by id): an availability view of
+    ``interval_minutes`` per character and the reservations behind it."""
+    if space_ids is None and wanted.building is None and wanted.floor is None:
+        raise RequiredParameterMissing("Give spaces (ids joined by commas), or building or floor.")
+    with service.database.read_statements() as conn:
+        if space_ids is not None:
+            chosen = _named_spaces(conn, space_ids)
+        else:
+            matching = store.matching_spaces(conn, wanted)
+            _check_count(len(matching))
+            chosen = sorted(matching, key=lambda space: space.id)
+        windows = [_window(service, space, start, end, interval_minutes) for space in chosen]
+        interval = timedelta(minutes=interval_minutes)
+        found = []
+        for space, window in zip(chosen, windows, strict=True):
+            items = store.scheduled(conn, space.id, window.start, window.end)
+            view = availability_view(
+                window, interval, (Interval(i.blocked_start, i.blocked_end) for i in items)
+            )
+            found.append(Schedule(space, service.zone_of(space), view, items))
+    return found
+
+
+def suggestions(
+    service: ReservationService,
+    wanted: SpaceFilter,
+    duration_minutes: int,
+    earliest: str,
+    latest: str,
+    step_minutes: int = 15,
+    limit: int = DEFAULT_SUGGESTIONS,
+) -> list[Suggestion]:
+    """Return the first free slots of ``duration_minutes`` between earliest and latest,
+    starting on a grid of ``step_minutes`` from earliest and not before now: earliest
+    first, then the smallest fitting capacity, then the space id."""
+    _check_limit(limit, MAX_SUGGESTIONS)
+    if not can_match(wanted.features):
+        _instants_in(service, earliest, latest, service.policy.default_zone, "earliest", "latest")
+        return []
+    with service.database.read_statements() as conn:
+        now = service.clock.now(conn)
+        candidates = []
+        for space in store.matching_spaces(conn, wanted):
+            zone = service.zone_of(space)
+            first, last = _instants_in(
+                service, earliest, latest, zone.key, "earliest", "latest"
+            )
+            check_slot_search(duration_minutes, step_minutes, first, last)
+            search = SlotSearch(
+                earliest=first,
+                latest=last,
+                not_before=now,
+                duration=timedelta(minutes=duration_minutes),
+                step=timedelta(minutes=step_minutes),
+            )
+            around = store.blocks(
+                conn,
+                space.id,
+                first - timedelta(minutes=space.preparation_minutes),
+                last + timedelta(minutes=space.cleanup_minutes),
+            )
+            candidates.append((space, zone, search, around))
+    streams = [_slots(space, zone, search, around) for space, zone, search, around in candidates]
+    merged: Iterator[tuple[datetime, tuple[bool, int, str], Suggestion]] = heapq.merge(*streams)
+    return [suggestion for _, _, suggestion in itertools.islice(merged, limit)]
+
+
+def _slots(
+    space: Space, zone: ZoneInfo, search: SlotSearch, around: list[Interval]
+) -> Iterator[tuple[datetime, tuple[bool, int, str], Suggestion]]:
+    order = fit_order(space)
+    for start in free_starts(search, space, around):
+        yield start, order, Suggestion(space, zone, start, start + search.duration)
+
+
+def _zones(
+    service: ReservationService, conn: Connection, wanted: SpaceFilter, start: str, end: str
+) -> list[str | None]:
+    """The zones to search one by one; [None] (all at once) when both times name their
+    offset and so mean the same instants everywhere."""
+    if _OFFSET.fullmatch(start.strip()) and _OFFSET.fullmatch(end.strip()):
+        return [None]
+    return list(store.zones_of_matching(conn, wanted, service.policy.default_zone))
+
+
+def _instants_in(
+    service: ReservationService,
+    start: str,
+    end: str,
+    zone_name: str,
+    start_field: str = "start",
+    end_field: str = "end",
+) -> tuple[datetime, datetime]:
+    zone = zone_named(zone_name)
+    first = parse_instant(start_field, start.strip(), zone)
+    last = parse_instant(end_field, end.strip(), zone)
+    check_window(first, last, service.policy.max_window, start_field, end_field)
+    return first, last
+
+
+def _window(
+    service: ReservationService, space: Space, start: str, end: str, interval_minutes: int
+) -> Interval:
+    window = Interval(*_instants_in(service, start, end, service.zone_of(space).key))
+    check_schedule(window, interval_minutes)
+    return window
+
+
+def _named_spaces(conn: Connection, space_ids: list[str]) -> list[Space]:
+    wanted = list(dict.fromkeys(space_id.strip() for space_id in space_ids if space_id.strip()))
+    if not wanted:
+        raise InvalidParameter("spaces names no space; list ids joined by commas.")
+    _check_count(len(wanted))
+    known = store.spaces_named(conn, wanted)
+    unknown = [space_id for space_id in wanted if space_id not in known]
+    if unknown:
+        raise UnknownSpace(
+            f"There is no space {', '.join(repr(space_id) for space_id in unknown[:10])}"
+            + (f" and {len(unknown) - 10} more." if len(unknown) > 10 else "."),
+            details=[{"space_id": space_id} for space_id in unknown],
+        )
+    return [known[space_id] for space_id in wanted]
+
+
+def _check_count(count: int) -> None:
+    if count > MAX_SCHEDULE_SPACES:
+        raise TooManySpaces(
+            f"A schedule covers at most {MAX_SCHEDULE_SPACES} spaces, not {count}; "
+            "ask for fewer, or narrow building and floor."
+        )
+
+
+def _check_limit(limit: int | None, maximum: int) -> None:
+    if limit is not None and not 1 <= limit <= maximum:
+        raise InvalidParameter(f"limit must be between 1 and {maximum}, not {limit}.")
+
+
+def _optional(value: str | None, field: str, max_length: int) -> str | None:
+    if value is None or not value.strip():
+        return None
+    if len(value.strip()) > max_length:
+        raise InvalidParameter(f"{field} is longer than {max_length} characters.")
+    return value.strip()
