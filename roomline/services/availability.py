@@ -99,7 +99,9 @@ def free_spaces(
     found: list[tuple[Space, ZoneInfo]] = []
     with service.database.read_statements() as conn:
         for zone_name in _zones(service, conn, wanted, start, end):
-            first, last = _instants_in(service, start, end, zone_name or service.policy.default_zone)
+            first, last = _instants_in(
+                service, start, end, zone_name or service.policy.default_zone
+            )
             for space in store.free_spaces(
                 conn,
                 wanted,
@@ -166,9 +168,7 @@ def suggestions(
         candidates = []
         for space in store.matching_spaces(conn, wanted):
             zone = service.zone_of(space)
-            first, last = _instants_in(
-                service, earliest, latest, zone.key, "earliest", "latest"
-            )
+            first, last = _instants_in(service, earliest, latest, zone.key, "earliest", "latest")
             check_slot_search(duration_minutes, step_minutes, first, last)
             search = SlotSearch(
                 earliest=first,

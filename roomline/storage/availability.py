@@ -189,7 +189,9 @@ _BLOCKS: Select[Any] = (
 )
 
 
-def scheduled(conn: Connection, space_id: str, start: datetime, end: datetime) -> list[ScheduledItem]:
+def scheduled(
+    conn: Connection, space_id: str, start: datetime, end: datetime
+) -> list[ScheduledItem]:
     """Return the active reservations of a space whose blocked interval overlaps
     ``[start, end)``, by blocked start."""
     rows = conn.execute(_SCHEDULE, {"space_id": space_id, "start": start, "end": end})

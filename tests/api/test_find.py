@@ -133,9 +133,11 @@ def test_wall_clock_times_mean_each_space_zone_and_offsets_mean_one_instant(
         unknown,
     ]
     # 10:00-11:00 Amsterdam time is 22:00-23:00 in Auckland: big is free.
-    assert free_ids(
-        server, start="2030-01-08T10:00:00+01:00", end="2030-01-08T10:00:00Z"
-    ) == [small, big, unknown]
+    assert free_ids(server, start="2030-01-08T10:00:00+01:00", end="2030-01-08T10:00:00Z") == [
+        small,
+        big,
+        unknown,
+    ]
 
 
 def test_capacity_orders_the_smallest_fitting_first(
@@ -346,8 +348,12 @@ def test_suggestions_never_start_before_now(server: Server, building: dict[str, 
         ),
         pytest.param(
             "schedule",
-            {"building": BUILDING, "start": "2030-01-08T09:00:00",
-             "end": "2030-01-08T12:00:00", "interval": 7},
+            {
+                "building": BUILDING,
+                "start": "2030-01-08T09:00:00",
+                "end": "2030-01-08T12:00:00",
+                "interval": 7,
+            },
             "InvalidInterval",
             "interval 7 does not divide the window of 180 minutes from start to end into "
             "whole intervals.",
@@ -355,8 +361,11 @@ def test_suggestions_never_start_before_now(server: Server, building: dict[str, 
         ),
         pytest.param(
             "schedule",
-            {"spaces": ",".join(f"X-{n}" for n in range(101)), "start": "2030-01-08T09:00:00",
-             "end": "2030-01-08T12:00:00"},
+            {
+                "spaces": ",".join(f"X-{n}" for n in range(101)),
+                "start": "2030-01-08T09:00:00",
+                "end": "2030-01-08T12:00:00",
+            },
             "TooManySpaces",
             "A schedule covers at most 100 spaces, not 101; ask for fewer, or narrow building "
             "and floor.",
@@ -371,8 +380,11 @@ def test_suggestions_never_start_before_now(server: Server, building: dict[str, 
         ),
         pytest.param(
             "schedule",
-            {"spaces": "no-such-room", "start": "2030-01-08T09:00:00",
-             "end": "2030-01-08T12:00:00"},
+            {
+                "spaces": "no-such-room",
+                "start": "2030-01-08T09:00:00",
+                "end": "2030-01-08T12:00:00",
+            },
             "UnknownSpace",
             "There is no space 'no-such-room'.",
             id="unknown space",
@@ -393,8 +405,12 @@ def test_suggestions_never_start_before_now(server: Server, building: dict[str, 
         ),
         pytest.param(
             "suggestions",
-            {"duration": 30, "earliest": "2030-01-08T09:00:00", "latest": "2030-01-08T12:00:00",
-             "step": 0},
+            {
+                "duration": 30,
+                "earliest": "2030-01-08T09:00:00",
+                "latest": "2030-01-08T12:00:00",
+                "step": 0,
+            },
             "InvalidInterval",
             "step must be between 1 and 1440 minutes, not 0.",
             id="step zero",

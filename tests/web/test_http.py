@@ -362,6 +362,9 @@ def test_spaces_and_people_pages_use_the_management_rules(
             "preparation_minutes": "5",
             "cleanup_minutes": "",
             "capacity": "4",
+            "building": "HQ",
+            "floor": "2",
+            "features": "Projector, video",
             "bookable": "true",
         },
     )
@@ -375,7 +378,15 @@ def test_spaces_and_people_pages_use_the_management_rules(
         "cleanup_minutes": 0,
         "capacity": 4,
         "bookable": True,
+        "building": "HQ",
+        "floor": "2",
+        "features": ["projector", "video"],
     }
+    edit_page = web.http.get(f"/web/spaces/{space_id}/edit")
+    assert (
+        'name="features" size="30" placeholder="projector, video, whiteboard" value="projector, video"'
+        in edit_page.text
+    )
     bad = web.post("/web/spaces", {"id": f"{space_id}-2", "time_zone": "Mars/Olympus"})
     assert bad.status_code == 400 and "is not an IANA time zone" in bad.text
     again = web.post("/web/spaces", {"id": space_id})
@@ -388,6 +399,7 @@ def test_spaces_and_people_pages_use_the_management_rules(
         None,
         False,
     )
+    assert (stored["building"], stored["features"]) == (None, [])  # blank fields clear
 
     assert web.post("/web/people", {"id": person_id, "name": "Jansen, P."}).status_code == 303
     assert web.post(f"/web/people/{person_id}/edit", {"name": "Jansen, Piet"}).status_code == 303

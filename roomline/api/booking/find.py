@@ -18,15 +18,12 @@ from roomline.services.reservations import ReservationService
 router = APIRouter()
 Find = Annotated[Caller, Depends(grant("find"))]
 
-WALL_CLOCK = (
-    "ISO 8601 with an offset or Z; without one, wall-clock time in each space's own zone"
-)
+WALL_CLOCK = "ISO 8601 with an offset or Z; without one, wall-clock time in each space's own zone"
 Capacity = Annotated[int | None, Query(description="At least this many seats.", ge=0)]
 Features = Annotated[
     str | None,
     Query(
-        description="Tags the space must all have, joined by commas; unknown tags match "
-        "nothing.",
+        description="Tags the space must all have, joined by commas; unknown tags match nothing.",
         examples=["projector,video"],
     ),
 ]

@@ -26,7 +26,9 @@ class NewSpace(_Body):
     capacity: int | None = Field(None, description="Seats; null if not recorded.")
     bookable: bool = Field(True, description="Whether the space can be reserved.")
     building: str | None = Field(None, description="The building; null if not recorded.")
-    floor: str | None = Field(None, description='The floor as text ("2", "B1"); null if not recorded.')
+    floor: str | None = Field(
+        None, description='The floor as text ("2", "B1"); null if not recorded.'
+    )
     features: list[str] = Field(
         [],
         description="Short tags (lowercase letters, digits, hyphens), e.g. projector, video.",
