@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from roomline.cli import audit, call, db, keys, people, reservations, server, spaces
+from roomline.cli import audit, call, db, find, keys, people, reservations, server, spaces
 
 app = typer.Typer(
     name="roomline",
@@ -21,6 +21,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(reservations.app, name="reservations")
 app.add_typer(call.app, name="call")
 app.add_typer(audit.app, name="audit")
+app.command("find")(find.find)
 
 
 def main() -> None:

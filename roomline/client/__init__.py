@@ -16,7 +16,7 @@ roomline's server, only httpx::
 """
 
 from roomline.client.asynchronous import AsyncUltimoClient
-from roomline.client.booking import BookedReservation
+from roomline.client.booking import BookedReservation, FreeSpace, ScheduleItem, Slot, SpaceSchedule
 from roomline.client.errors import (
     ConnectionFailed,
     InvalidResponse,
@@ -37,12 +37,16 @@ __all__ = [
     "AsyncUltimoClient",
     "BookedReservation",
     "ConnectionFailed",
+    "FreeSpace",
     "InvalidResponse",
     "RateLimited",
     "Reservation",
     "ReservationInPast",
     "RetryPolicy",
+    "ScheduleItem",
+    "Slot",
     "SpaceNotAvailable",
+    "SpaceSchedule",
     "UltimoClient",
     "UltimoError",
     "Unauthorized",

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
@@ -39,7 +40,7 @@ from roomline.domain.errors import (
 )
 from roomline.domain.masterdata import MAX_BUILDING_LENGTH, MAX_FLOOR_LENGTH
 from roomline.domain.reservations import Interval, Space
-from roomline.domain.times import parse_instant, zone_named
+from roomline.domain.times import format_iso, parse_instant, zone_named
 from roomline.services.reservations import ReservationService
 from roomline.storage import availability as store
 from roomline.storage.availability import ScheduledItem
@@ -64,6 +65,49 @@ class Suggestion:
     zone: ZoneInfo
     start: datetime
     end: datetime
+
+
+def free_space_values(space: Space, time_zone: str) -> dict[str, Any]:
+    """Return a free space as JSON-ready values (the API's and the CLI's shape)."""
+    return {
+        "space_id": space.id,
+        "description": space.description,
+        "building": space.building,
+        "floor": space.floor,
+        "capacity": space.capacity,
+        "features": list(space.features),
+        "time_zone": time_zone,
+    }
+
+
+def slot_values(slot: Suggestion) -> dict[str, Any]:
+    """Return a suggested slot as JSON-ready values, times in the space's zone."""
+    return {
+        "space_id": slot.space.id,
+        "start": format_iso(slot.start, slot.zone),
+        "end": format_iso(slot.end, slot.zone),
+    }
+
+
+def schedule_values(schedule: Schedule) -> dict[str, Any]:
+    """Return a schedule as JSON-ready values, times in the space's zone."""
+    zone = schedule.zone
+    return {
+        "space_id": schedule.space.id,
+        "availability_view": schedule.availability_view,
+        "items": [
+            {
+                "ultimo_id": f"{item.ultimo_id:011d}",
+                "start": format_iso(item.start, zone),
+                "end": format_iso(item.end, zone),
+                "blocked_start": format_iso(item.blocked_start, zone),
+                "blocked_end": format_iso(item.blocked_end, zone),
+                "description": item.description,
+                "applicant_name": item.applicant_name,
+            }
+            for item in schedule.items
+        ],
+    }
 
 
 def space_filter(
@@ -93,12 +137,12 @@ def free_spaces(
     """Return the bookable spaces ``wanted`` describes that are free over [start, end),
     smallest fitting capacity first, then by id; each with its zone."""
     _check_limit(limit, MAX_LIMIT)
-    if not can_match(wanted.features):
-        _instants_in(service, start, end, service.policy.default_zone)  # still check them
-        return []
     found: list[tuple[Space, ZoneInfo]] = []
     with service.database.read_statements() as conn:
-        for zone_name in _zones(service, conn, wanted, start, end):
+        zones = _zones(service, conn, wanted, start, end) if can_match(wanted.features) else []
+        if not zones:  # nothing to search, but the request is still checked
+            _instants_in(service, start, end, service.policy.default_zone)
+        for zone_name in zones:
             first, last = _instants_in(
                 service, start, end, zone_name or service.policy.default_zone
             )
@@ -160,13 +204,16 @@ def suggestions(
     starting on a grid of ``step_minutes`` from earliest and not before now: earliest
     first, then the smallest fitting capacity, then the space id."""
     _check_limit(limit, MAX_SUGGESTIONS)
-    if not can_match(wanted.features):
-        _instants_in(service, earliest, latest, service.policy.default_zone, "earliest", "latest")
-        return []
     with service.database.read_statements() as conn:
         now = service.clock.now(conn)
         candidates = []
-        for space in store.matching_spaces(conn, wanted):
+        spaces = store.matching_spaces(conn, wanted) if can_match(wanted.features) else []
+        if not spaces:  # nothing to search, but the request is still checked
+            first, last = _instants_in(
+                service, earliest, latest, service.policy.default_zone, "earliest", "latest"
+            )
+            check_slot_search(duration_minutes, step_minutes, first, last)
+        for space in spaces:
             zone = service.zone_of(space)
             first, last = _instants_in(service, earliest, latest, zone.key, "earliest", "latest")
             check_slot_search(duration_minutes, step_minutes, first, last)

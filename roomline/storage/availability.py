@@ -17,8 +17,8 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
-    Connection,
     ColumnElement,
+    Connection,
     Select,
     and_,
     bindparam,
@@ -40,7 +40,7 @@ from roomline.storage.tables import UTCDateTime, people, reservations, spaces
 ACTIVE = reservations.c.status == literal_column("'Processed'")
 
 
-class minutes_after(FunctionElement[datetime]):  # noqa: N801 - reads as SQL
+class minutes_after(FunctionElement[datetime]):
     """``instant + minutes`` (minutes may be negative), for a stored UTC instant."""
 
     type = UTCDateTime()

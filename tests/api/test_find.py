@@ -3,11 +3,13 @@ suggested slots over a small hand-built building, exact answers, and the refusal
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from roomline.client import AsyncUltimoClient, FreeSpace, Slot, UltimoClient, UltimoError
 from roomline.domain.reservations import Space
 from tests.conftest import World
 from tests.support import DEMO_KEY, Server
@@ -126,7 +128,7 @@ def test_free_spaces_through_preparation_and_cleanup(
 def test_wall_clock_times_mean_each_space_zone_and_offsets_mean_one_instant(
     server: Server, building: dict[str, Space]
 ) -> None:
-    small, mid, big, unknown = (building[name].id for name in ("small", "mid", "big", "unknown"))
+    small, big, unknown = (building[name].id for name in ("small", "big", "unknown"))
     # 10:00-11:00 of each space's own day: big is booked then (Auckland), mid too.
     assert free_ids(server, start="2030-01-08T10:00:00", end="2030-01-08T11:00:00") == [
         small,
@@ -469,3 +471,52 @@ def test_free_spaces_agrees_with_a_create_right_after(
     )
     assert created.status_code == 200, created.text
     assert free_ids(server, **window) == []
+
+
+def test_the_clients_find_rooms_sync_and_async(server: Server, building: dict[str, Space]) -> None:
+    small, mid = building["small"], building["mid"]
+    with UltimoClient(server.base_url, DEMO_KEY) as client:
+        free = client.find_free_spaces(
+            datetime(2030, 1, 8, 13),
+            datetime(2030, 1, 8, 14),
+            features=["video"],
+            building=BUILDING,
+        )
+        assert [space.space_id for space in free] == [mid.id, building["big"].id]
+        assert free[0] == FreeSpace(
+            space_id=mid.id,
+            description="Board room",
+            building=BUILDING,
+            floor="2",
+            capacity=8,
+            features=("projector", "video"),
+            time_zone="Europe/Amsterdam",
+        )
+        [schedule] = client.get_schedule(
+            "2030-01-08T09:00:00", "2030-01-08T12:00:00", space_ids=[mid.id], interval=60
+        )
+        assert schedule.availability_view == "222"
+        assert schedule.items[0].blocked_end == datetime(2030, 1, 8, 10, 10, tzinfo=UTC)
+        with pytest.raises(UltimoError) as refused:
+            client.get_schedule(
+                "2030-01-08T09:00:00", "2030-01-08T12:00:00", space_ids=[mid.id], interval=7
+            )
+        assert refused.value.code == "InvalidInterval"
+
+    async def suggest() -> list[Slot]:
+        async with AsyncUltimoClient(server.base_url, DEMO_KEY) as client:
+            return await client.suggest_slots(
+                60,
+                "2030-01-08T09:00:00",
+                "2030-01-08T13:00:00",
+                features="projector",
+                capacity=3,
+                building=BUILDING,
+                limit=2,
+            )
+
+    slots = asyncio.run(suggest())
+    assert [(slot.space_id, slot.start.isoformat()) for slot in slots] == [
+        (small.id, "2030-01-08T09:00:00+01:00"),
+        (small.id, "2030-01-08T09:15:00+01:00"),
+    ]

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from roomline.api.booking import reservations
-from roomline.api.booking import find  # finding a room (issue 17)
+from roomline.api.booking import (
+    find,  # finding a room (issue 17)
+    reservations,
+)
 from roomline.api.booking.access import Caller, grant
 
 PREFIX = "/api/booking"

@@ -10,8 +10,6 @@ from pydantic import BaseModel, Field
 from roomline.api.booking.access import Caller, grant
 from roomline.api.management.common import database_errors
 from roomline.domain.availability import MAX_SCHEDULE_SPACES
-from roomline.domain.reservations import Space
-from roomline.domain.times import format_iso
 from roomline.services import availability
 from roomline.services.reservations import ReservationService
 
@@ -85,19 +83,6 @@ def _service(request: Request) -> ReservationService:
     return service
 
 
-def free_space_json(space: Space, time_zone: str) -> dict[str, Any]:
-    """Return a free space in the ``FreeSpace`` shape."""
-    return {
-        "space_id": space.id,
-        "description": space.description,
-        "building": space.building,
-        "floor": space.floor,
-        "capacity": space.capacity,
-        "features": list(space.features),
-        "time_zone": time_zone,
-    }
-
-
 @router.get("/free-spaces", response_model=FreeSpaces)
 def free_spaces(
     request: Request,
@@ -119,7 +104,7 @@ def free_spaces(
     wanted = availability.space_filter(capacity, features, building, floor)
     with database_errors():
         found = availability.free_spaces(_service(request), wanted, start, end, limit)
-    return {"spaces": [free_space_json(space, zone.key) for space, zone in found]}
+    return {"spaces": [availability.free_space_values(space, zone.key) for space, zone in found]}
 
 
 @router.get("/schedule", response_model=Schedules)
@@ -152,27 +137,7 @@ def schedule(
     wanted = availability.space_filter(building=building, floor=floor)
     with database_errors():
         found = availability.schedules(service, start, end, interval, space_ids, wanted)
-    return {
-        "schedules": [
-            {
-                "space_id": one.space.id,
-                "availability_view": one.availability_view,
-                "items": [
-                    {
-                        "ultimo_id": f"{item.ultimo_id:011d}",
-                        "start": format_iso(item.start, one.zone),
-                        "end": format_iso(item.end, one.zone),
-                        "blocked_start": format_iso(item.blocked_start, one.zone),
-                        "blocked_end": format_iso(item.blocked_end, one.zone),
-                        "description": item.description,
-                        "applicant_name": item.applicant_name,
-                    }
-                    for item in one.items
-                ],
-            }
-            for one in found
-        ]
-    }
+    return {"schedules": [availability.schedule_values(one) for one in found]}
 
 
 @router.get("/suggestions", response_model=Suggestions)
@@ -201,13 +166,4 @@ def suggestions(
         found = availability.suggestions(
             _service(request), wanted, duration, earliest, latest, step, limit
         )
-    return {
-        "suggestions": [
-            {
-                "space_id": slot.space.id,
-                "start": format_iso(slot.start, slot.zone),
-                "end": format_iso(slot.end, slot.zone),
-            }
-            for slot in found
-        ]
-    }
+    return {"suggestions": [availability.slot_values(slot) for slot in found]}
