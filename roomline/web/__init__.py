@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from roomline.config import Settings
-from roomline.web import auth, keys, manage, panel, timeline
+from roomline.web import auth, find, keys, manage, panel, timeline
 from roomline.web.pages import HERE, render
 from roomline.web.session import (
     CsrfRejected,
@@ -27,7 +27,7 @@ STATIC_PATH = "/web/static"
 def install_web(app: FastAPI, settings: Settings) -> None:
     """Add the web view and the door panel to ``app``."""
     app.mount(STATIC_PATH, StaticFiles(directory=str(HERE / "static")), name="web-static")
-    for part in (auth, timeline, manage, keys, panel):
+    for part in (auth, timeline, find, manage, keys, panel):
         app.include_router(part.router)
     app.add_exception_handler(SignInRequired, _to_sign_in)
     app.add_exception_handler(CsrfRejected, _csrf_rejected)
