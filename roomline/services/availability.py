@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -39,7 +38,7 @@ from roomline.domain.errors import (
     UnknownSpace,
 )
 from roomline.domain.masterdata import MAX_BUILDING_LENGTH, MAX_FLOOR_LENGTH
-from roomline.domain.reservations import Interval, Space
+from roomline.domain.reservations import Interval, Space, blocked_interval
 from roomline.domain.times import format_iso, parse_instant, zone_named
 from roomline.services.reservations import ReservationService
 from roomline.storage import availability as store
@@ -48,7 +47,6 @@ from roomline.storage.availability import ScheduledItem
 MAX_LIMIT = 10_000
 DEFAULT_SUGGESTIONS = 10
 MAX_SUGGESTIONS = 100
-_OFFSET = re.compile(r".*(?:[Zz]|[+-]\d{2}:?\d{2})")  # a time naming its own offset
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,23 +136,22 @@ def free_spaces(
     smallest fitting capacity first, then by id; each with its zone."""
     _check_limit(limit, MAX_LIMIT)
     found: list[tuple[Space, ZoneInfo]] = []
+    default_zone = service.policy.default_zone
     with service.database.read_statements() as conn:
-        zones = _zones(service, conn, wanted, start, end) if can_match(wanted.features) else []
-        if not zones:  # nothing to search, but the request is still checked
-            _instants_in(service, start, end, service.policy.default_zone)
-        for zone_name in zones:
-            first, last = _instants_in(
-                service, start, end, zone_name or service.policy.default_zone
+        groups = store.groups_of_matching(conn, wanted, default_zone)
+        if not groups or not can_match(wanted.features):  # still check the request
+            _instants_in(service, start, end, default_zone)
+            groups = []
+        for group in groups:
+            first, last = _instants_in(service, start, end, group.zone)
+            blocked = blocked_interval(
+                first, last, group.preparation_minutes, group.cleanup_minutes
             )
-            for space in store.free_spaces(
-                conn,
-                wanted,
-                first,
-                last,
-                zone=zone_name,
-                default_zone=service.policy.default_zone,
-            ):
-                found.append((space, service.zone_of(space)))
+            zone = zone_named(group.zone)
+            found.extend(
+                (space, zone)
+                for space in store.free_spaces(conn, wanted, group, blocked, default_zone)
+            )
     found.sort(key=lambda pair: fit_order(pair[0]))
     return found if limit is None else found[:limit]
 
@@ -179,15 +176,20 @@ def schedules(
             matching = store.matching_spaces(conn, wanted)
             _check_count(len(matching))
             chosen = sorted(matching, key=lambda space: space.id)
-        windows = [_window(service, space, start, end, interval_minutes) for space in chosen]
+        by_zone: dict[str, list[Space]] = {}
+        for space in chosen:
+            by_zone.setdefault(service.zone_of(space).key, []).append(space)
         interval = timedelta(minutes=interval_minutes)
-        found = []
-        for space, window in zip(chosen, windows, strict=True):
-            items = store.scheduled(conn, space.id, window.start, window.end)
-            view = availability_view(
-                window, interval, (Interval(i.blocked_start, i.blocked_end) for i in items)
-            )
-            found.append(Schedule(space, service.zone_of(space), view, items))
+        views: dict[str, Schedule] = {}
+        for zone_name, group in by_zone.items():
+            window = Interval(*_instants_in(service, start, end, zone_name))
+            check_schedule(window, interval_minutes)
+            items = store.scheduled(conn, [space.id for space in group], window.start, window.end)
+            for space in group:
+                blocks = (Interval(i.blocked_start, i.blocked_end) for i in items[space.id])
+                view = availability_view(window, interval, blocks)
+                views[space.id] = Schedule(space, zone_named(zone_name), view, items[space.id])
+    found = [views[space.id] for space in chosen]
     return found
 
 
@@ -244,16 +246,6 @@ def _slots(
         yield start, order, Suggestion(space, zone, start, start + search.duration)
 
 
-def _zones(
-    service: ReservationService, conn: Connection, wanted: SpaceFilter, start: str, end: str
-) -> list[str | None]:
-    """The zones to search one by one; [None] (all at once) when both times name their
-    offset and so mean the same instants everywhere."""
-    if _OFFSET.fullmatch(start.strip()) and _OFFSET.fullmatch(end.strip()):
-        return [None]
-    return list(store.zones_of_matching(conn, wanted, service.policy.default_zone))
-
-
 def _instants_in(
     service: ReservationService,
     start: str,
@@ -267,14 +259,6 @@ def _instants_in(
     last = parse_instant(end_field, end.strip(), zone)
     check_window(first, last, service.policy.max_window, start_field, end_field)
     return first, last
-
-
-def _window(
-    service: ReservationService, space: Space, start: str, end: str, interval_minutes: int
-) -> Interval:
-    window = Interval(*_instants_in(service, start, end, service.zone_of(space).key))
-    check_schedule(window, interval_minutes)
-    return window
 
 
 def _named_spaces(conn: Connection, space_ids: list[str]) -> list[Space]:

@@ -6,32 +6,31 @@ starts there: whether a space is free over a window is one seek per space on
 ``ix_reservations_active_blocks`` (active reservations only, (space_id, blocked_start,
 blocked_end)), answered from the index alone, however long the space's history is.
 
-A space's own preparation and cleanup widen the window it must be free over, so the
-bounds are computed per space inside the query (``minutes_after``).
+A space's zone (for wall-clock times) and its own preparation and cleanup decide the
+blocked interval it must be free over, so spaces are asked for in groups sharing those
+(``groups_of_matching``), each group's bounds bound as plain parameters.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
     Select,
-    and_,
     bindparam,
     func,
     literal_column,
     select,
 )
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
 
 from roomline.domain.availability import SpaceFilter
 from roomline.domain.reservations import Interval, Space
+from roomline.storage.direct import DirectStatement
 from roomline.storage.masterdata import space_from_row
 from roomline.storage.tables import UTCDateTime, people, reservations, spaces
 
@@ -40,48 +39,54 @@ from roomline.storage.tables import UTCDateTime, people, reservations, spaces
 ACTIVE = reservations.c.status == literal_column("'Processed'")
 
 
-class minutes_after(FunctionElement[datetime]):
-    """``instant + minutes`` (minutes may be negative), for a stored UTC instant."""
-
-    type = UTCDateTime()
-    inherit_cache = True
-    name = "minutes_after"
-
-
-@compiles(minutes_after, "sqlite")
-def _minutes_after_sqlite(element: minutes_after, compiler: SQLCompiler, **kw: Any) -> str:
-    # Instants are text ``YYYY-MM-DD HH:MM:SS.ffffff``: shift the whole seconds with
-    # strftime and keep the fraction, which whole minutes never change.
-    instant, minutes = (compiler.process(clause, **kw) for clause in element.clauses)
-    return (
-        f"(strftime('%Y-%m-%d %H:%M:%S', {instant}, ({minutes}) || ' minutes')"
-        f" || substr({instant}, 20))"
-    )
-
-
-@compiles(minutes_after, "postgresql")
-def _minutes_after_postgresql(element: minutes_after, compiler: SQLCompiler, **kw: Any) -> str:
-    instant, minutes = (compiler.process(clause, **kw) for clause in element.clauses)
-    return f"({instant} + make_interval(mins => {minutes}))"
-
-
 def _instant(name: str) -> Any:
     return bindparam(name, type_=UTCDateTime())
 
 
-def _matching(wanted: SpaceFilter) -> list[ColumnElement[bool]]:
+class _Shape(NamedTuple):
+    """Which filters a search uses: statements are built once per shape, values bound."""
+
+    capacity: bool
+    building: bool
+    floor: bool
+    features: int
+
+
+def _shape(wanted: SpaceFilter) -> _Shape:
+    return _Shape(
+        wanted.capacity is not None,
+        wanted.building is not None,
+        wanted.floor is not None,
+        len(wanted.features),
+    )
+
+
+def _matching(shape: _Shape) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [spaces.c.bookable.is_(True)]
-    if wanted.capacity is not None:
-        conditions.append(spaces.c.capacity >= wanted.capacity)
-    if wanted.building is not None:
-        conditions.append(func.lower(spaces.c.building) == wanted.building.lower())
-    if wanted.floor is not None:
-        conditions.append(func.lower(spaces.c.floor) == wanted.floor.lower())
-    for feature in wanted.features:
-        # Tags hold only [a-z0-9-], so none is a LIKE wildcard.
+    if shape.capacity:
+        conditions.append(spaces.c.capacity >= bindparam("capacity"))
+    if shape.building:
+        conditions.append(func.lower(spaces.c.building) == bindparam("building"))
+    if shape.floor:
+        conditions.append(func.lower(spaces.c.floor) == bindparam("floor"))
+    for index in range(shape.features):
         padded = literal_column("','") + spaces.c.features + literal_column("','")
-        conditions.append(padded.like(f"%,{feature},%"))
+        conditions.append(padded.like(bindparam(f"feature_{index}")))
     return conditions
+
+
+def _values(wanted: SpaceFilter) -> dict[str, Any]:
+    """The values of ``_matching``'s parameters (only those the shape uses)."""
+    values: dict[str, Any] = {}
+    if wanted.capacity is not None:
+        values["capacity"] = wanted.capacity
+    if wanted.building is not None:
+        values["building"] = wanted.building.lower()
+    if wanted.floor is not None:
+        values["floor"] = wanted.floor.lower()
+    for index, feature in enumerate(wanted.features):
+        values[f"feature_{index}"] = f"%,{feature},%"  # tags hold only [a-z0-9-]: no wildcard
+    return values
 
 
 def _zone(default_zone: str) -> ColumnElement[str]:
@@ -90,48 +95,80 @@ def _zone(default_zone: str) -> ColumnElement[str]:
 
 def matching_spaces(conn: Connection, wanted: SpaceFilter) -> list[Space]:
     """Return the bookable spaces ``wanted`` describes, in no particular order."""
-    return [space_from_row(row) for row in conn.execute(select(spaces).where(*_matching(wanted)))]
+    query = select(spaces).where(*_matching(_shape(wanted)))
+    return [space_from_row(row) for row in conn.execute(query, _values(wanted))]
 
 
-def zones_of_matching(conn: Connection, wanted: SpaceFilter, default_zone: str) -> list[str]:
-    """Return the time zones (``default_zone`` for spaces without one) of those spaces."""
-    query = select(_zone(default_zone)).where(*_matching(wanted)).distinct()
-    return sorted(conn.execute(query).scalars())
+class SpaceGroup(NamedTuple):
+    """Matching spaces that share a zone and buffers, so one window means the same for all."""
+
+    zone: str
+    preparation_minutes: int
+    cleanup_minutes: int
+
+
+def groups_of_matching(
+    conn: Connection, wanted: SpaceFilter, default_zone: str
+) -> list[SpaceGroup]:
+    """Return the (zone, preparation, cleanup) groups of the matching spaces; spaces
+    without a zone are in ``default_zone``. Real buildings have a handful."""
+    query = (
+        select(_zone(default_zone), spaces.c.preparation_minutes, spaces.c.cleanup_minutes)
+        .where(*_matching(_shape(wanted)))
+        .distinct()
+    )
+    return sorted(SpaceGroup(*row) for row in conn.execute(query, _values(wanted)))
+
+
+_LATEST_BLOCK_END = (
+    select(reservations.c.blocked_end)
+    .where(
+        reservations.c.space_id == spaces.c.id,
+        ACTIVE,
+        reservations.c.blocked_start < _instant("blocked_end"),
+    )
+    .order_by(reservations.c.blocked_start.desc())
+    .limit(1)
+    .scalar_subquery()
+)
 
 
 def free_spaces(
     conn: Connection,
     wanted: SpaceFilter,
-    start: datetime,
-    end: datetime,
-    *,
-    zone: str | None = None,
-    default_zone: str = "UTC",
+    group: SpaceGroup,
+    blocked: Interval,
+    default_zone: str,
 ) -> list[Space]:
-    """Return the bookable spaces ``wanted`` describes (in ``zone`` if given) that could
-    take a reservation over ``[start, end)``: with their own preparation and cleanup
-    around it, it overlaps no active block."""
-    window_start = minutes_after(_instant("start"), -spaces.c.preparation_minutes)
-    window_end = minutes_after(_instant("end"), spaces.c.cleanup_minutes)
-    latest_block_end = (
-        select(reservations.c.blocked_end)
-        .where(
-            reservations.c.space_id == spaces.c.id,
-            ACTIVE,
-            reservations.c.blocked_start < window_end,
+    """Return the matching spaces of ``group`` that could take a reservation blocking
+    them over ``blocked`` (the window with the group's preparation and cleanup): the
+    latest active block starting before its end ends by its start."""
+    values = {
+        **_values(wanted),
+        "default_zone": default_zone,
+        "zone": group.zone,
+        "preparation_minutes": group.preparation_minutes,
+        "cleanup_minutes": group.cleanup_minutes,
+        "blocked_start": blocked.start,
+        "blocked_end": blocked.end,
+    }
+    return [space_from_row(row) for row in _free_statement(_shape(wanted)).all(conn, values)]
+
+
+@lru_cache(maxsize=64)
+def _free_statement(shape: _Shape) -> DirectStatement:
+    """The free-space query for one shape of filters, built and compiled once: with a
+    thousand spaces in the answer, SQLAlchemy's result rows cost more than the query."""
+    return DirectStatement(
+        select(spaces).where(
+            *_matching(shape),
+            func.coalesce(spaces.c.time_zone, bindparam("default_zone")) == bindparam("zone"),
+            spaces.c.preparation_minutes == bindparam("preparation_minutes"),
+            spaces.c.cleanup_minutes == bindparam("cleanup_minutes"),
+            func.coalesce(_LATEST_BLOCK_END, _instant("blocked_start"))
+            <= _instant("blocked_start"),
         )
-        .order_by(reservations.c.blocked_start.desc())
-        .limit(1)
-        .scalar_subquery()
     )
-    conditions = _matching(wanted)
-    if zone is not None:
-        conditions.append(_zone(default_zone) == zone)
-    query = select(spaces).where(
-        *conditions, func.coalesce(latest_block_end, window_start) <= window_start
-    )
-    rows = conn.execute(query, {"start": start, "end": end})
-    return [space_from_row(row) for row in rows]
 
 
 def spaces_named(conn: Connection, ids: Sequence[str]) -> dict[str, Space]:
@@ -140,18 +177,23 @@ def spaces_named(conn: Connection, ids: Sequence[str]) -> dict[str, Space]:
     return {row.id: space_from_row(row) for row in rows}
 
 
-def _overlapping(window_start: Any, window_end: Any) -> list[ColumnElement[bool]]:
-    """Active blocks of the space ``:space_id`` overlapping the window, bounded by index."""
-    own = and_(reservations.c.space_id == bindparam("space_id"), ACTIVE)
+def _overlapping(space_id: Any, window_start: Any, window_end: Any) -> list[ColumnElement[bool]]:
+    """Active blocks of the space ``space_id`` overlapping the window, bounded by index."""
+    earlier = reservations.alias("earlier")
     latest_before = (
-        select(reservations.c.blocked_start)
-        .where(own, reservations.c.blocked_start < window_start)
-        .order_by(reservations.c.blocked_start.desc())
+        select(earlier.c.blocked_start)
+        .where(
+            earlier.c.space_id == space_id,
+            earlier.c.status == literal_column("'Processed'"),
+            earlier.c.blocked_start < window_start,
+        )
+        .order_by(earlier.c.blocked_start.desc())
         .limit(1)
         .scalar_subquery()
     )
     return [
-        own,
+        reservations.c.space_id == space_id,
+        ACTIVE,
         reservations.c.blocked_start >= func.coalesce(latest_before, window_start),
         reservations.c.blocked_start < window_end,
         reservations.c.blocked_end > window_start,
@@ -159,6 +201,7 @@ def _overlapping(window_start: Any, window_end: Any) -> list[ColumnElement[bool]
 
 
 class ScheduledItem(NamedTuple):
+    space_id: str
     ultimo_id: int
     start: datetime
     end: datetime
@@ -168,8 +211,11 @@ class ScheduledItem(NamedTuple):
     applicant_name: str
 
 
-_SCHEDULE: Select[Any] = (
+# Built and compiled once, run per space: with a schedule's few hundred rows, SQLAlchemy's
+# statement and result machinery cost many times what SQLite takes to answer.
+_SCHEDULE = DirectStatement(
     select(
+        reservations.c.space_id,
         reservations.c.ultimo_id,
         reservations.c.start_time,
         reservations.c.end_time,
@@ -179,23 +225,28 @@ _SCHEDULE: Select[Any] = (
         people.c.name,
     )
     .join(people, people.c.id == reservations.c.applicant_id)
-    .where(*_overlapping(_instant("start"), _instant("end")))
+    .where(*_overlapping(bindparam("space_id"), _instant("start"), _instant("end")))
     .order_by(reservations.c.blocked_start)
 )
 _BLOCKS: Select[Any] = (
     select(reservations.c.blocked_start, reservations.c.blocked_end)
-    .where(*_overlapping(_instant("start"), _instant("end")))
+    .where(*_overlapping(bindparam("space_id"), _instant("start"), _instant("end")))
     .order_by(reservations.c.blocked_start)
 )
 
 
 def scheduled(
-    conn: Connection, space_id: str, start: datetime, end: datetime
-) -> list[ScheduledItem]:
-    """Return the active reservations of a space whose blocked interval overlaps
-    ``[start, end)``, by blocked start."""
-    rows = conn.execute(_SCHEDULE, {"space_id": space_id, "start": start, "end": end})
-    return [ScheduledItem(*row) for row in rows]
+    conn: Connection, space_ids: Sequence[str], start: datetime, end: datetime
+) -> dict[str, list[ScheduledItem]]:
+    """Return, by space, the active reservations of those spaces whose blocked interval
+    overlaps ``[start, end)``, by blocked start."""
+    return {
+        space_id: [
+            ScheduledItem(*row)
+            for row in _SCHEDULE.all(conn, {"space_id": space_id, "start": start, "end": end})
+        ]
+        for space_id in space_ids
+    }
 
 
 def blocks(conn: Connection, space_id: str, start: datetime, end: datetime) -> list[Interval]:
