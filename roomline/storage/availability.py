@@ -70,7 +70,9 @@ def _matching(shape: _Shape) -> list[ColumnElement[bool]]:
     if shape.floor:
         conditions.append(func.lower(spaces.c.floor) == bindparam("floor"))
     for index in range(shape.features):
-        padded = literal_column("','") + spaces.c.features + literal_column("','")
+        padded: ColumnElement[str] = (
+            literal_column("','") + spaces.c.features + literal_column("','")
+        )
         conditions.append(padded.like(bindparam(f"feature_{index}")))
     return conditions
 
@@ -173,7 +175,9 @@ def _free_statement(shape: _Shape) -> DirectStatement:
 
 def spaces_named(conn: Connection, ids: Sequence[str]) -> dict[str, Space]:
     """Return the spaces of those ids that exist (bookable or not), by id."""
-    rows = conn.execute(select(spaces).where(spaces.c.id.in_(list(ids)))) if ids else []
+    if not ids:
+        return {}
+    rows = conn.execute(select(spaces).where(spaces.c.id.in_(list(ids))))
     return {row.id: space_from_row(row) for row in rows}
 
 
