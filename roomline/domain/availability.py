@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from roomline.domain.errors import InvalidInterval, InvalidParameter, WindowTooLarge
-from roomline.domain.masterdata import FEATURE_TAG
+from roomline.domain.masterdata import FEATURE_TAG, MAX_FEATURES
 from roomline.domain.reservations import Interval, Space, check_span
 
 FREE = "0"
@@ -98,8 +98,9 @@ def feature_names(text: str | None) -> tuple[str, ...]:
 
 
 def can_match(features: Sequence[str]) -> bool:
-    """Return whether any space could have all ``features`` (each is a possible tag)."""
-    return all(FEATURE_TAG.fullmatch(name) for name in features)
+    """Return whether any space could have all ``features``: each a possible tag, and no
+    more than a space can have."""
+    return len(features) <= MAX_FEATURES and all(FEATURE_TAG.fullmatch(n) for n in features)
 
 
 @dataclass(frozen=True, slots=True)

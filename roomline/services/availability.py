@@ -37,7 +37,7 @@ from roomline.domain.errors import (
     TooManySpaces,
     UnknownSpace,
 )
-from roomline.domain.masterdata import MAX_BUILDING_LENGTH, MAX_FLOOR_LENGTH
+from roomline.domain.masterdata import MAX_BUILDING_LENGTH, MAX_CAPACITY, MAX_FLOOR_LENGTH
 from roomline.domain.reservations import Interval, Space, blocked_interval
 from roomline.domain.times import format_iso, parse_instant, zone_named
 from roomline.services.reservations import ReservationService
@@ -115,8 +115,8 @@ def space_filter(
     floor: str | None = None,
 ) -> SpaceFilter:
     """Read the filters every search shares (as query parameters give them)."""
-    if capacity is not None and capacity < 0:
-        raise InvalidParameter(f"capacity must be a whole number of at least 0, not {capacity}.")
+    if capacity is not None and not 0 <= capacity <= MAX_CAPACITY:
+        raise InvalidParameter(f"capacity must be between 0 and {MAX_CAPACITY}, not {capacity}.")
     return SpaceFilter(
         capacity=capacity,
         building=_optional(building, "building", MAX_BUILDING_LENGTH),
@@ -179,11 +179,11 @@ def schedules(
         by_zone: dict[str, list[Space]] = {}
         for space in chosen:
             by_zone.setdefault(service.zone_of(space).key, []).append(space)
-        interval = timedelta(minutes=interval_minutes)
         views: dict[str, Schedule] = {}
         for zone_name, group in by_zone.items():
             window = Interval(*_instants_in(service, start, end, zone_name))
             check_schedule(window, interval_minutes)
+            interval = timedelta(minutes=interval_minutes)
             items = store.scheduled(conn, [space.id for space in group], window.start, window.end)
             for space in group:
                 blocks = (Interval(i.blocked_start, i.blocked_end) for i in items[space.id])

@@ -417,6 +417,25 @@ def test_suggestions_never_start_before_now(server: Server, building: dict[str, 
             "step must be between 1 and 1440 minutes, not 0.",
             id="step zero",
         ),
+        pytest.param(
+            "schedule",
+            {
+                "building": BUILDING,
+                "start": "2030-01-08T09:00:00",
+                "end": "2030-01-08T12:00:00",
+                "interval": 10**15,
+            },
+            "InvalidInterval",
+            f"interval must be between 1 and 1440 minutes, not {10**15}.",
+            id="huge interval",
+        ),
+        pytest.param(
+            "free-spaces",
+            {"start": "2030-01-08T10:00:00", "end": "2030-01-08T11:00:00", "capacity": 10**15},
+            "InvalidParameter",
+            f"capacity must be between 0 and 1000000, not {10**15}.",
+            id="huge capacity",
+        ),
     ],
 )
 def test_bad_requests_are_refused_clearly(
