@@ -484,3 +484,20 @@ def test_panel_page_reveals_nothing_without_a_key(server: Server, world: World) 
 def test_root_leads_to_the_web_view(server: Server) -> None:
     response = server.client.get("/", follow_redirects=False)
     assert response.status_code == 307 and response.headers["location"] == "/web/"
+
+
+def test_find_page_refuses_bad_input_with_the_services_messages(web: WebClient) -> None:
+    empty = web.http.get("/web/find")
+    assert empty.status_code == 200 and "data-find-results" not in empty.text
+    bad_time = web.http.get("/web/find", params={"date": "2030-01-08", "time": "25:00"})
+    assert bad_time.status_code == 400
+    assert "Give a date (yyyy-mm-dd) and a time (HH:MM)." in bad_time.text
+    bad_seats = web.http.get(
+        "/web/find", params={"date": "2030-01-08", "time": "10:00", "capacity": "many"}
+    )
+    assert bad_seats.status_code == 400
+    assert "capacity must be a whole number, not &#39;many&#39;." in bad_seats.text
+    nothing = web.http.get(
+        "/web/find", params={"date": "2030-01-08", "time": "10:00", "features": "teleporter"}
+    )
+    assert nothing.status_code == 200 and "data-no-results" in nothing.text
