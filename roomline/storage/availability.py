@@ -216,33 +216,23 @@ class ScheduledItem(NamedTuple):
     applicant_name: str
 
 
-def _schedule_query(space_id: Any) -> Select[Any]:
-    return (
-        select(
-            reservations.c.space_id,
-            reservations.c.ultimo_id,
-            reservations.c.start_time,
-            reservations.c.end_time,
-            reservations.c.blocked_start,
-            reservations.c.blocked_end,
-            reservations.c.description,
-            people.c.name,
-        )
-        .join(people, people.c.id == reservations.c.applicant_id)
-        .where(*_overlapping(space_id, _instant("start"), _instant("end")))
-        .order_by(reservations.c.blocked_start)
+# Built and compiled once, run per space: with a schedule's few hundred rows, SQLAlchemy's
+# statement and result machinery cost many times what SQLite takes to answer.
+_SCHEDULE = DirectStatement(
+    select(
+        reservations.c.space_id,
+        reservations.c.ultimo_id,
+        reservations.c.start_time,
+        reservations.c.end_time,
+        reservations.c.blocked_start,
+        reservations.c.blocked_end,
+        reservations.c.description,
+        people.c.name,
     )
-
-
-# SQLite: built and compiled once, run per space; with a schedule's few hundred rows,
-# SQLAlchemy's statement and result machinery cost many times what SQLite takes.
-_SCHEDULE = DirectStatement(_schedule_query(bindparam("space_id")), stored_form=True)
-# PostgreSQL: every space in one statement (one round trip), each space's index range
-# starting at its own latest block before the window (correlated on ``spaces``).
-_SCHEDULE_OF_MANY = (
-    _schedule_query(spaces.c.id)
-    .join(spaces, spaces.c.id == reservations.c.space_id)
-    .where(spaces.c.id.in_(bindparam("space_ids", expanding=True)))
+    .join(people, people.c.id == reservations.c.applicant_id)
+    .where(*_overlapping(bindparam("space_id"), _instant("start"), _instant("end")))
+    .order_by(reservations.c.blocked_start),
+    stored_form=True,
 )
 _BLOCKS: Select[Any] = (
     select(reservations.c.blocked_start, reservations.c.blocked_end)
@@ -256,22 +246,16 @@ def scheduled(
 ) -> dict[str, list[ScheduledItem]]:
     """Return, by space, the active reservations of those spaces whose blocked interval
     overlaps ``[start, end)``, by blocked start."""
-    if conn.dialect.name != "sqlite":
-        # One round trip for all the spaces instead of one each.
-        rows: list[Any] = list(
-            conn.execute(
-                _SCHEDULE_OF_MANY, {"space_ids": list(space_ids), "start": start, "end": end}
-            )
-        )
-        found: dict[str, list[ScheduledItem]] = {space_id: [] for space_id in space_ids}
-        for row in rows:
-            found[row[0]].append(ScheduledItem(*row))
-        return found
-    # SQLite answers each space in microseconds; its rows come as stored (times as UTC
-    # text), and reading them here is several times cheaper than the types' processors.
-    bounds = {"start": utc_text(start), "end": utc_text(end)}
-    return {
-        space_id: [
+    # On SQLite the rows come as stored (times as UTC text): reading them here is several
+    # times cheaper than the column types' processors.
+    sqlite = conn.dialect.name == "sqlite"
+    bounds = (
+        {"start": utc_text(start), "end": utc_text(end)} if sqlite else {"start": start, "end": end}
+    )
+    found = {}
+    for space_id in space_ids:
+        rows = _SCHEDULE.all(conn, {"space_id": space_id, **bounds})
+        found[space_id] = [
             ScheduledItem(
                 row[0],
                 row[1],
@@ -282,10 +266,9 @@ def scheduled(
                 row[6],
                 row[7],
             )
-            for row in _SCHEDULE.all(conn, {"space_id": space_id, **bounds})
+            for row in rows
         ]
-        for space_id in space_ids
-    }
+    return found
 
 
 def _utc(value: str | datetime) -> datetime:
