@@ -69,6 +69,9 @@ class World:
         description: str | None = None,
         bookable: bool = True,
         capacity: int | None = 8,
+        building: str | None = None,
+        floor: str | None = None,
+        features: tuple[str, ...] = (),
     ) -> Space:
         number = next(self.counter)
         space = Space(
@@ -79,6 +82,9 @@ class World:
             cleanup_minutes=cleanup,
             capacity=capacity,
             bookable=bookable,
+            building=building,
+            floor=floor,
+            features=features,
         )
         with self.database.write() as conn:
             masterdata.add_space(conn, space)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from roomline.cli import audit, call, db, keys, people, reservations, series, server, spaces
+from roomline.cli import audit, call, db, find, keys, people, reservations, series, server, spaces
 
 app = typer.Typer(
     name="roomline",
@@ -25,6 +25,7 @@ app.add_typer(
 )
 app.add_typer(call.app, name="call", short_help="Call the Ultimo workflows of any server.")
 app.add_typer(audit.app, name="audit")
+app.command("find")(find.find)
 
 
 def main() -> None:

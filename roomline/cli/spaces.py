@@ -31,6 +31,11 @@ TimeZone = typer.Option(
 Preparation = typer.Option("--preparation-minutes", help="Blocked before each reservation.")
 Cleanup = typer.Option("--cleanup-minutes", help="Blocked after each reservation.")
 Capacity = typer.Option("--capacity", help="Seats, or 'none'.")
+Building = typer.Option("--building", help="The building, e.g. HQ; 'none' clears it.")
+Floor = typer.Option("--floor", help="The floor as text, e.g. 2 or B1; 'none' clears it.")
+Features = typer.Option(
+    "--features", help="Tags joined by commas, e.g. projector,video; 'none' clears them."
+)
 Bookable = typer.Option("--bookable/--not-bookable", help="Whether it can be reserved.")
 FormatOption = typer.Option("--format", help="csv or json (default: from the file name).")
 ShowProgress = typer.Option(
@@ -45,13 +50,17 @@ COLUMNS = (
     ("cleanup_minutes", "CLEANUP"),
     ("capacity", "CAPACITY"),
     ("bookable", "BOOKABLE"),
+    ("building", "BUILDING"),
+    ("floor", "FLOOR"),
+    ("features", "FEATURES"),
 )
 
 
 def _given(**options: Any) -> dict[str, Any]:
-    """Keep the options that were given; 'none' clears the zone or the capacity."""
+    """Keep the options that were given; 'none' clears a zone, capacity, building, floor
+    or features."""
     values = {name: value for name, value in options.items() if value is not None}
-    for name in ("time_zone", "capacity"):
+    for name in ("time_zone", "capacity", "building", "floor", "features"):
         if isinstance(values.get(name), str) and values[name].strip().lower() == "none":
             values[name] = None
     return values
@@ -65,6 +74,9 @@ def add(
     preparation_minutes: Annotated[int | None, Preparation] = None,
     cleanup_minutes: Annotated[int | None, Cleanup] = None,
     capacity: Annotated[str | None, Capacity] = None,
+    building: Annotated[str | None, Building] = None,
+    floor: Annotated[str | None, Floor] = None,
+    features: Annotated[str | None, Features] = None,
     bookable: Annotated[bool, Bookable] = True,
     database_url: Annotated[str | None, DatabaseUrl] = None,
 ) -> None:
@@ -76,6 +88,9 @@ def add(
         preparation_minutes=preparation_minutes,
         cleanup_minutes=cleanup_minutes,
         capacity=capacity,
+        building=building,
+        floor=floor,
+        features=features,
         bookable=bookable,
     )
     with database_for(database_url) as database:
@@ -91,6 +106,9 @@ def update(
     preparation_minutes: Annotated[int | None, Preparation] = None,
     cleanup_minutes: Annotated[int | None, Cleanup] = None,
     capacity: Annotated[str | None, Capacity] = None,
+    building: Annotated[str | None, Building] = None,
+    floor: Annotated[str | None, Floor] = None,
+    features: Annotated[str | None, Features] = None,
     bookable: Annotated[bool | None, Bookable] = None,
     database_url: Annotated[str | None, DatabaseUrl] = None,
 ) -> None:
@@ -101,6 +119,9 @@ def update(
         preparation_minutes=preparation_minutes,
         cleanup_minutes=cleanup_minutes,
         capacity=capacity,
+        building=building,
+        floor=floor,
+        features=features,
         bookable=bookable,
     )
     with database_for(database_url) as database:

@@ -247,8 +247,178 @@ def series(response: httpx.Response) -> Series:
         raise _invalid(response, f"a series lacks or garbles {exc}") from exc
 
 
-def _list(body: dict[str, Any], name: str, response: httpx.Response) -> list[Any]:
-    value = body.get(name)
+# Finding a room (issue 17): free spaces, schedules and suggested slots (grant ``find``).
+
+
+@dataclass(frozen=True, slots=True)
+class FreeSpace:
+    """A bookable space free over the asked window."""
+
+    space_id: str
+    description: str
+    building: str | None
+    floor: str | None
+    capacity: int | None
+    features: tuple[str, ...]
+    time_zone: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleItem:
+    """A reservation behind a schedule's busy intervals; times keep the space's offset."""
+
+    ultimo_id: str
+    start: datetime
+    end: datetime
+    blocked_start: datetime
+    blocked_end: datetime
+    description: str
+    applicant_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class SpaceSchedule:
+    """One space's free/busy view: a character per interval, ``0`` free and ``2`` busy."""
+
+    space_id: str
+    availability_view: str
+    items: tuple[ScheduleItem, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """A suggested free slot."""
+
+    space_id: str
+    start: datetime
+    end: datetime
+
+
+def _filters(
+    capacity: int | None,
+    features: Sequence[str] | str | None,
+    building: str | None,
+    floor: str | None,
+) -> dict[str, str]:
+    params: dict[str, str] = {}
+    if capacity is not None:
+        params["capacity"] = str(capacity)
+    if features:
+        params["features"] = features if isinstance(features, str) else ",".join(features)
+    if building is not None:
+        params["building"] = building
+    if floor is not None:
+        params["floor"] = floor
+    return params
+
+
+def free_spaces_call(
+    start: TimeValue,
+    end: TimeValue,
+    *,
+    capacity: int | None = None,
+    features: Sequence[str] | str | None = None,
+    building: str | None = None,
+    floor: str | None = None,
+    limit: int | None = None,
+) -> Call:
+    params = {"start": iso_time(start), "end": iso_time(end)}
+    params.update(_filters(capacity, features, building, floor))
+    if limit is not None:
+        params["limit"] = str(limit)
+    return call("find_free_spaces", "GET", "/free-spaces", params=params, idempotent=True)
+
+
+def free_spaces(response: httpx.Response) -> list[FreeSpace]:
+    items = _list(answer(response), "spaces", response)
+    return [
+        FreeSpace(
+            space_id=str(_field(item, "space_id", response)),
+            description=str(_field(item, "description", response)),
+            building=_field(item, "building", response),
+            floor=_field(item, "floor", response),
+            capacity=_field(item, "capacity", response),
+            features=tuple(_field(item, "features", response)),
+            time_zone=str(_field(item, "time_zone", response)),
+        )
+        for item in items
+    ]
+
+
+def schedule_call(
+    start: TimeValue,
+    end: TimeValue,
+    *,
+    space_ids: Sequence[str] | None = None,
+    building: str | None = None,
+    floor: str | None = None,
+    interval: int = 30,
+) -> Call:
+    params = {"start": iso_time(start), "end": iso_time(end), "interval": str(interval)}
+    if space_ids is not None:
+        params["spaces"] = ",".join(space_ids)
+    params.update(_filters(None, None, building, floor))
+    return call("get_schedule", "GET", "/schedule", params=params, idempotent=True)
+
+
+def schedules(response: httpx.Response) -> list[SpaceSchedule]:
+    def item_of(item: Any) -> ScheduleItem:
+        return ScheduleItem(
+            ultimo_id=str(_field(item, "ultimo_id", response)),
+            start=parse_time(str(_field(item, "start", response)), response),
+            end=parse_time(str(_field(item, "end", response)), response),
+            blocked_start=parse_time(str(_field(item, "blocked_start", response)), response),
+            blocked_end=parse_time(str(_field(item, "blocked_end", response)), response),
+            description=str(_field(item, "description", response)),
+            applicant_name=str(_field(item, "applicant_name", response)),
+        )
+
+    return [
+        SpaceSchedule(
+            space_id=str(_field(one, "space_id", response)),
+            availability_view=str(_field(one, "availability_view", response)),
+            items=tuple(item_of(item) for item in _list(one, "items", response)),
+        )
+        for one in _list(answer(response), "schedules", response)
+    ]
+
+
+def suggestions_call(
+    duration: int,
+    earliest: TimeValue,
+    latest: TimeValue,
+    *,
+    capacity: int | None = None,
+    features: Sequence[str] | str | None = None,
+    building: str | None = None,
+    floor: str | None = None,
+    step: int = 15,
+    limit: int = 10,
+) -> Call:
+    params = {
+        "duration": str(duration),
+        "earliest": iso_time(earliest),
+        "latest": iso_time(latest),
+        "step": str(step),
+        "limit": str(limit),
+    }
+    params.update(_filters(capacity, features, building, floor))
+    return call("suggest_slots", "GET", "/suggestions", params=params, idempotent=True)
+
+
+def slots(response: httpx.Response) -> list[Slot]:
+    return [
+        Slot(
+            space_id=str(_field(item, "space_id", response)),
+            start=parse_time(str(_field(item, "start", response)), response),
+            end=parse_time(str(_field(item, "end", response)), response),
+        )
+        for item in _list(answer(response), "suggestions", response)
+    ]
+
+
+def _list(body: Any, name: str, response: httpx.Response) -> list[Any]:
+    value = body.get(name) if isinstance(body, dict) else None
     if not isinstance(value, list):
         raise _invalid(response, f"{name} is not a list")
     return value
@@ -276,3 +446,9 @@ def _skipped(item: Any, response: httpx.Response) -> SkippedOccurrence:
         code=str(item.get("code")),
         message=str(item.get("message")),
     )
+
+
+def _field(item: Any, name: str, response: httpx.Response) -> Any:
+    if not isinstance(item, dict) or name not in item:
+        raise _invalid(response, f"{name} is missing")
+    return item[name]

@@ -156,6 +156,76 @@ class UltimoClient:
         not yet ended), leaving exceptions alone."""
         return booking.series(self._send(booking.cancel_series_call(series_id, from_=from_)))
 
+    # Finding a room (issue 17; roomline only, grant ``find``).
+
+    def find_free_spaces(
+        self,
+        start: TimeValue,
+        end: TimeValue,
+        *,
+        capacity: int | None = None,
+        features: Sequence[str] | str | None = None,
+        building: str | None = None,
+        floor: str | None = None,
+        limit: int | None = None,
+    ) -> list[booking.FreeSpace]:
+        """Return the bookable spaces free over [start, end), smallest fitting first;
+        naive times mean each space's own wall-clock time."""
+        call = booking.free_spaces_call(
+            start,
+            end,
+            capacity=capacity,
+            features=features,
+            building=building,
+            floor=floor,
+            limit=limit,
+        )
+        return booking.free_spaces(self._send(call))
+
+    def get_schedule(
+        self,
+        start: TimeValue,
+        end: TimeValue,
+        *,
+        space_ids: Sequence[str] | None = None,
+        building: str | None = None,
+        floor: str | None = None,
+        interval: int = 30,
+    ) -> list[booking.SpaceSchedule]:
+        """Return each space's free/busy view over [start, end), ``interval`` minutes a
+        character, with the reservations behind it."""
+        call = booking.schedule_call(
+            start, end, space_ids=space_ids, building=building, floor=floor, interval=interval
+        )
+        return booking.schedules(self._send(call))
+
+    def suggest_slots(
+        self,
+        duration: int,
+        earliest: TimeValue,
+        latest: TimeValue,
+        *,
+        capacity: int | None = None,
+        features: Sequence[str] | str | None = None,
+        building: str | None = None,
+        floor: str | None = None,
+        step: int = 15,
+        limit: int = 10,
+    ) -> list[booking.Slot]:
+        """Return the first free slots of ``duration`` minutes between earliest and latest."""
+        call = booking.suggestions_call(
+            duration,
+            earliest,
+            latest,
+            capacity=capacity,
+            features=features,
+            building=building,
+            floor=floor,
+            step=step,
+            limit=limit,
+        )
+        return booking.slots(self._send(call))
+
     def _send(self, call: Call) -> httpx.Response:
         attempt = 0
         while True:

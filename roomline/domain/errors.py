@@ -17,6 +17,8 @@ The tree::
     │   ├── WindowTooLarge
     │   ├── InvalidRecurrence               an RRULE that does not end, repeats too often, yields
     │   │                                   nothing, or uses what series do not support
+    │   ├── InvalidInterval                 a schedule interval or step that does not fit the window
+    │   ├── TooManySpaces                   a schedule asked for more than 100 spaces
     │   ├── ImportRejected                  an import file with bad rows (nothing imported)
     │   └── FixtureRejected                 a demo fixture with problems (demo refuses to start)
     ├── ReferenceNotFound                   the body names something that does not exist
@@ -132,6 +134,14 @@ class WindowTooLarge(InvalidRequest):
 
 class InvalidRecurrence(InvalidRequest):
     code = "InvalidRecurrence"
+
+
+class InvalidInterval(InvalidRequest):
+    code = "InvalidInterval"
+
+
+class TooManySpaces(InvalidRequest):
+    code = "TooManySpaces"
 
 
 class ImportRejected(InvalidRequest):

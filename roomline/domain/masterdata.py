@@ -4,7 +4,9 @@ The CLI hands over text, the management API JSON values, an import file either; 
 them go through ``space_from_values`` / ``person_from_values`` so the rules hold the same
 everywhere: ids are non-empty single-line text, time zones are real IANA zones,
 preparation and cleanup minutes are whole numbers from 0 to a week, capacity is absent or
-a whole number of at least 0. Every refusal names the field and what was expected.
+a whole number of at least 0, building and floor short optional text, features a list
+of short tags (lowercase letters, digits and hyphens) given as a list or as text joined
+by commas. Every refusal names the field and what was expected.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ SPACE_FIELDS = (
     "cleanup_minutes",
     "capacity",
     "bookable",
+    "building",
+    "floor",
+    "features",
 )
 PERSON_FIELDS = ("id", "name")
 
@@ -33,6 +38,10 @@ MAX_DESCRIPTION_LENGTH = 2000
 MAX_NAME_LENGTH = 500
 MAX_BUFFER_MINUTES = 7 * 24 * 60
 MAX_CAPACITY = 1_000_000
+MAX_BUILDING_LENGTH = 255
+MAX_FLOOR_LENGTH = 64
+MAX_FEATURES = 32
+FEATURE_TAG = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _TRUE = {"true", "yes", "y", "1", "on"}
 _FALSE = {"false", "no", "n", "0", "off"}
@@ -58,6 +67,9 @@ def space_from_values(values: Mapping[str, Any]) -> Space:
         cleanup_minutes=_whole(values, "cleanup_minutes", MAX_BUFFER_MINUTES) or 0,
         capacity=_whole(values, "capacity", MAX_CAPACITY),
         bookable=_flag(values, "bookable", default=True),
+        building=_optional_text(values, "building", MAX_BUILDING_LENGTH),
+        floor=_optional_text(values, "floor", MAX_FLOOR_LENGTH),
+        features=features_from(values.get("features")),
     )
 
 
@@ -80,7 +92,44 @@ def space_values(space: Space) -> dict[str, Any]:
         "cleanup_minutes": space.cleanup_minutes,
         "capacity": space.capacity,
         "bookable": space.bookable,
+        "building": space.building,
+        "floor": space.floor,
+        "features": list(space.features),
     }
+
+
+def features_from(value: Any) -> tuple[str, ...]:
+    """Read a space's features: a list of tags or text joined by commas; blank: none.
+
+    Tags are lowercased, deduplicated and sorted, so a space's features compare and
+    print the same however they were typed.
+    """
+    if _is_blank(value):
+        return ()
+    if isinstance(value, str):
+        items: list[Any] = value.split(",")
+    elif isinstance(value, list | tuple):
+        items = list(value)
+    else:
+        raise InvalidParameter(
+            f"features must be a list of tags or text joined by commas, not {value!r}."
+        )
+    tags = set()
+    for item in items:
+        if not isinstance(item, str):
+            raise InvalidParameter(f"features must be text tags, not {item!r}.")
+        tag = item.strip().lower()
+        if not tag:
+            continue
+        if not FEATURE_TAG.fullmatch(tag):
+            raise InvalidParameter(
+                f"feature {item.strip()[:40]!r} is not a short tag: use up to 32 lowercase "
+                "letters, digits and hyphens, such as projector or wheelchair."
+            )
+        tags.add(tag)
+    if len(tags) > MAX_FEATURES:
+        raise InvalidParameter(f"A space has at most {MAX_FEATURES} features, not {len(tags)}.")
+    return tuple(sorted(tags))
 
 
 def person_values(person: Person) -> dict[str, Any]:

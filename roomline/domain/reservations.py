@@ -53,6 +53,9 @@ class Space:
     cleanup_minutes: int
     capacity: int | None
     bookable: bool
+    building: str | None = None
+    floor: str | None = None  # text: "2", "B1", "mezzanine"
+    features: tuple[str, ...] = ()  # short tags, sorted: ("projector", "video")
 
     @property
     def display_name(self) -> str:

@@ -80,7 +80,8 @@ def read_records(text: str, file_format: FileFormat) -> list[Record]:
 
 
 def write_records(rows: Sequence[Mapping[str, Any]], fields: Sequence[str], fmt: FileFormat) -> str:
-    """Write ``rows`` in ``fmt``; CSV leaves None empty and writes booleans as true/false."""
+    """Write ``rows`` in ``fmt``; CSV leaves None empty, writes booleans as true/false and
+    lists joined by commas."""
     if fmt is FileFormat.JSON:
         items = ",\n".join(
             "  " + json.dumps({name: row[name] for name in fields}, ensure_ascii=False)
@@ -180,6 +181,8 @@ def _csv_cell(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, list | tuple):  # a space's features: tags joined by commas
+        value = ",".join(str(item) for item in value)
     if isinstance(value, str) and _FORMULA_LIKE.match(value):
         return "'" + value
     return str(value)

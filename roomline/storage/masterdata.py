@@ -30,7 +30,7 @@ from roomline.storage.direct import DirectStatement
 from roomline.storage.tables import people, reservations, spaces
 
 
-def _space(row: Any) -> Space:
+def space_from_row(row: Any) -> Space:
     return Space(
         id=row.id,
         description=row.description,
@@ -39,7 +39,19 @@ def _space(row: Any) -> Space:
         cleanup_minutes=row.cleanup_minutes,
         capacity=row.capacity,
         bookable=row.bookable,
+        building=row.building,
+        floor=row.floor,
+        features=features_of(row.features),
     )
+
+
+def features_of(stored: str | None) -> tuple[str, ...]:
+    """Read the features column (tags joined by commas) back into tags."""
+    return tuple(stored.split(",")) if stored else ()
+
+
+def _features_column(features: Any) -> str | None:
+    return ",".join(features) or None
 
 
 # Lookups on every request are built once: building a statement and its cache key
@@ -50,11 +62,11 @@ _PERSON = DirectStatement(select(people).where(people.c.id == bindparam("id")))
 
 def get_space(conn: Connection | sqlite3.Connection, space_id: str) -> Space | None:
     row = _SPACE.first(conn, {"id": space_id})
-    return None if row is None else _space(row)
+    return None if row is None else space_from_row(row)
 
 
 def list_spaces(conn: Connection) -> list[Space]:
-    return [_space(row) for row in conn.execute(select(spaces).order_by(spaces.c.id))]
+    return [space_from_row(row) for row in conn.execute(select(spaces).order_by(spaces.c.id))]
 
 
 def add_space(conn: Connection, space: Space) -> None:
@@ -79,6 +91,9 @@ def _space_values(space: Space) -> dict[str, Any]:
         "cleanup_minutes": space.cleanup_minutes,
         "capacity": space.capacity,
         "bookable": space.bookable,
+        "building": space.building,
+        "floor": space.floor,
+        "features": _features_column(space.features),
     }
 
 
@@ -139,7 +154,7 @@ def reservation_counts(conn: Connection, column: str, value: str) -> tuple[int, 
 def add_many(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """Insert ``rows`` (column → value) into spaces or people in one statement."""
     if rows:
-        conn.execute(insert(table), list(rows))
+        conn.execute(insert(table), [_stored(row) for row in rows])
 
 
 def update_many(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -152,7 +167,17 @@ def update_many(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
         .where(table.c.id == bindparam("b_id"))
         .values({name: bindparam(f"b_{name}") for name in columns})
     )
-    conn.execute(statement, [{f"b_{name}": value for name, value in row.items()} for row in rows])
+    conn.execute(
+        statement,
+        [{f"b_{name}": value for name, value in _stored(row).items()} for row in rows],
+    )
+
+
+def _stored(row: dict[str, Any]) -> dict[str, Any]:
+    """A record's values as columns: a space's features list becomes its text column."""
+    if isinstance(row.get("features"), list | tuple):
+        return {**row, "features": _features_column(row["features"])}
+    return row
 
 
 def space_values(space: Space) -> dict[str, Any]:

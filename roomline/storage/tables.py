@@ -78,6 +78,10 @@ spaces = Table(
     Column("cleanup_minutes", Integer, nullable=False, server_default="0"),
     Column("capacity", Integer, nullable=True),
     Column("bookable", Boolean, nullable=False, server_default=text("true")),
+    Column("building", String(255), nullable=True),
+    Column("floor", String(64), nullable=True),
+    # Short tags joined by commas, sorted ("projector,video"); NULL: none.
+    Column("features", String(1100), nullable=True),
     CheckConstraint("preparation_minutes >= 0", name="preparation_not_negative"),
     CheckConstraint("cleanup_minutes >= 0", name="cleanup_not_negative"),
 )
@@ -197,6 +201,16 @@ reservations = Table(
 Index("ix_reservations_space_blocked", reservations.c.space_id, reservations.c.blocked_start)
 Index("ix_reservations_space_start", reservations.c.space_id, reservations.c.start_time)
 Index("ix_reservations_series_start", reservations.c.series_id, reservations.c.start_time)
+# Finding a room asks, per space, for the latest active block starting before a time and
+# where it ends: this index answers that from the index alone (storage/availability.py).
+Index(
+    "ix_reservations_active_blocks",
+    reservations.c.space_id,
+    reservations.c.blocked_start,
+    reservations.c.blocked_end,
+    sqlite_where=text("status = 'Processed'"),
+    postgresql_where=text("status = 'Processed'"),
+)
 Index(
     "uq_reservations_key_external_id",
     reservations.c.api_key_id,

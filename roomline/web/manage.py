@@ -31,6 +31,9 @@ SPACE_TEXT_FIELDS = (
     "preparation_minutes",
     "cleanup_minutes",
     "capacity",
+    "building",
+    "floor",
+    "features",
 )
 
 
@@ -51,6 +54,11 @@ def _space_form(form: FormData, with_id: bool) -> dict[str, Any]:
     if with_id:
         values["id"] = _text(form, "id")
     return values
+
+
+def _form_values(values: dict[str, Any]) -> dict[str, Any]:
+    """A space's values as its form shows them: features as text joined by commas."""
+    return {**values, "features": ", ".join(values["features"])}
 
 
 # Spaces
@@ -94,7 +102,7 @@ async def edit_space_page(request: Request, space_id: str) -> Response:
         space = await run(space_service.get_space, database(request), space_id)
     except RoomlineError as exc:
         return problem(request, exc)
-    return _edit_space(request, space_id, space_values(space))
+    return _edit_space(request, space_id, _form_values(space_values(space)))
 
 
 def _edit_space(
@@ -135,7 +143,7 @@ async def remove_space(request: Request, space_id: str) -> Response:
             space = await run(space_service.get_space, database(request), space_id)
         except RoomlineError:
             return problem(request, exc)
-        return _edit_space(request, space_id, space_values(space), exc)
+        return _edit_space(request, space_id, _form_values(space_values(space)), exc)
     flash(request, f"Space {space_id} removed.")
     return redirect("/web/spaces")
 

@@ -125,6 +125,9 @@ async def create_reservation(request: Request) -> Response:
                 actor(request),
             )
     except RoomlineError as exc:
+        if back_to.startswith("/web/find"):  # booked from the "Find a room" page
+            flash(request, f"Not booked: {exc.message}")
+            return redirect(back_to)
         if back_to.startswith("/web/spaces/"):
             return await _week_page(request, values["space_id"], day_text, values, exc)
         return await _day_page(request, day_text, form_text(form, "q"), "all", values, exc)

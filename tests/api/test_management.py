@@ -19,6 +19,9 @@ ROOM = {
     "cleanup_minutes": 5,
     "capacity": 10,
     "bookable": True,
+    "building": "HQ",
+    "floor": "B1",
+    "features": ["video"],
 }
 DEFAULTS = {
     "description": "",
@@ -27,6 +30,9 @@ DEFAULTS = {
     "cleanup_minutes": 0,
     "capacity": None,
     "bookable": True,
+    "building": None,
+    "floor": None,
+    "features": [],
 }
 
 
@@ -71,6 +77,13 @@ def test_spaces_add_read_change_remove(server: Server) -> None:
     )
     assert changed == {**ROOM, "capacity": None, "bookable": False}
     assert ok(server.admin("GET", "/api/manage/spaces/M-1")) == changed
+    retagged = ok(
+        server.admin(
+            "PATCH", "/api/manage/spaces/M-1", json={"features": ["Whiteboard"], "floor": None}
+        )
+    )
+    assert (retagged["features"], retagged["floor"]) == (["whiteboard"], None)
+    ok(server.admin("PATCH", "/api/manage/spaces/M-1", json={"features": ["video"], "floor": "B1"}))
 
     assert ok(server.admin("DELETE", "/api/manage/spaces/M-1"), 204) is None
     message = refused(server.admin("GET", "/api/manage/spaces/M-1"), 404, "RecordNotFound")
@@ -206,11 +219,21 @@ def test_import_and_export_spaces(server: Server) -> None:
     assert exported.headers["content-type"] == "text/csv; charset=utf-8"
     lines = exported.text.splitlines()
     assert (
-        lines[0] == "id,description,time_zone,preparation_minutes,cleanup_minutes,capacity,bookable"
+        lines[0] == "id,description,time_zone,preparation_minutes,cleanup_minutes,capacity,"
+        "bookable,building,floor,features"
     )
-    assert "IM-1,Changed,,0,0,4,true" in lines  # only the columns given change
-    assert "IM-2,,Asia/Tokyo,0,0,,false" in lines
-    assert "IM-3,Third,,0,0,,true" in lines
+    assert "IM-1,Changed,,0,0,4,true,,," in lines  # only the columns given change
+    assert "IM-2,,Asia/Tokyo,0,0,,false,,," in lines
+    assert "IM-3,Third,,0,0,,true,,," in lines
+    tagged = 'id,features,building\nIM-3,"Projector,video",North\n'
+    response = server.admin(
+        "POST", "/api/manage/spaces/import", content=tagged, headers={"Content-Type": "text/csv"}
+    )
+    assert ok(response) == {"added": 0, "updated": 1}
+    stored = ok(server.admin("GET", "/api/manage/spaces/IM-3"))
+    assert (stored["building"], stored["features"]) == ("North", ["projector", "video"])
+    exported = server.admin("GET", "/api/manage/spaces", params={"format": "csv"})
+    assert 'IM-3,Third,,0,0,,true,North,,"projector,video"' in exported.text.splitlines()
 
 
 def test_import_with_a_bad_row_stores_nothing(server: Server) -> None:

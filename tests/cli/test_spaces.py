@@ -18,6 +18,9 @@ ROOM_1 = {
     "cleanup_minutes": 10,
     "capacity": 12,
     "bookable": True,
+    "building": "HQ",
+    "floor": "2",
+    "features": ["projector", "video"],
 }
 ROOM_2 = {
     "id": "R-2",
@@ -27,6 +30,9 @@ ROOM_2 = {
     "cleanup_minutes": 0,
     "capacity": None,
     "bookable": True,
+    "building": None,
+    "floor": None,
+    "features": [],
 }
 
 
@@ -45,6 +51,12 @@ def add_two(cli: Cli) -> None:
         "10",
         "--capacity",
         "12",
+        "--building",
+        "HQ",
+        "--floor",
+        "2",
+        "--features",
+        "Video, projector",
     )
     cli("spaces", "add", "R-2")
 
@@ -53,18 +65,38 @@ def test_add_list_update_remove(cli: Cli) -> None:
     add_two(cli)
     assert cli.json("spaces", "list") == [ROOM_1, ROOM_2]
     assert cli("spaces", "list").stdout.splitlines() == [
-        "ID   DESCRIPTION  TIME ZONE         PREP  CLEANUP  CAPACITY  BOOKABLE",
-        "R-1  Board room   Europe/Amsterdam  15    10       12        yes",
-        "R-2               -                 0     0        -         yes",
+        "ID   DESCRIPTION  TIME ZONE         PREP  CLEANUP  CAPACITY  BOOKABLE  BUILDING  FLOOR"
+        "  FEATURES",
+        "R-1  Board room   Europe/Amsterdam  15    10       12        yes       HQ        2    "
+        "  projector,video",
+        "R-2               -                 0     0        -         yes       -         -",
     ]
 
     updated = cli("spaces", "update", "R-1", "--not-bookable", "--capacity", "none")
     assert updated.stdout == "updated space R-1\n"
     cli("spaces", "update", "R-2", "--time-zone", "Pacific/Auckland", "--description", "Small")
+    cli("spaces", "update", "R-2", "--building", "Annex", "--features", "wheelchair")
     assert cli.json("spaces", "list") == [
         {**ROOM_1, "capacity": None, "bookable": False},
-        {**ROOM_2, "time_zone": "Pacific/Auckland", "description": "Small"},
+        {
+            **ROOM_2,
+            "time_zone": "Pacific/Auckland",
+            "description": "Small",
+            "building": "Annex",
+            "features": ["wheelchair"],
+        },
     ]
+    cli("spaces", "update", "R-1", "--building", "none", "--floor", "none", "--features", "none")
+    assert cli.json("spaces", "list")[0] == {
+        **ROOM_1,
+        "capacity": None,
+        "bookable": False,
+        "building": None,
+        "floor": None,
+        "features": [],
+    }
+    bad = cli("spaces", "update", "R-1", "--features", "big screen", ok=False)
+    assert "feature 'big screen' is not a short tag" in bad.output
 
     assert cli("spaces", "remove", "R-2").stdout == "removed space R-2\n"
     assert [space["id"] for space in cli.json("spaces", "list")] == ["R-1"]
@@ -156,9 +188,10 @@ def test_export_then_import_round_trip(cli: Cli, tmp_path: Path, fmt: str) -> No
 def test_export_formats(cli: Cli) -> None:
     add_two(cli)
     assert cli("spaces", "export").stdout == (
-        "id,description,time_zone,preparation_minutes,cleanup_minutes,capacity,bookable\n"
-        "R-1,Board room,Europe/Amsterdam,15,10,12,true\n"
-        "R-2,,,0,0,,true\n"
+        "id,description,time_zone,preparation_minutes,cleanup_minutes,capacity,bookable,"
+        "building,floor,features\n"
+        'R-1,Board room,Europe/Amsterdam,15,10,12,true,HQ,2,"projector,video"\n'
+        "R-2,,,0,0,,true,,,\n"
     )
     assert json.loads(cli("spaces", "export", "--format", "json").stdout) == [ROOM_1, ROOM_2]
 

@@ -317,3 +317,43 @@ def test_short_reservations_show_their_title_on_one_line(
             block.focus()
             expect(more).to_be_visible()
             block.blur()
+
+
+def test_find_a_room_and_book_it_with_one_click(server: Server, world: World, page: Any) -> None:
+    building = f"Find-{world.person().id}"  # a building of this test's own
+    small = world.space(capacity=4, building=building, features=("projector",))
+    large = world.space(capacity=12, building=building, features=("projector", "video"))
+    world.space(capacity=6, building=building, features=("video",))  # lacks the projector
+    person = world.person("Visser, A.")
+    sign_in(page, server, "/web/find")
+
+    page.get_by_label("Date").fill("2030-01-08")
+    page.get_by_label("Start").fill("14:00")
+    page.get_by_label("Duration").select_option("60")
+    page.get_by_label("Seats (at least)").fill("3")
+    page.get_by_label("Features").fill("projector")
+    page.get_by_label("Building").fill(building)
+    page.get_by_label("Book for (person id)").fill(person.id)
+    page.get_by_role("button", name="Find").click()
+
+    rows = page.locator("[data-find-results] tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_have_attribute("data-space", small.id)  # the smallest that fits
+    expect(rows.nth(1)).to_have_attribute("data-space", large.id)
+    grid = page.locator("[data-freebusy] tbody tr")
+    expect(grid).to_have_count(2)
+    expect(grid.nth(0)).to_have_attribute("data-view", "0" * 24)
+
+    page.get_by_role("button", name=f"Book {small.id}").click()
+    flash = page.locator(".flash")
+    expect(flash).to_have_text(re.compile(r"Reservation \d{11} created\."))
+    # Booked: the page shows the same search again, without that room.
+    expect(rows).to_have_count(1)
+    expect(rows.nth(0)).to_have_attribute("data-space", large.id)
+    body = {"SpaceId": small.id, "From": "2030-01-08 00:00:00", "Till": "2030-01-09 00:00:00"}
+    [stored] = server.call(GET, body).json()["properties"]["Output"]["collection"]
+    assert (stored["ApplicantId"], stored["StartTime"], stored["EndTime"]) == (
+        person.id,
+        "2030-01-08T14:00:00.000000+01:00",
+        "2030-01-08T15:00:00.000000+01:00",
+    )

@@ -362,6 +362,9 @@ def test_spaces_and_people_pages_use_the_management_rules(
             "preparation_minutes": "5",
             "cleanup_minutes": "",
             "capacity": "4",
+            "building": "HQ",
+            "floor": "2",
+            "features": "Projector, video",
             "bookable": "true",
         },
     )
@@ -375,7 +378,15 @@ def test_spaces_and_people_pages_use_the_management_rules(
         "cleanup_minutes": 0,
         "capacity": 4,
         "bookable": True,
+        "building": "HQ",
+        "floor": "2",
+        "features": ["projector", "video"],
     }
+    edit_page = web.http.get(f"/web/spaces/{space_id}/edit")
+    assert (
+        'name="features" size="30" placeholder="projector, video, whiteboard" value="projector, video"'
+        in edit_page.text
+    )
     bad = web.post("/web/spaces", {"id": f"{space_id}-2", "time_zone": "Mars/Olympus"})
     assert bad.status_code == 400 and "is not an IANA time zone" in bad.text
     again = web.post("/web/spaces", {"id": space_id})
@@ -388,6 +399,7 @@ def test_spaces_and_people_pages_use_the_management_rules(
         None,
         False,
     )
+    assert (stored["building"], stored["features"]) == (None, [])  # blank fields clear
 
     assert web.post("/web/people", {"id": person_id, "name": "Jansen, P."}).status_code == 303
     assert web.post(f"/web/people/{person_id}/edit", {"name": "Jansen, Piet"}).status_code == 303
@@ -538,3 +550,20 @@ def test_a_refused_booking_carrying_an_out_of_range_date(
     assert response.status_code == 400
     assert f"date '{day}' is out of range" in html.unescape(response.text)
     assert reservations_of(server, space.id) == []
+
+
+def test_find_page_refuses_bad_input_with_the_services_messages(web: WebClient) -> None:
+    empty = web.http.get("/web/find")
+    assert empty.status_code == 200 and "data-find-results" not in empty.text
+    bad_time = web.http.get("/web/find", params={"date": "2030-01-08", "time": "25:00"})
+    assert bad_time.status_code == 400
+    assert "Give a date (yyyy-mm-dd) and a time (HH:MM)." in bad_time.text
+    bad_seats = web.http.get(
+        "/web/find", params={"date": "2030-01-08", "time": "10:00", "capacity": "many"}
+    )
+    assert bad_seats.status_code == 400
+    assert "capacity must be a whole number, not &#39;many&#39;." in bad_seats.text
+    nothing = web.http.get(
+        "/web/find", params={"date": "2030-01-08", "time": "10:00", "features": "teleporter"}
+    )
+    assert nothing.status_code == 200 and "data-no-results" in nothing.text

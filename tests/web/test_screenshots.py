@@ -30,11 +30,33 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 NOW = "2030-01-07T09:40:00Z"  # 10:40 in Amsterdam
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 SPACES = (
-    Space("A-101", "Boardroom", "Europe/Amsterdam", 15, 15, 14, True),
-    Space("A-102", "Meeting room Rhine", "Europe/Amsterdam", 0, 10, 8, True),
-    Space("A-201", "Huddle 1", "Europe/Amsterdam", 0, 0, 4, True),
-    Space("B-001", "Training room", "Europe/Amsterdam", 30, 30, 24, True),
-    Space("B-014", "Focus booth", "Europe/Amsterdam", 0, 5, 1, True),
+    Space("A-101", "Boardroom", "Europe/Amsterdam", 15, 15, 14, True, "A", "1", ("video",)),
+    Space(
+        "A-102",
+        "Meeting room Rhine",
+        "Europe/Amsterdam",
+        0,
+        10,
+        8,
+        True,
+        "A",
+        "1",
+        ("projector", "whiteboard"),
+    ),
+    Space("A-201", "Huddle 1", "Europe/Amsterdam", 0, 0, 4, True, "A", "2", ("whiteboard",)),
+    Space(
+        "B-001",
+        "Training room",
+        "Europe/Amsterdam",
+        30,
+        30,
+        24,
+        True,
+        "B",
+        "0",
+        ("projector", "video", "wheelchair"),
+    ),
+    Space("B-014", "Focus booth", "Europe/Amsterdam", 0, 5, 1, True, "B", "1"),
 )
 PEOPLE = (
     Person("PJ", "Jansen, P."),
@@ -179,7 +201,28 @@ def test_screenshots_of_the_timeline_and_the_door_panel(
     small.screenshot(path=str(shots / "panel-phone.png"))
     phone.close()
 
-    for name in ("timeline", "timeline-hover", "week", "panel-busy", "panel-free", "panel-phone"):
+    find = chromium.new_context(
+        viewport={"width": 1400, "height": 900}, locale="en-GB", reduced_motion="reduce"
+    )
+    finder = find.new_page()
+    sign_in(finder, server, "/web/find")
+    finder.goto(
+        f"{server.base_url}/web/find?date=2030-01-07&time=17:00&duration=60&capacity=2"
+        "&building=A&applicant=MB"
+    )
+    expect(finder.locator("[data-find-results] tbody tr")).to_have_count(3)
+    finder.screenshot(path=str(shots / "find.png"), full_page=True)
+    find.close()
+
+    for name in (
+        "timeline",
+        "timeline-hover",
+        "week",
+        "panel-busy",
+        "panel-free",
+        "panel-phone",
+        "find",
+    ):
         width, height = _png_size(shots / f"{name}.png")
         assert width >= 390 and height >= 700, name
     for shot in shots.iterdir():

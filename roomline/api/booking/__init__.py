@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from roomline.api.booking import reservations, series
+from roomline.api.booking import find, reservations, series
 from roomline.api.booking.access import Caller, grant
 
 PREFIX = "/api/booking"
@@ -39,4 +39,6 @@ def build_router() -> APIRouter:
     router = APIRouter(prefix=PREFIX, tags=[TAG])
     for part in (reservations, series):
         router.include_router(part.router)
+    # Finding a room (issue 17): free spaces, schedules, suggestions.
+    router.include_router(find.router)
     return router

@@ -25,6 +25,15 @@ class NewSpace(_Body):
     cleanup_minutes: int = Field(0, description="Blocked after each reservation (0-10080).")
     capacity: int | None = Field(None, description="Seats; null if not recorded.")
     bookable: bool = Field(True, description="Whether the space can be reserved.")
+    building: str | None = Field(None, description="The building; null if not recorded.")
+    floor: str | None = Field(
+        None, description='The floor as text ("2", "B1"); null if not recorded.'
+    )
+    features: list[str] = Field(
+        [],
+        description="Short tags (lowercase letters, digits, hyphens), e.g. projector, video.",
+        examples=[["projector", "video"]],
+    )
 
 
 class Space(NewSpace):
@@ -32,7 +41,8 @@ class Space(NewSpace):
 
 
 class SpaceChange(_Body):
-    """The fields to change; those left out stay as they are, null clears zone or capacity."""
+    """The fields to change; those left out stay as they are, null clears zone, capacity,
+    building, floor or features."""
 
     description: str | None = None
     time_zone: str | None = None
@@ -40,6 +50,9 @@ class SpaceChange(_Body):
     cleanup_minutes: int | None = None
     capacity: int | None = None
     bookable: bool | None = None
+    building: str | None = None
+    floor: str | None = None
+    features: list[str] | None = None
 
 
 class Person(_Body):
