@@ -20,7 +20,7 @@ from tests.security.helpers import (
     pids_after_both_workers_answered,
     spread_gets,
 )
-from tests.support import ADMIN_TOKEN, DEMO_KEY, Server, start_server
+from tests.support import ADMIN_TOKEN, DEMO_KEY, Server, fresh_database_url, start_server
 
 METRICS_TOKEN = "test-metrics-token"
 GET = "REST_GetReservationsForSpace"
@@ -145,11 +145,13 @@ def test_metrics_count_every_worker(database_url: str, tmp_path: Path, workers: 
         assert not directory.exists()
 
 
-def test_waits_for_a_pooled_connection_are_counted(
-    backend: str, database_url: str, tmp_path: Path
-) -> None:
-    if backend != "postgresql":
-        pytest.skip("SQLite's Gets read on connections of their own, outside the pool")
+def test_waits_for_a_pooled_connection_are_counted(tmp_path: Path) -> None:
+    # PostgreSQL only: SQLite's Gets read on connections of their own, outside the pool.
+    with fresh_database_url("postgresql", tmp_path) as database_url:
+        _count_pool_waits(database_url, tmp_path)
+
+
+def _count_pool_waits(database_url: str, tmp_path: Path) -> None:
     server = start_server(
         database_url,
         tmp_path,
