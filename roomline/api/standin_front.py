@@ -12,12 +12,19 @@ oldest matching fault (``services/standin.py``), then either
 
 and writes the journal entry before the answer leaves, so a test that got its answer
 finds the request in the journal.
+
+The stand-in's own bookkeeping never turns an answer into a 500: while the database
+does not answer (another program holding SQLite's write lock, say), a request meets no
+fault and goes unjournaled, with a warning in the log, and gets the answer it would get
+without the stand-in (typically the workflow's own 503).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,10 +33,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from roomline.compat.ultimo import bodies
-from roomline.domain.errors import InvalidParameter
+from roomline.domain.errors import InvalidParameter, RoomlineError
 from roomline.services import standin
 from roomline.services.standin import Fault
-from roomline.storage.database import Database
+from roomline.storage.database import Database, DatabaseUnavailable
+
+log = logging.getLogger("roomline.standin")
 
 NAMESPACE = "/api/v1/"
 SHORTENED_HEADERS = (b"apikey", b"authorization", b"cookie")
@@ -51,10 +60,12 @@ class StandInFront:
         at = datetime.now(UTC)
         raw, complete, disconnected = await _read_body(scope, receive, self.max_body_bytes)
         if disconnected:
+            # Not journaled (nothing was asked); the app logs the hang-up as on any path.
+            await self.app(scope, _hung_up, send)
             return
         workflow = _workflow(scope["path"])
-        fault = await run_in_threadpool(
-            standin.fire_fault, self.database, workflow, raw if complete else None
+        fault = await _bookkeeping(
+            "faults", standin.fire_fault, self.database, workflow, raw if complete else None
         )
         if fault is not None and fault.delay_ms:
             resets = await run_in_threadpool(standin.reset_count, self.database)
@@ -72,11 +83,21 @@ class StandInFront:
         else:
             await self.app(scope, _replaying(raw, complete, receive), answer.capture)
         entry = _entry(scope, at, workflow, raw, complete, answer, fault, started)
-        await run_in_threadpool(standin.record, self.database, workflow, entry)
+        await _bookkeeping("journal", standin.record, self.database, workflow, entry)
         if fault is not None and fault.drop:
             await _drop_connection(send)
         else:
             await answer.send_to(send)
+
+
+async def _bookkeeping(what: str, function: Callable[..., Any], *args: Any) -> Any:
+    """Run one of the stand-in's own reads or writes; None while the database does not
+    answer (the request goes on as if the stand-in were not there)."""
+    try:
+        return await run_in_threadpool(function, *args)
+    except (RoomlineError, *DatabaseUnavailable) as exc:
+        log.warning("stand-in %s skipped: the database did not answer (%s)", what, exc)
+        return None
 
 
 async def _read_body(scope: Scope, receive: Receive, limit: int) -> tuple[bytes, bool, bool]:
@@ -101,6 +122,10 @@ async def _read_body(scope: Scope, receive: Receive, limit: int) -> tuple[bytes,
             return b"".join(chunks), True, False
         if size > limit:
             return b"".join(chunks), False, False
+
+
+async def _hung_up() -> Message:
+    return {"type": "http.disconnect"}
 
 
 def _replaying(raw: bytes, complete: bool, receive: Receive) -> Receive:

@@ -247,11 +247,15 @@ def test_the_journal_is_bounded_filtered_and_cleared(server: Server) -> None:
 
 
 def test_controls_refuse_callers_without_the_admin_token_and_cap_bodies(server: Server) -> None:
+    body = b"{" + b" " * 100_000  # over the controls' own cap, under ROOMLINE_MAX_BODY_BYTES
+    for method, path in DEMO_CONTROLS:
+        response = server.client.request(method, path, content=body)
+        assert refused(response, 401, "AdminTokenRequired")
+    # Past ROOMLINE_MAX_BODY_BYTES every path refuses a body before anything else.
     huge = b"{" + b" " * 5_000_000
     for method, path in DEMO_CONTROLS:
-        response = server.client.request(method, path, content=huge)
-        assert refused(response, 401, "AdminTokenRequired")
-    too_big = server.admin("POST", "/api/demo/faults", content=huge)
+        assert refused(server.client.request(method, path, content=huge), 413, "PayloadTooLarge")
+    too_big = server.admin("POST", "/api/demo/faults", content=body)
     assert (
         refused(too_big, 413, "PayloadTooLarge") == "The request body is larger than 65536 bytes."
     )
