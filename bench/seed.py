@@ -139,12 +139,15 @@ def _insert_reservations(conn: Connection, batches: Iterator[list[dict[str, Any]
         for batch in batches:
             conn.execute(insert(reservations), batch)
         return
+    # The columns the rows give; the others (a series, say) take their defaults.
     columns = [column.name for column in reservations.columns]
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    with cursor, cursor.copy(f"COPY reservations ({', '.join(columns)}) FROM STDIN") as copy:
-        for batch in batches:
+    for batch in batches:
+        given = [name for name in columns if name in batch[0]]
+        with cursor.copy(f"COPY reservations ({', '.join(given)}) FROM STDIN") as copy:
             for row in batch:
-                copy.write_row([row[name] for name in columns])
+                copy.write_row([row[name] for name in given])
+    cursor.close()
 
 
 @contextmanager
