@@ -96,6 +96,15 @@ class Settings(BaseSettings):
     # Peers whose X-Forwarded-For names the client (allow-list syntax: "10.0.0.1;::1").
     trusted_proxies: str | None = None
 
+    # The log of changes (SPEC §8): how many days back the change feed reaches (older
+    # cursors answer CursorExpired), and how long the audit trail, which is the same log,
+    # keeps its entries (None: for ever). Entries are deleted once both have passed.
+    event_retention_days: int = Field(default=30, ge=1, le=36_500)
+    audit_retention_days: int | None = Field(default=None, ge=1, le=36_500)
+    # Run background work (SPEC §9: webhook deliveries, pruning ...) in this process.
+    # Several processes may all run it; false keeps a worker or host to requests only.
+    background: bool = True
+
     @field_validator("application_element_ids")
     @classmethod
     def _complete_application_element_ids(cls, value: dict[str, str]) -> dict[str, str]:

@@ -54,8 +54,8 @@ WRITE_GROUP_SIZE = Histogram(
     "SQLite writers that shared one transaction and commit (group commit).",
     buckets=(1, 2, 4, 8, 16, 32),
 )
-# For the background work of SPEC §9 (jobs/): one counter for every job, by its name and
-# how a run ended (done, failed, skipped).
+# For the background work of SPEC §9 (services/background.py): one counter for every job,
+# by its name and how a run ended (done: it did some work, idle: nothing to do, failed).
 BACKGROUND_RUNS = Counter(
     "roomline_background_runs",
     "Background work done, by job and outcome.",

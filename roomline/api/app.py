@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -29,6 +31,8 @@ from roomline.compat.ultimo.router import (
 from roomline.config import Settings
 from roomline.domain.errors import FixtureRejected
 from roomline.domain.times import zone_named
+from roomline.services.background import BackgroundWork, Job
+from roomline.services.changes import ChangeLog, ChangeWatch, Retention
 from roomline.services.clock import clock_for, seconds_of
 from roomline.services.demo import DEMO_API_KEY
 from roomline.services.fixtures import read_fixture
@@ -85,6 +89,21 @@ def create_app(settings: Settings | None = None) -> RoomlineApp:
     )
     clock = clock_for(settings.demo)
     service = ReservationService(database, clock, policy_for(settings))
+    changes = ChangeLog(
+        database,
+        clock,
+        settings.default_time_zone,
+        Retention(settings.event_retention_days, settings.audit_retention_days),
+    )
+    background = BackgroundWork(background_jobs(changes) if settings.background else [])
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        background.start()
+        try:
+            yield
+        finally:
+            await background.stop()
 
     app = RoomlineApp(
         title="roomline",
@@ -92,11 +111,15 @@ def create_app(settings: Settings | None = None) -> RoomlineApp:
         description=DESCRIPTION,
         docs_url=None,
         redoc_url=None,
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.database = database
     app.state.clock = clock
     app.state.reservations = service
+    app.state.changes = changes
+    app.state.change_watch = ChangeWatch(changes.latest)
+    app.state.background = background
     counters = counters_for(
         database,
         settings.redis_url.get_secret_value() if settings.redis_url else None,
@@ -167,6 +190,14 @@ def create_app(settings: Settings | None = None) -> RoomlineApp:
         # and only here: a normal server never pays for the stand-in's hooks.
         app.front = StandInFront(app.front, database, settings.max_body_bytes)
     return app
+
+
+def background_jobs(changes: ChangeLog) -> list[Job]:
+    """The background work of one server process (SPEC §9)."""
+    return [
+        # Pruning is cheap when there is nothing to prune; every ten minutes is plenty.
+        Job("prune_log", 600, lambda: changes.prune() > 0),
+    ]
 
 
 def demo_keys(settings: Settings) -> str:

@@ -29,6 +29,7 @@ STATUS: dict[type[errors.RoomlineError], int] = {
     errors.RuleViolation: 400,
     errors.NotFound: 404,
     errors.Conflict: 409,
+    errors.Gone: 410,
     errors.MethodNotAllowed: 405,
     errors.ServiceUnavailable: 503,
     errors.MissingApiKey: 401,

@@ -40,6 +40,8 @@ The tree::
     ├── Conflict                            management: the change collides with stored data
     │   ├── AlreadyExists                   a space, person or key with that id or name exists
     │   └── StillReferenced                 removing a space or person reservations name
+    ├── Gone                                what was asked for is no longer kept
+    │   └── CursorExpired                   a change-feed cursor older than the log keeps
     ├── MethodNotAllowed
     ├── ServiceUnavailable                  the database did not answer in time
     ├── AccessDenied
@@ -266,6 +268,16 @@ class AlreadyExists(Conflict):
 
 class StillReferenced(Conflict):
     code = "StillReferenced"
+
+
+class Gone(RoomlineError):
+    code = "Gone"
+
+
+class CursorExpired(Gone):
+    """The changes after a cursor have been pruned: the reader must start again."""
+
+    code = "CursorExpired"
 
 
 class MethodNotAllowed(RoomlineError):

@@ -81,6 +81,7 @@ class Reservation:
     cleanup_minutes: int
     status: ReservationStatus
     external_id: str = ""
+    series_id: int | None = None
 
     @property
     def blocked(self) -> Interval:

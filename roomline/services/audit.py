@@ -73,6 +73,7 @@ def snapshot(reservation: Reservation) -> dict[str, Any]:
         "cleanup_minutes": reservation.cleanup_minutes,
         "status": reservation.status.value,
         "external_id": reservation.external_id,
+        "series_id": reservation.series_id,
     }
 
 
@@ -98,6 +99,7 @@ def record(
         request_id=actor.request_id,
         before_state=None if before is None else json.dumps(snapshot(before)),
         after_state=json.dumps(snapshot(after)),
+        space_id=after.space_id,
     )
 
 

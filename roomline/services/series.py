@@ -237,6 +237,7 @@ class SeriesService:
             changed: list[Booked] = []
             conflicts: list[Skipped] = []
             left: list[Skipped] = []
+            moves: list[tuple[Reservation, Reservation]] = []
             for occurrence in rows:
                 current = reservation_from_row(occurrence)
                 if occurrence.series_exception or not current.active:
@@ -276,13 +277,16 @@ class SeriesService:
                     preparation_minutes=space.preparation_minutes,
                     cleanup_minutes=space.cleanup_minutes,
                 )
-                audit.record(
-                    conn, at=now, action="update", before=current, after=after, actor=actor
-                )
+                moves.append((current, after))
                 changed.append(Booked(current.ultimo_id, start, end))
             if conflicts and change.on_conflict is ConflictPolicy.FAIL:
                 # The moves made so far roll back with the transaction.
                 raise SpaceNotAvailable(space.display_name, _listed(conflicts, zone))
+            # After every move, as a series create records after every insert.
+            for current, after in moves:
+                audit.record(
+                    conn, at=now, action="update", before=current, after=after, actor=actor
+                )
             if change.description is not None:
                 series_store.change(conn, row.id, now, description=change.description)
         return SeriesOutcome(row.id, zone, changed, _listed(conflicts + left, zone))
@@ -384,6 +388,7 @@ class SeriesService:
             },
         )
         booked: list[Booked] = []
+        created_all: list[Reservation] = []
         conflicts = list(plan.conflicts)
         for occurrence in plan.free:
             blocked = _blocked(space, occurrence)
@@ -415,9 +420,15 @@ class SeriesService:
                 preparation_minutes=space.preparation_minutes,
                 cleanup_minutes=space.cleanup_minutes,
                 status=ReservationStatus.PROCESSED,
+                series_id=series_id,
             )
-            audit.record(conn, at=now, action="create", before=None, after=created, actor=actor)
+            created_all.append(created)
             booked.append(Booked(ultimo_id, occurrence.start, occurrence.end))
+        # Recorded after every insert: on PostgreSQL recording takes the log's lock
+        # (storage.audit), which must not be held while an insert waits for another
+        # writer's row, or the two could wait for each other.
+        for created in created_all:
+            audit.record(conn, at=now, action="create", before=None, after=created, actor=actor)
         if conflicts and (request.on_conflict is ConflictPolicy.FAIL or not booked):
             raise SpaceNotAvailable(space.display_name, _listed(conflicts, zone))
         skipped = _listed(conflicts + plan.gaps, zone)

@@ -1,14 +1,24 @@
-"""The audit trail's rows: written inside a reservation write's transaction, read by queries."""
+"""The audit trail's rows: written inside a reservation write's transaction, read by queries.
+
+The trail is also the log of changes (SPEC §8), and its ``id`` the cursor that change
+feeds, streams and webhooks follow. A reader that has seen cursor N must never later
+find a committed entry below N. SQLite has one writer at a time, so ids follow commit
+order by themselves. PostgreSQL hands out ids from a sequence when rows are inserted, and
+transactions commit in any order: an entry recording itself takes a transaction-level
+advisory lock first, so entries are numbered and committed one transaction after the
+other. The lock is held only from the log's insert (the last statement of a write) to
+its commit.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, delete, func, insert, select, text
 
 from roomline.storage.direct import DirectStatement
-from roomline.storage.tables import audit_log
+from roomline.storage.tables import audit_log, people, spaces
 
 
 def add(
@@ -23,7 +33,10 @@ def add(
     request_id: str | None,
     before_state: str | None,
     after_state: str,
+    space_id: str,
 ) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(_NUMBER_IN_COMMIT_ORDER)
     # One prebuilt statement with the values as parameters: building a new one per write
     # costs more than the insert itself.
     _INSERT.write(
@@ -38,8 +51,14 @@ def add(
             "request_id": request_id,
             "before_state": before_state,
             "after_state": after_state,
+            "space_id": space_id,
         },
     )
+
+
+# Any constant both sides agree on; "roomline log" in ASCII.
+_LOG_LOCK = 0x726F6F6D6C6F67
+_NUMBER_IN_COMMIT_ORDER = text(f"SELECT pg_advisory_xact_lock({_LOG_LOCK})")
 
 
 _INSERT = DirectStatement(
@@ -54,6 +73,7 @@ _INSERT = DirectStatement(
         "request_id",
         "before_state",
         "after_state",
+        "space_id",
     ],
 )
 
@@ -78,3 +98,70 @@ def find(
     if after_id is not None:
         query = query.where(audit_log.c.id > after_id)
     return list(conn.execute(query))
+
+
+def changes_after(
+    conn: Connection, after: int, through: int, space_id: str | None, limit: int
+) -> list[Any]:
+    """Return up to ``limit`` entries with ``after < id <= through`` (of one space if
+    given), oldest first, each with its space's zone (``time_zone``)."""
+    query = (
+        select(audit_log, spaces.c.time_zone.label("time_zone"))
+        .select_from(audit_log.outerjoin(spaces, spaces.c.id == audit_log.c.space_id))
+        .where(audit_log.c.id > after, audit_log.c.id <= through)
+        .order_by(audit_log.c.id)
+        .limit(limit)
+    )
+    if space_id is not None:
+        query = query.where(audit_log.c.space_id == space_id)
+    return list(conn.execute(query))
+
+
+def names_of(conn: Connection, person_ids: set[str]) -> dict[str, str]:
+    """The names of the people ``person_ids`` (those that still exist)."""
+    if not person_ids:
+        return {}
+    rows = conn.execute(select(people.c.id, people.c.name).where(people.c.id.in_(person_ids)))
+    return {row.id: row.name for row in rows}
+
+
+def latest_cursor(conn: Connection) -> int:
+    """The newest entry's id (0 while the log is empty)."""
+    return conn.execute(select(func.coalesce(func.max(audit_log.c.id), 0))).scalar_one()
+
+
+def first_after(conn: Connection, cursor: int) -> Any | None:
+    """The first entry after ``cursor``, whatever its space (its id and time)."""
+    query = (
+        select(audit_log.c.id, audit_log.c.at)
+        .where(audit_log.c.id > cursor)
+        .order_by(audit_log.c.id)
+        .limit(1)
+    )
+    return conn.execute(query).first()
+
+
+def first_since(conn: Connection, since: datetime) -> int | None:
+    """The id of the first entry at or after ``since``."""
+    query = select(func.min(audit_log.c.id)).where(audit_log.c.at >= since)
+    return conn.execute(query).scalar_one()
+
+
+def delete_before(conn: Connection, before: datetime, limit: int) -> tuple[int, int] | None:
+    """Delete up to ``limit`` of the oldest entries older than ``before``; return how many
+    and the newest id deleted (None when none is that old).
+
+    In batches, so pruning a large backlog never holds the write lock for long."""
+    doomed = [
+        row.id
+        for row in conn.execute(
+            select(audit_log.c.id)
+            .where(audit_log.c.at < before)
+            .order_by(audit_log.c.id)
+            .limit(limit)
+        )
+    ]
+    if not doomed:
+        return None
+    conn.execute(delete(audit_log).where(audit_log.c.id.in_(doomed)))
+    return len(doomed), doomed[-1]

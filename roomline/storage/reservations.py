@@ -45,6 +45,8 @@ def reservation_from_row(row: Any) -> Reservation:
         cleanup_minutes=row.cleanup_minutes,
         status=ReservationStatus(row.status),
         external_id=row.external_id,
+        # Rows of queries that leave the column out (listings) have no series to tell.
+        series_id=getattr(row, "series_id", None),
     )
 
 

@@ -115,6 +115,17 @@ instance_secrets = Table(
     Column("value", String(128), nullable=False),
 )
 
+# Where each piece of background work has got to (SPEC §9), by name: the newest log
+# cursor a job has handled, say. A job claims its row FOR UPDATE (on SQLite its write
+# transaction is the claim), so two workers never do the same step twice.
+job_state = Table(
+    "job_state",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("cursor", BigInteger, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
 # Signed-in sessions of the web view: the cookie names one by a random id, stored here
 # only as its SHA-256, and signing out deletes the row, which ends every copy of the
 # cookie. ``admin_token_hmac`` ties the session to the token it was opened with.
@@ -241,7 +252,8 @@ quota_counters = Table(
 )
 
 # The audit trail: one row per reservation write, in that write's transaction. ``before``
-# and ``after`` are JSON snapshots (NULL before a create).
+# and ``after`` are JSON snapshots (NULL before a create). It is also the log of changes
+# (SPEC §8): ``id`` is the cursor the change feed, streams and webhooks follow.
 audit_log = Table(
     "audit_log",
     metadata,
@@ -255,8 +267,10 @@ audit_log = Table(
     Column("request_id", String(128), nullable=True),
     Column("before_state", Text, nullable=True),
     Column("after_state", Text, nullable=False),
+    Column("space_id", String(255), nullable=True),
     sqlite_autoincrement=True,
 )
 Index("ix_audit_log_at", audit_log.c.at)
 Index("ix_audit_log_ultimo_id", audit_log.c.ultimo_id)
 Index("ix_audit_log_key_name", audit_log.c.key_name)
+Index("ix_audit_log_space_id_id", audit_log.c.space_id, audit_log.c.id)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from roomline.api.booking import find, reservations, series
+from roomline.api.booking import changes, find, reservations, series
 from roomline.api.booking.access import Caller, grant
 
 PREFIX = "/api/booking"
@@ -41,4 +41,6 @@ def build_router() -> APIRouter:
         router.include_router(part.router)
     # Finding a room (issue 17): free spaces, schedules, suggestions.
     router.include_router(find.router)
+    # Told, not polled (issue 15): the log of changes as a feed and a stream.
+    router.include_router(changes.router)
     return router

@@ -1,0 +1,168 @@
+"""``/api/booking/changes``: the log of changes as a feed, a long poll and a stream.
+
+All three read the same log (``services.changes``) with the same cursor, so a reader can
+move between them: the ``next`` of a page, the ``cursor`` of an event and the SSE
+``id:`` are one value. Grant ``changes``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Header, Query, Request
+from pydantic import BaseModel, Field
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.concurrency import run_in_threadpool
+
+from roomline.api.booking.access import Caller, grant
+from roomline.api.management.common import database_errors
+from roomline.domain.errors import ServiceUnavailable
+from roomline.services.changes import (
+    DEFAULT_PAGE,
+    MAX_PAGE,
+    MAX_WAIT_SECONDS,
+    ChangeLog,
+    ChangePage,
+    ChangeWatch,
+    change_json,
+    page_json,
+    parse_cursor,
+)
+
+router = APIRouter()
+Changes = Annotated[Caller, Depends(grant("changes"))]
+Space = Annotated[
+    str | None, Query(description="Only changes of this space.", examples=["C-25"])
+]
+# How often an idle stream sends a comment line, so proxies and clients see it is alive.
+HEARTBEAT_SECONDS = 15
+
+
+class ChangedReservation(BaseModel):
+    ultimo_id: str = Field(..., examples=["00000006712"])
+    space_id: str = Field(..., examples=["C-25"])
+    applicant_id: str = Field(..., examples=["10023"])
+    applicant_name: str = Field(..., examples=["Fasse, J."])
+    description: str
+    start: str = Field(..., examples=["2030-01-07T09:00:00+01:00"])
+    end: str = Field(..., examples=["2030-01-07T10:00:00+01:00"])
+    blocked_start: str = Field(..., examples=["2030-01-07T08:45:00+01:00"])
+    blocked_end: str = Field(..., examples=["2030-01-07T10:10:00+01:00"])
+    status: str = Field(..., examples=["Processed"])
+    series_id: int | None = Field(..., description="The series it belongs to, if any.")
+
+
+class ChangedBy(BaseModel):
+    key_name: str | None = Field(..., description="The API key's name; null for the CLI.")
+    via: str | None = Field(
+        ..., description="The workflow or operation (REST_CreateReservation, series, web …)."
+    )
+
+
+class ChangeEvent(BaseModel):
+    cursor: str = Field(..., examples=["1842"])
+    type: str = Field(
+        ...,
+        examples=["reservation.created"],
+        description="reservation.created, reservation.updated, reservation.cancelled …",
+    )
+    at: str = Field(..., examples=["2030-01-06T16:02:11+01:00"])
+    reservation: ChangedReservation
+    by: ChangedBy
+
+
+class ChangeFeed(BaseModel):
+    events: list[ChangeEvent]
+    next: str = Field(..., description="The cursor to ask after next time.", examples=["1842"])
+
+
+@router.get("/changes", response_model=ChangeFeed)
+async def list_changes(
+    request: Request,
+    _caller: Changes,
+    space: Space = None,
+    after: Annotated[
+        str | None,
+        Query(
+            description="The `next` of an earlier page; without it, from the oldest change "
+            "the feed keeps (ROOMLINE_EVENT_RETENTION_DAYS)."
+        ),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
+    wait: Annotated[
+        float,
+        Query(
+            ge=0,
+            le=MAX_WAIT_SECONDS,
+            description="Seconds to hold the request while there is nothing new (long poll).",
+        ),
+    ] = 0,
+) -> dict[str, Any]:
+    """The changes after a cursor, oldest first (grant `changes`)."""
+    log: ChangeLog = request.app.state.changes
+    watch: ChangeWatch = request.app.state.change_watch
+    cursor = parse_cursor("after", after)
+    page = await _page(log, cursor, space, limit)
+    if not page.changes and wait > 0 and await watch.wait_past(page.next, wait):
+        page = await _page(log, page.next, space, limit)
+    return page_json(page)
+
+
+@router.get(
+    "/changes/stream",
+    response_class=EventSourceResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"}},
+)
+async def stream_changes(
+    request: Request,
+    _caller: Changes,
+    space: Space = None,
+    last_event_id: Annotated[
+        str | None,
+        Header(description="Resume after this cursor (an event's `id:`), as browsers do."),
+    ] = None,
+) -> EventSourceResponse:
+    """The changes as Server-Sent Events, live: `id:` is the cursor, `event:` the type,
+    `data:` the event as JSON (grant `changes`). Without `Last-Event-ID` it starts with
+    the next change."""
+    log: ChangeLog = request.app.state.changes
+    watch: ChangeWatch = request.app.state.change_watch
+    cursor = parse_cursor("Last-Event-ID", last_event_id)
+    # Refuse a bad space or an expired cursor with a normal error, before streaming.
+    first = await _page(log, cursor, space, MAX_PAGE) if cursor is not None else None
+    if cursor is None:
+        with database_errors():
+            cursor = await run_in_threadpool(log.latest)
+    return EventSourceResponse(
+        _events(log, watch, cursor, space, first), ping=HEARTBEAT_SECONDS, send_timeout=30
+    )
+
+
+async def _events(
+    log: ChangeLog, watch: ChangeWatch, cursor: int, space: str | None, page: ChangePage | None
+) -> AsyncIterator[ServerSentEvent]:
+    while True:
+        if page is None:
+            try:
+                page = await _page(log, cursor, space, MAX_PAGE)
+            except ServiceUnavailable:  # the stream stays open and tries again
+                await asyncio.sleep(1)
+                continue
+        for change in page.changes:
+            yield ServerSentEvent(
+                data=orjson.dumps(change_json(change)).decode(),
+                event=change.type,
+                id=str(change.cursor),
+            )
+        cursor = page.next
+        if not page.changes:
+            await watch.wait_past(cursor, HEARTBEAT_SECONDS)
+        page = None
+
+
+async def _page(log: ChangeLog, after: int | None, space: str | None, limit: int) -> ChangePage:
+    with database_errors():
+        return await run_in_threadpool(log.page, after, space, limit)

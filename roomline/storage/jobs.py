@@ -1,0 +1,52 @@
+"""Where background work has got to (``job_state``), one row per job name."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, select, update
+
+from roomline.storage.tables import job_state
+
+
+def cursor(conn: Connection, name: str) -> int | None:
+    """The cursor recorded for ``name`` (None if it never recorded one)."""
+    return conn.execute(select(job_state.c.cursor).where(job_state.c.name == name)).scalar()
+
+
+def claim(conn: Connection, name: str, now: datetime) -> int | None:
+    """Lock ``name``'s row until the caller's write transaction ends (creating it if new)
+    and return its cursor. A second worker claiming it waits for the first to commit
+    (PostgreSQL's row lock; SQLite's one write transaction)."""
+    row = conn.execute(
+        select(job_state.c.cursor).where(job_state.c.name == name).with_for_update()
+    ).first()
+    if row is not None:
+        return row.cursor
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    conn.execute(
+        insert(job_state)
+        .values(name=name, cursor=None, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["name"])
+    )
+    return conn.execute(
+        select(job_state.c.cursor).where(job_state.c.name == name).with_for_update()
+    ).scalar()
+
+
+def set_cursor(conn: Connection, name: str, value: int, now: datetime) -> None:
+    """Record ``value`` as ``name``'s cursor (the row must have been claimed)."""
+    conn.execute(
+        update(job_state).where(job_state.c.name == name).values(cursor=value, updated_at=now)
+    )
+
+
+def raise_cursor(conn: Connection, name: str, value: int, now: datetime) -> None:
+    """Record ``value`` as ``name``'s cursor unless it holds a larger one already."""
+    current = claim(conn, name, now)
+    if current is None or value > current:
+        set_cursor(conn, name, value, now)
