@@ -18,6 +18,8 @@ roomline's server, only httpx::
 from roomline.client.asynchronous import AsyncUltimoClient
 from roomline.client.booking import (
     BookedReservation,
+    ChangeEvent,
+    ChangePage,
     FreeSpace,
     ScheduleItem,
     Series,
@@ -46,6 +48,8 @@ __all__ = [
     "NO_RETRY",
     "AsyncUltimoClient",
     "BookedReservation",
+    "ChangeEvent",
+    "ChangePage",
     "ConnectionFailed",
     "FreeSpace",
     "InvalidResponse",

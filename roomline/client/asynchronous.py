@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 
 import httpx
@@ -226,6 +226,61 @@ class AsyncUltimoClient:
         )
         return booking.slots(await self._send(call))
 
+    # The log of changes (roomline only, grant ``changes``).
+
+    async def get_changes(
+        self,
+        *,
+        after: str | int | None = None,
+        space_id: str | None = None,
+        limit: int | None = None,
+        wait: float | None = None,
+    ) -> booking.ChangePage:
+        """Return the changes after ``after`` (a ``next`` of an earlier page; None: from the
+        oldest kept), of one space if given; ``wait`` holds the call up to that many seconds
+        while there is nothing new (long poll)."""
+        call = booking.changes_call(after=after, space_id=space_id, limit=limit, wait=wait)
+        return booking.change_page(await self._send(call))
+
+    async def stream_changes(
+        self, *, space_id: str | None = None, last_event_id: str | None = None
+    ) -> AsyncIterator[booking.ChangeEvent]:
+        """Yield changes live as they are committed, for ever. Without ``last_event_id``
+        it starts with the next change; after a dropped connection it reconnects (as the
+        retry policy allows) and resumes after the last change it yielded."""
+        cursor = last_event_id
+        call = booking.stream_call(space_id)
+        attempt = 0
+        while True:
+            headers = {**self.options.headers(call), "Accept": "text/event-stream"}
+            if cursor is not None:
+                headers["Last-Event-ID"] = cursor
+            try:
+                async with self._http.stream(
+                    "GET",
+                    self.options.url(call),
+                    params=call.params,
+                    headers=headers,
+                    timeout=call.timeout,
+                ) as response:
+                    if not response.is_success:
+                        await response.aread()
+                        attempt += 1
+                        await self._sleep(
+                            self.options.delay_or_raise(call, attempt, response=response)
+                        )
+                        continue
+                    attempt = 0
+                    reader = booking.EventStreamReader()
+                    async for line in response.aiter_lines():
+                        event = reader.line(line)
+                        if event is not None:
+                            cursor = event.cursor
+                            yield event
+            except TRANSIENT_ERRORS as exc:
+                attempt += 1
+                await self._sleep(self.options.delay_or_raise(call, attempt, error=exc))
+
     async def _send(self, call: Call) -> httpx.Response:
         attempt = 0
         while True:
@@ -237,6 +292,7 @@ class AsyncUltimoClient:
                     json=call.body,
                     params=call.params,
                     headers=self.options.headers(call),
+                    timeout=httpx.USE_CLIENT_DEFAULT if call.timeout is None else call.timeout,
                 )
             except TRANSIENT_ERRORS as exc:
                 delay = self.options.delay_or_raise(call, attempt, error=exc)

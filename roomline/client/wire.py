@@ -61,6 +61,8 @@ class Call:
     method: str = "POST"
     path: str | None = None
     params: dict[str, str] | None = None
+    # Seconds to wait for the answer when not the client's own (a long poll waits longer).
+    timeout: float | None = None
 
 
 def time_text(value: TimeValue) -> str:

@@ -16,6 +16,7 @@ after ``every``: background work must never take the server down.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
@@ -66,10 +67,8 @@ class BackgroundWork:
                 await asyncio.sleep(0)  # let requests in between batches
                 continue
             job._wake.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(job._wake.wait(), job.every)
-            except TimeoutError:
-                pass
 
 
 async def run_once(job: Job) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Connection, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from roomline.storage.tables import job_state
 
@@ -23,13 +24,10 @@ def claim(conn: Connection, name: str, now: datetime) -> int | None:
     ).first()
     if row is not None:
         return row.cursor
-    dialect = conn.dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    # Two workers may both find no row: the second one's insert does nothing.
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     conn.execute(
-        insert(job_state)
+        dialect.insert(job_state)
         .values(name=name, cursor=None, updated_at=now)
         .on_conflict_do_nothing(index_elements=["name"])
     )
