@@ -391,3 +391,50 @@ def latest_with(server: Server, key: str) -> str:
     answer = httpx.get(f"{server.base_url}/api/booking/changes", headers={"ApiKey": key})
     assert answer.status_code == 200, answer.text
     return str(answer.json()["next"])
+
+
+def test_old_changes_expire_from_the_feed_and_are_pruned_after_the_audit_keeps_them(
+    database_url: str, tmp_path: Path, make_world: Any
+) -> None:
+    env = {"ROOMLINE_EVENT_RETENTION_DAYS": "2", "ROOMLINE_AUDIT_RETENTION_DAYS": "3"}
+    server = start_server(database_url, tmp_path, "--now", "2030-01-07T09:00:00Z", env=env)
+    try:
+        world = make_world(database_url)
+        space = world.space().id
+        ultimo_id = create(server, space, "2030-03-01 10:00:00", "2030-03-01 11:00:00", "ULTIMO")
+        assert [e["reservation"]["ultimo_id"] for e in changes(server)["events"]] == [ultimo_id]
+
+        server.set_clock("2030-01-09T10:00:00Z")  # 2 days and an hour later
+        expired = server.client.get("/api/booking/changes", params={"after": "0"}, headers=HEADERS)
+        assert expired.status_code == 410
+        assert expired.json() == {
+            "message": "The changes after cursor 0 are no longer kept (the feed reaches back "
+            "2 days); start again without a cursor.",
+            "code": "CursorExpired",
+        }
+        fresh = changes(server)  # without a cursor: from the oldest it reaches, so nothing
+        assert fresh["events"] == [] and int(fresh["next"]) >= 1
+        # The audit trail still has it; the pruner waits for its 3 days.
+        assert audit_count(server, tmp_path) == 1
+
+        server.set_clock("2030-01-10T10:00:00Z")
+        deadline = time.monotonic() + 30
+        while audit_count(server, tmp_path) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert audit_count(server, tmp_path) == 0
+        # A cursor from before the pruning now says so too, whatever the clock.
+        server.set_clock("2030-01-07T09:00:00Z")
+        assert (
+            server.client.get(
+                "/api/booking/changes", params={"after": "0"}, headers=HEADERS
+            ).json()["code"]
+            == "CursorExpired"
+        )
+    finally:
+        server.stop()
+
+
+def audit_count(server: Server, cwd: Path) -> int:
+    listed = roomline("audit", "list", "--json", "--database-url", server.database_url, cwd=cwd)
+    assert listed.returncode == 0, listed.stderr
+    return len(json.loads(listed.stdout))
