@@ -104,7 +104,11 @@ class Webhooks:
             # Holding the fan-out's row, no change can be fanned out between reading the
             # log's end here and the subscription becoming visible: it hears of every
             # change after ``start_cursor``.
-            job_store.claim(conn, FAN_OUT_JOB, now)
+            claimed = job_store.claim(conn, FAN_OUT_JOB, now)
+            latest = log_store.latest_cursor(conn)
+            if claimed is None:
+                # The first subscription: the fan-out starts where it does.
+                job_store.set_cursor(conn, FAN_OUT_JOB, latest, now)
             subscription_id = store.add_subscription(
                 conn,
                 url=url,
@@ -112,7 +116,7 @@ class Webhooks:
                 space_ids=spaces,
                 secret=secret,
                 now=now,
-                start_cursor=log_store.latest_cursor(conn),
+                start_cursor=latest,
             )
             row = store.subscription(conn, subscription_id)
         return AddedSubscription(subscription_values(row, {}), secret)
