@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from roomline.cli.common import Json, database_for, print_json, print_table
+from roomline.cli.common import Json, database_for, fail, print_json, print_table
 from roomline.cli.options import DatabaseUrl, command_group
 from roomline.config import settings_from
 from roomline.domain.webhooks import Targets
@@ -182,7 +182,7 @@ def ping(
         if attempt["response_excerpt"]:
             typer.echo(f"answer: {attempt['response_excerpt'][:200]}")
     if not (attempt["status_code"] and 200 <= attempt["status_code"] < 300):
-        raise typer.Exit(1)
+        fail("the receiver did not accept the ping")
 
 
 def _row(row: dict[str, Any]) -> dict[str, Any]:

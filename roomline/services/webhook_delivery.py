@@ -58,7 +58,7 @@ FAN_OUT_PAGE = 500
 DELIVERY_BATCH = 20
 # Fallback polling, for what no wake-up announces: retries coming due, other hosts' work.
 DELIVER_EVERY = 1.0
-FAN_OUT_EVERY = 0.5
+FAN_OUT_EVERY = 1.0
 WATCH_SECONDS = 60.0
 UTC_ZONE = ZoneInfo("UTC")
 
@@ -195,9 +195,9 @@ class WebhookDelivery:
 
     # -- fan-out --------------------------------------------------------------------
 
-    def fan_out(self) -> tuple[int, int, bool]:
+    def fan_out(self) -> tuple[int, int | None, bool]:
         """Turn the next page of the log into deliveries; return how many were added, the
-        cursor reached, and whether it moved."""
+        cursor reached (None while nobody subscribes), and whether it moved."""
         with self.database.write() as conn:
             now = self.clock.now(conn)
             cursor = job_store.claim(conn, FAN_OUT_JOB, now)
@@ -207,7 +207,7 @@ class WebhookDelivery:
                 latest = log_store.latest_cursor(conn)
                 if latest != cursor:
                     job_store.set_cursor(conn, FAN_OUT_JOB, latest, now)
-                return 0, latest, False
+                return 0, None, False
             changes = self.changes.read_after(conn, cursor, FAN_OUT_PAGE)
             if not changes:
                 return 0, cursor, False
@@ -243,12 +243,18 @@ class WebhookDelivery:
             self.deliver_job.wake()
         if moved:
             return True
+        if cursor is None:
+            return False  # nobody subscribes: look again after FAN_OUT_EVERY
         # Caught up: wait for the log to grow (a change by any worker or host).
         return await self.watch.wait_past(cursor, WATCH_SECONDS)
 
     # -- delivery -------------------------------------------------------------------
 
     def lease_due(self) -> list[Any]:
+        # Most polls find nothing: a read says so without taking SQLite's write lock.
+        with self.database.read() as conn:
+            if not store.any_due(conn, self.clock.now(conn)):
+                return []
         with self.database.write() as conn:
             now = self.clock.now(conn)
             return store.lease_due(conn, now, now + LEASE, DELIVERY_BATCH)

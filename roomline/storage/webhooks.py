@@ -117,6 +117,19 @@ def delivery(conn: Connection, delivery_id: int, *, lock: bool = False) -> Any:
     return conn.execute(query).first()
 
 
+def _due(now: datetime) -> tuple[Any, ...]:
+    return (
+        webhook_deliveries.c.status == PENDING,
+        webhook_deliveries.c.next_attempt_at <= now,
+        or_(webhook_deliveries.c.lease_until.is_(None), webhook_deliveries.c.lease_until <= now),
+    )
+
+
+def any_due(conn: Connection, now: datetime) -> bool:
+    query = select(webhook_deliveries.c.id).where(*_due(now)).limit(1)
+    return conn.execute(query).first() is not None
+
+
 def lease_due(conn: Connection, now: datetime, lease_until: datetime, limit: int) -> list[Any]:
     """Take up to ``limit`` deliveries that are due and held by nobody: set their lease and
     return them with their subscription's url and secret. On PostgreSQL, rows another
@@ -124,13 +137,7 @@ def lease_due(conn: Connection, now: datetime, lease_until: datetime, limit: int
     one write transaction does the same by taking turns."""
     due = (
         select(webhook_deliveries.c.id)
-        .where(
-            webhook_deliveries.c.status == PENDING,
-            webhook_deliveries.c.next_attempt_at <= now,
-            or_(
-                webhook_deliveries.c.lease_until.is_(None), webhook_deliveries.c.lease_until <= now
-            ),
-        )
+        .where(*_due(now))
         .order_by(webhook_deliveries.c.next_attempt_at, webhook_deliveries.c.id)
         .limit(limit)
     )

@@ -131,7 +131,11 @@ def test_a_change_reaches_the_receiver_signed_as_standard_webhooks(
         # An update is not subscribed to; the cancel is.
         moved = server.call(
             "REST_UpdateReservation",
-            {"UltimoId": ultimo_id, "StartTime": "2030-03-01 09:00:00", "EndTime": "2030-03-01 10:00:00"},
+            {
+                "UltimoId": ultimo_id,
+                "StartTime": "2030-03-01 09:00:00",
+                "EndTime": "2030-03-01 10:00:00",
+            },
         )
         assert moved.status_code == 200, moved.text
         assert server.call("REST_CancelReservation", {"UltimoId": ultimo_id}).status_code == 200
@@ -190,7 +194,9 @@ def test_410_gone_disables_the_subscription(server: Server, world: World) -> Non
         create(server, space.id, next(_days))
         receiver.wait(1)
         [delivery] = settled(server, added["id"], 1, "disabled")
-        [listed] = [s for s in server.admin("GET", "/api/manage/webhooks").json() if s["id"] == added["id"]]
+        [listed] = [
+            s for s in server.admin("GET", "/api/manage/webhooks").json() if s["id"] == added["id"]
+        ]
         assert listed["status"] == "disabled"
         assert listed["disabled_reason"] == "The receiver answered 410 Gone."
         create(server, space.id, next(_days))
@@ -236,9 +242,7 @@ def test_replay_sends_the_same_message_again_and_ping_answers_now(
         create(server, space.id, next(_days))
         receiver.wait(1)
         [delivery] = settled(server, added["id"], 1, "succeeded")
-        replayed = server.admin(
-            "POST", f"/api/manage/webhooks/deliveries/{delivery['id']}/replay"
-        )
+        replayed = server.admin("POST", f"/api/manage/webhooks/deliveries/{delivery['id']}/replay")
         assert replayed.status_code == 200, replayed.text
         first, again = receiver.wait(2)
         assert again.headers["webhook-id"] == first.headers["webhook-id"]
@@ -258,9 +262,10 @@ def test_replay_sends_the_same_message_again_and_ping_answers_now(
 
         removed = server.admin("DELETE", f"/api/manage/webhooks/{added['id']}")
         assert removed.status_code == 200
-        assert server.admin("GET", f"/api/manage/webhooks/{added['id']}/deliveries").json()[
-            "code"
-        ] == "RecordNotFound"
+        assert (
+            server.admin("GET", f"/api/manage/webhooks/{added['id']}/deliveries").json()["code"]
+            == "RecordNotFound"
+        )
         create(server, space.id, next(_days))
         quiet(receiver, 3, 1.5)
 
@@ -269,14 +274,34 @@ def test_replay_sends_the_same_message_again_and_ping_answers_now(
     ("body", "code"),
     [
         ({"url": "ftp://example.org/", "events": ["reservation.created"]}, "InvalidWebhookUrl"),
-        ({"url": "http://user:pw@example.org/", "events": ["reservation.created"]}, "InvalidWebhookUrl"),
+        (
+            {"url": "http://user:pw@example.org/", "events": ["reservation.created"]},
+            "InvalidWebhookUrl",
+        ),
         ({"url": "https://example.org/", "events": ["reservation.made"]}, "UnknownEventType"),
         ({"url": "https://example.org/", "events": []}, "InvalidParameter"),
-        ({"url": "http://[::1]:8080/", "events": ["reservation.created"]}, "WebhookTargetNotAllowed"),
-        ({"url": "http://169.254.169.254/latest", "events": ["reservation.created"]}, "WebhookTargetNotAllowed"),
-        ({"url": "http://127.0.0.1/", "events": ["reservation.created"], "spaces": ["NOPE"]}, "UnknownSpace"),
+        (
+            {"url": "http://[::1]:8080/", "events": ["reservation.created"]},
+            "WebhookTargetNotAllowed",
+        ),
+        (
+            {"url": "http://169.254.169.254/latest", "events": ["reservation.created"]},
+            "WebhookTargetNotAllowed",
+        ),
+        (
+            {"url": "http://127.0.0.1/", "events": ["reservation.created"], "spaces": ["NOPE"]},
+            "UnknownSpace",
+        ),
     ],
-    ids=["ftp", "credentials", "unknown event", "no event", "ipv6 loopback", "metadata", "unknown space"],
+    ids=[
+        "ftp",
+        "credentials",
+        "unknown event",
+        "no event",
+        "ipv6 loopback",
+        "metadata",
+        "unknown space",
+    ],
 )
 def test_bad_subscriptions_are_refused_and_nothing_is_stored(
     server: Server, body: dict[str, Any], code: str
@@ -292,8 +317,15 @@ def test_loopback_is_refused_unless_allowed_and_checked_again_at_delivery(
     server: Server, world: World, tmp_path: Path
 ) -> None:
     refused = roomline(
-        "webhooks", "add", "--url", "http://127.0.0.1:9/hook", "--events",
-        "reservation.created", "--database-url", server.database_url, cwd=tmp_path,
+        "webhooks",
+        "add",
+        "--url",
+        "http://127.0.0.1:9/hook",
+        "--events",
+        "reservation.created",
+        "--database-url",
+        server.database_url,
+        cwd=tmp_path,
     )
     assert refused.returncode == 1
     assert "resolves to 127.0.0.1, which is not allowed" in refused.stderr
@@ -301,9 +333,19 @@ def test_loopback_is_refused_unless_allowed_and_checked_again_at_delivery(
     # Added where ::1 was allowed; the server (127.0.0.0/8 only) refuses to send there.
     space = world.space()
     added = roomline(
-        "webhooks", "add", "--url", "http://[::1]:9/hook", "--events", "reservation.created",
-        "--space", space.id, "--json", "--database-url", server.database_url,
-        cwd=tmp_path, env={"ROOMLINE_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8;::1/128"},
+        "webhooks",
+        "add",
+        "--url",
+        "http://[::1]:9/hook",
+        "--events",
+        "reservation.created",
+        "--space",
+        space.id,
+        "--json",
+        "--database-url",
+        server.database_url,
+        cwd=tmp_path,
+        env={"ROOMLINE_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8;::1/128"},
     )
     assert added.returncode == 0, added.stderr
     subscription = json.loads(added.stdout)

@@ -19,13 +19,14 @@ WORKERS = "2"
 CREATES = 30
 
 
-def test_a_change_is_delivered_after_sigkill_and_restart(
-    database_url: str, tmp_path: Path
-) -> None:
+def test_a_change_is_delivered_after_sigkill_and_restart(database_url: str, tmp_path: Path) -> None:
     with running_receiver(Answer(200, hold_seconds=8)) as receiver:
         # 1. Changes are committed while no process fans them out, then the server dies.
         quiet_server = start_server(
-            database_url, tmp_path, "--now", TEST_NOW,
+            database_url,
+            tmp_path,
+            "--now",
+            TEST_NOW,
             env={**LOOPBACK_ALLOWED, "ROOMLINE_BACKGROUND": "false"},
         )
         added = subscribe(quiet_server, receiver.url, ["reservation.created"], ["C-25"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from roomline.api.management import schemas
 from roomline.api.management.common import database_errors
@@ -44,11 +45,13 @@ def list_webhooks(request: Request) -> Any:
         }
     },
 )
-def add_webhook(request: Request, body: schemas.NewWebhook) -> Any:
+async def add_webhook(request: Request, body: schemas.NewWebhook) -> Any:
     """Subscribe a URL to event types (optionally of some spaces). It is told of every
     change committed after now, signed with the secret in this answer (shown only now)."""
     with database_errors():
-        added = _webhooks(request).add(body.url, body.events, body.spaces)
+        added = await run_in_threadpool(_webhooks(request).add, body.url, body.events, body.spaces)
+    delivery: WebhookDelivery = request.app.state.webhook_delivery
+    delivery.fan_out_job.wake()  # this process starts following the log now
     return {**added.values, "secret": added.secret}
 
 
@@ -89,14 +92,14 @@ def list_deliveries(
     summary="Send a delivery again.",
     responses={409: {"description": "WebhookDisabled: the subscription is disabled."}},
 )
-def replay_delivery(
+async def replay_delivery(
     request: Request,
     delivery_id: Annotated[int, Path(description="The delivery's id (from deliveries).")],
 ) -> Any:
     """Send a delivery again now, with the same ``webhook-id`` and body, and a fresh
     retry schedule."""
     with database_errors():
-        replayed = _webhooks(request).replay(delivery_id)
+        replayed = await run_in_threadpool(_webhooks(request).replay, delivery_id)
     delivery: WebhookDelivery = request.app.state.webhook_delivery
     delivery.deliver_job.wake()
     return replayed
