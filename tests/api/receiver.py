@@ -68,7 +68,7 @@ def running_receiver(*script: Answer) -> Iterator[Receiver]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-            def do_POST(self) -> None:
+        def do_POST(self) -> None:
             assert receiver is not None
             headers = {key.lower(): value for key, value in self.headers.items()}
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
