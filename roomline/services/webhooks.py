@@ -126,6 +126,11 @@ class Webhooks:
             counts = store.counts_by_status(conn)
             return [subscription_values(row, counts) for row in store.subscriptions(conn)]
 
+    def subscription(self, subscription_id: int) -> dict[str, Any]:
+        with self.database.read() as conn:
+            row = self._subscription(conn, subscription_id)
+            return subscription_values(row, store.counts_by_status(conn))
+
     def remove(self, subscription_id: int) -> dict[str, Any]:
         """Delete a subscription with its deliveries; nothing more is sent to it."""
         with self.database.write() as conn:
