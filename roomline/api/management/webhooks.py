@@ -15,9 +15,16 @@ from roomline.api.management import schemas
 from roomline.api.management.common import database_errors
 from roomline.services.webhook_delivery import WebhookDelivery
 from roomline.services.webhooks import DEFAULT_DELIVERIES, MAX_DELIVERIES, Webhooks
+from roomline.storage.tables import LARGEST_ID
 
 router = APIRouter(prefix="/webhooks")
-SubscriptionId = Annotated[int, Path(description="The subscription's id (from the list).")]
+# Bounded by what the id columns hold, so a huge number is a clear 400, not a database error.
+SubscriptionId = Annotated[
+    int, Path(ge=1, le=2**31 - 1, description="The subscription's id (from the list).")
+]
+DeliveryId = Annotated[
+    int, Path(ge=1, le=LARGEST_ID, description="The delivery's id (from its deliveries).")
+]
 
 
 def _webhooks(request: Request) -> Webhooks:
@@ -38,16 +45,13 @@ def list_webhooks(request: Request) -> Any:
     response_model=schemas.AddedWebhook,
     status_code=201,
     summary="Subscribe a URL to changes.",
-    responses={
-        400: {
-            "description": "UnknownEventType, InvalidWebhookUrl, "
-            "WebhookTargetNotAllowed, UnknownSpace or InvalidParameter."
-        }
-    },
 )
 async def add_webhook(request: Request, body: schemas.NewWebhook) -> Any:
     """Subscribe a URL to event types (optionally of some spaces). It is told of every
-    change committed after now, signed with the secret in this answer (shown only now)."""
+    change committed after now, signed with the secret in this answer (shown only now).
+    Refused: ``UnknownEventType``, ``InvalidWebhookUrl``, ``WebhookTargetNotAllowed``
+    (the host resolves to an address ROOMLINE_WEBHOOK_ALLOWED_NETWORKS excludes),
+    ``UnknownSpace``."""
     with database_errors():
         added = await run_in_threadpool(_webhooks(request).add, body.url, body.events, body.spaces)
     delivery: WebhookDelivery = request.app.state.webhook_delivery
@@ -90,14 +94,13 @@ def list_deliveries(
     "/deliveries/{delivery_id}/replay",
     response_model=schemas.WebhookDelivery,
     summary="Send a delivery again.",
-    responses={409: {"description": "WebhookDisabled: the subscription is disabled."}},
 )
 async def replay_delivery(
     request: Request,
-    delivery_id: Annotated[int, Path(description="The delivery's id (from deliveries).")],
+    delivery_id: DeliveryId,
 ) -> Any:
     """Send a delivery again now, with the same ``webhook-id`` and body, and a fresh
-    retry schedule."""
+    retry schedule (``WebhookDisabled``, 409, if its subscription was disabled)."""
     with database_errors():
         replayed = await run_in_threadpool(_webhooks(request).replay, delivery_id)
     delivery: WebhookDelivery = request.app.state.webhook_delivery
