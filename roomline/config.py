@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     # Run background work (SPEC §9: webhook deliveries, pruning ...) in this process.
     # Several processes may all run it; false keeps a worker or host to requests only.
     background: bool = True
+    # Where webhooks may be sent (docs/webhooks.md): CIDR networks joined by ";". Unset:
+    # anywhere but loopback, link-local (cloud metadata) and unspecified addresses.
+    webhook_allowed_networks: str | None = None
 
     @field_validator("application_element_ids")
     @classmethod
@@ -155,7 +158,7 @@ class Settings(BaseSettings):
             parse_rate_limits(value)
         return value
 
-    @field_validator("trusted_proxies")
+    @field_validator("trusted_proxies", "webhook_allowed_networks")
     @classmethod
     def _check_trusted_proxies(cls, value: str | None) -> str | None:
         from roomline.domain.addresses import parse_ip_allow

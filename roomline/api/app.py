@@ -31,6 +31,7 @@ from roomline.compat.ultimo.router import (
 from roomline.config import Settings
 from roomline.domain.errors import FixtureRejected
 from roomline.domain.times import zone_named
+from roomline.domain.webhooks import Targets
 from roomline.services.background import BackgroundWork, Job
 from roomline.services.changes import ChangeLog, ChangeWatch, Retention
 from roomline.services.clock import clock_for, seconds_of
@@ -45,6 +46,8 @@ from roomline.services.limits import (
 )
 from roomline.services.reservations import ReservationService, policy_for
 from roomline.services.series import SeriesService
+from roomline.services.webhook_delivery import WebhookDelivery
+from roomline.services.webhooks import Webhooks
 from roomline.storage.database import Database
 from roomline.web import install_web
 
@@ -95,8 +98,11 @@ def create_app(settings: Settings | None = None) -> RoomlineApp:
         settings.default_time_zone,
         Retention(settings.event_retention_days, settings.audit_retention_days),
     )
+    change_watch = ChangeWatch(changes.latest)
+    targets = Targets.from_setting(settings.webhook_allowed_networks)
+    webhooks = WebhookDelivery(database, clock, changes, change_watch, targets)
     background = BackgroundWork(
-        background_jobs(changes, demo=settings.demo) if settings.background else []
+        background_jobs(changes, webhooks, demo=settings.demo) if settings.background else []
     )
 
     @asynccontextmanager
@@ -120,7 +126,9 @@ def create_app(settings: Settings | None = None) -> RoomlineApp:
     app.state.clock = clock
     app.state.reservations = service
     app.state.changes = changes
-    app.state.change_watch = ChangeWatch(changes.latest)
+    app.state.change_watch = change_watch
+    app.state.webhooks = Webhooks(database, clock, targets)
+    app.state.webhook_delivery = webhooks
     app.state.background = background
     counters = counters_for(
         database,
@@ -194,12 +202,13 @@ def create_app(settings: Settings | None = None) -> RoomlineApp:
     return app
 
 
-def background_jobs(changes: ChangeLog, *, demo: bool) -> list[Job]:
+def background_jobs(changes: ChangeLog, webhooks: WebhookDelivery, *, demo: bool) -> list[Job]:
     """The background work of one server process (SPEC §9). A demo's clock can be moved
     at any time, and tests expect to see the effect within seconds: it looks more often."""
     return [
         # Pruning is cheap when there is nothing to prune; every ten minutes is plenty.
         Job("prune_log", 5 if demo else 600, lambda: changes.prune() > 0),
+        *webhooks.jobs(),
     ]
 
 

@@ -16,6 +16,7 @@ from roomline.cli import (
     series,
     server,
     spaces,
+    webhooks,
 )
 
 app = typer.Typer(
@@ -38,6 +39,7 @@ app.add_typer(
 app.add_typer(call.app, name="call", short_help="Call the Ultimo workflows of any server.")
 app.add_typer(audit.app, name="audit")
 app.add_typer(changes.app, name="changes", short_help="The log of changes: list or follow it.")
+app.add_typer(webhooks.app, name="webhooks")
 app.command("find")(find.find)
 
 

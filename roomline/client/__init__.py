@@ -1,7 +1,7 @@
 """A typed Python client for the Ultimo REST connector "Reservations" workflows.
 
 Works against roomline and against a real Ultimo environment; it imports nothing of
-roomline's server, only httpx::
+roomline's server, only httpx (and standardwebhooks, for verify_webhook)::
 
     from roomline.client import UltimoClient, SpaceNotAvailable
 
@@ -12,7 +12,8 @@ roomline's server, only httpx::
         for reservation in ultimo.get_reservations("C-25", start, end):
             print(reservation.ultimo_id, reservation.start)
 
-``AsyncUltimoClient`` offers the same calls, awaitable.
+``AsyncUltimoClient`` offers the same calls, awaitable. ``verify_webhook`` checks the
+signature of a webhook roomline sent (docs/webhooks.md).
 """
 
 from roomline.client.asynchronous import AsyncUltimoClient
@@ -41,6 +42,7 @@ from roomline.client.errors import (
 from roomline.client.models import Reservation
 from roomline.client.retry import NO_RETRY, RetryPolicy
 from roomline.client.sync import UltimoClient
+from roomline.client.webhooks import InvalidWebhook, WebhookEvent, verify_webhook
 from roomline.client.wire import DOCUMENTED_APPLICATION_ELEMENT_IDS
 
 __all__ = [
@@ -53,6 +55,7 @@ __all__ = [
     "ConnectionFailed",
     "FreeSpace",
     "InvalidResponse",
+    "InvalidWebhook",
     "RateLimited",
     "Reservation",
     "ReservationInPast",
@@ -68,4 +71,6 @@ __all__ = [
     "UltimoClient",
     "UltimoError",
     "Unauthorized",
+    "WebhookEvent",
+    "verify_webhook",
 ]

@@ -8,7 +8,8 @@
     ├── Unauthorized            401: missing, unknown or revoked API key
     ├── RateLimited             429, after the retries: .retry_after (seconds or None)
     ├── ConnectionFailed        no answer (refused, timed out, cut), after the retries
-    └── InvalidResponse         a 200 whose body is not what the workflow answers
+    ├── InvalidResponse         a 200 whose body is not what the workflow answers
+    └── InvalidWebhook          verify_webhook: bad signature, too old or new (webhooks.py)
 """
 
 from __future__ import annotations

@@ -20,6 +20,9 @@ The tree::
     │   ├── InvalidInterval                 a schedule interval or step that does not fit the window
     │   ├── TooManySpaces                   a schedule asked for more than 100 spaces
     │   ├── ImportRejected                  an import file with bad rows (nothing imported)
+    │   ├── UnknownEventType                a webhook subscribed to an event type roomline lacks
+    │   ├── InvalidWebhookUrl               a webhook URL that is not http(s) with a host
+    │   ├── WebhookTargetNotAllowed         a webhook URL resolving to a refused address (SSRF)
     │   └── FixtureRejected                 a demo fixture with problems (demo refuses to start)
     ├── ReferenceNotFound                   the body names something that does not exist
     │   ├── UnknownSpace
@@ -39,7 +42,8 @@ The tree::
     │   └── RecordNotFound                  no space, person, key, reservation or series by that id
     ├── Conflict                            management: the change collides with stored data
     │   ├── AlreadyExists                   a space, person or key with that id or name exists
-    │   └── StillReferenced                 removing a space or person reservations name
+    │   ├── StillReferenced                 removing a space or person reservations name
+    │   └── WebhookDisabled                 replaying a delivery of a disabled subscription
     ├── Gone                                what was asked for is no longer kept
     │   └── CursorExpired                   a change-feed cursor older than the log keeps
     ├── MethodNotAllowed
@@ -144,6 +148,18 @@ class InvalidInterval(InvalidRequest):
 
 class TooManySpaces(InvalidRequest):
     code = "TooManySpaces"
+
+
+class UnknownEventType(InvalidRequest):
+    code = "UnknownEventType"
+
+
+class InvalidWebhookUrl(InvalidRequest):
+    code = "InvalidWebhookUrl"
+
+
+class WebhookTargetNotAllowed(InvalidRequest):
+    code = "WebhookTargetNotAllowed"
 
 
 class ImportRejected(InvalidRequest):
@@ -268,6 +284,10 @@ class AlreadyExists(Conflict):
 
 class StillReferenced(Conflict):
     code = "StillReferenced"
+
+
+class WebhookDisabled(Conflict):
+    code = "WebhookDisabled"
 
 
 class Gone(RoomlineError):

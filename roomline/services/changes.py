@@ -142,6 +142,14 @@ class ChangeLog:
             return ChangePage(changes, changes[-1].cursor)
         return ChangePage(changes, max(after, latest))
 
+    def read_after(self, conn: Any, after: int, limit: int) -> list[Change]:
+        """The changes after ``after`` in the caller's transaction, oldest first, however
+        old: for background readers (webhooks) that move their own cursor with them."""
+        rows = log_store.changes_after(conn, after, log_store.latest_cursor(conn), None, limit)
+        afters = [json.loads(row.after_state) for row in rows]
+        names = log_store.names_of(conn, {a["applicant_id"] for a in afters})
+        return [self._change(row, a, names) for row, a in zip(rows, afters, strict=True)]
+
     def latest(self) -> int:
         with self.database.read() as conn:
             return log_store.latest_cursor(conn)

@@ -274,3 +274,84 @@ Index("ix_audit_log_at", audit_log.c.at)
 Index("ix_audit_log_ultimo_id", audit_log.c.ultimo_id)
 Index("ix_audit_log_key_name", audit_log.c.key_name)
 Index("ix_audit_log_space_id_id", audit_log.c.space_id, audit_log.c.id)
+
+# Webhooks (docs/webhooks.md). A subscription's ``secret`` (whsec_...) is stored as it is,
+# since every delivery is signed with it; ``start_cursor`` is the last change of the log
+# before it was made: it is told of the changes after it. ``event_types`` and
+# ``space_ids`` are JSON lists ([] spaces: every space).
+webhook_subscriptions = Table(
+    "webhook_subscriptions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("url", String(2000), nullable=False),
+    Column("event_types", Text, nullable=False),
+    Column("space_ids", Text, nullable=False, server_default="[]"),
+    Column("secret", String(128), nullable=False),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    Column("disabled_reason", String(500), nullable=True),
+    Column("disabled_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("start_cursor", BigInteger, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+# One message to one subscription: a change of the log (``cursor``) or a ping. Its
+# ``message_id`` is the ``webhook-id`` of every attempt and replay, so receivers can drop
+# repeats; ``payload`` is the exact body signed and sent. A sender holds a delivery while
+# ``lease_until`` lies ahead (set and committed before sending), so one worker at a time
+# attempts it and a killed worker's delivery is taken up again once the lease expires.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", ReservationId, primary_key=True, autoincrement=True),
+    Column("message_id", String(64), nullable=False, unique=True),
+    Column(
+        "subscription_id",
+        Integer,
+        ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("event_type", String(64), nullable=False),
+    Column("cursor", BigInteger, nullable=True),
+    Column("payload", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempt_count", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime, nullable=True),
+    Column("lease_until", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint(
+        "status IN ('pending', 'succeeded', 'failed', 'disabled')", name="known_status"
+    ),
+    sqlite_autoincrement=True,
+)
+# A change is delivered to a subscription once, even if the fan-out ran twice.
+Index(
+    "uq_webhook_deliveries_subscription_cursor",
+    webhook_deliveries.c.subscription_id,
+    webhook_deliveries.c.cursor,
+    unique=True,
+)
+Index(
+    "ix_webhook_deliveries_due", webhook_deliveries.c.status, webhook_deliveries.c.next_attempt_at
+)
+
+# Every attempt to send a delivery: the HTTP status or why there was none, how long it
+# took, and the start of the receiver's answer (at most 1 KiB).
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", ReservationId, primary_key=True, autoincrement=True),
+    Column(
+        "delivery_id",
+        ReservationId,
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("at", UTCDateTime, nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("error", String(500), nullable=True),
+    Column("duration_ms", Integer, nullable=False),
+    Column("response_excerpt", Text, nullable=False, server_default=""),
+    sqlite_autoincrement=True,
+)
+Index("ix_webhook_attempts_delivery_id", webhook_attempts.c.delivery_id, webhook_attempts.c.id)

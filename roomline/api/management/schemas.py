@@ -6,6 +6,8 @@ the domain (``domain/masterdata.py``), the same for the API, the CLI and imports
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -118,3 +120,94 @@ class Reservation(BaseModel):
 class ReservationList(BaseModel):
     items: list[Reservation]
     truncated: bool = Field(..., description="True when more matched than the limit.")
+
+
+class NewWebhook(_Body):
+    url: str = Field(
+        ...,
+        description="Where to POST events: http or https; its addresses must be allowed by "
+        "ROOMLINE_WEBHOOK_ALLOWED_NETWORKS (default: anything but loopback, link-local and "
+        "cloud metadata addresses).",
+        examples=["https://hooks.example.com/roomline"],
+    )
+    events: list[str] = Field(
+        ...,
+        description="Event types: reservation.created, reservation.updated, "
+        "reservation.cancelled, reservation.checked_in, reservation.released, "
+        "reservation.ended.",
+        examples=[["reservation.created", "reservation.cancelled"]],
+    )
+    spaces: list[str] = Field(
+        [], description="Only changes of these spaces; empty: every space.", examples=[["C-25"]]
+    )
+
+
+class Webhook(BaseModel):
+    id: int = Field(..., examples=[1])
+    url: str = Field(..., examples=["https://hooks.example.com/roomline"])
+    events: list[str] = Field(..., examples=[["reservation.created", "reservation.cancelled"]])
+    spaces: list[str] = Field(..., examples=[["C-25"]])
+    status: str = Field(..., description="active or disabled", examples=["active"])
+    disabled_reason: str | None = Field(None, examples=[None])
+    disabled_at: str | None = Field(None, examples=[None])
+    created_at: str = Field(..., examples=["2030-01-07T09:00:00+00:00"])
+    start_cursor: str = Field(
+        ...,
+        description="The last change before it was added; it hears of later ones.",
+        examples=["41"],
+    )
+    deliveries: dict[str, int] = Field(
+        ...,
+        description="How many deliveries are pending, succeeded, failed and disabled.",
+        examples=[{"pending": 0, "succeeded": 12, "failed": 1, "disabled": 0}],
+    )
+
+
+class AddedWebhook(Webhook):
+    secret: str = Field(
+        ...,
+        description="The signing secret (Standard Webhooks, whsec_ + base64); shown only now.",
+        examples=["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],
+    )
+
+
+class WebhookAttempt(BaseModel):
+    at: str = Field(..., examples=["2030-01-07T09:00:01+00:00"])
+    status_code: int | None = Field(
+        ..., description="The receiver's HTTP status; null when none came.", examples=[200]
+    )
+    error: str | None = Field(
+        ...,
+        description="Why no status came (refused target, timeout, connection).",
+        examples=[None],
+    )
+    duration_ms: int = Field(..., examples=[12])
+    response_excerpt: str = Field(
+        ..., description="The start of the receiver's answer (at most 1 KiB).", examples=["ok"]
+    )
+
+
+class PingAttempt(WebhookAttempt):
+    delivery_id: int = Field(..., examples=[7])
+
+
+class WebhookDelivery(BaseModel):
+    id: int = Field(..., examples=[7])
+    message_id: str = Field(
+        ...,
+        description="The webhook-id header of every attempt and replay.",
+        examples=["msg_2b4dXc0bEJ6o1n6qYyA2lq9S"],
+    )
+    subscription_id: int = Field(..., examples=[1])
+    type: str = Field(..., examples=["reservation.created"])
+    cursor: str | None = Field(..., description="The change's cursor; null for a ping.")
+    status: str = Field(
+        ...,
+        description="pending, succeeded, failed (given up) or disabled (410 Gone).",
+        examples=["succeeded"],
+    )
+    attempt_count: int = Field(..., description="Attempts since it was made or replayed.")
+    next_attempt_at: str | None = Field(..., description="When a pending one is sent next.")
+    created_at: str
+    payload: dict[str, Any] = Field(..., description="The body sent: type, timestamp, data.")
+    attempts: list[WebhookAttempt]

@@ -1,0 +1,258 @@
+"""Webhook subscriptions, deliveries and attempts (tables in ``tables.py``).
+
+Repositories never commit: the caller's unit of work does (services/webhooks.py,
+services/webhook_delivery.py).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
+
+from roomline.storage.tables import webhook_attempts, webhook_deliveries, webhook_subscriptions
+
+PENDING = "pending"
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+DISABLED = "disabled"
+
+
+def add_subscription(
+    conn: Connection,
+    *,
+    url: str,
+    event_types: Sequence[str],
+    space_ids: Sequence[str],
+    secret: str,
+    now: datetime,
+    start_cursor: int,
+) -> int:
+    return int(
+        conn.execute(
+            insert(webhook_subscriptions)
+            .values(
+                url=url,
+                event_types=json.dumps(list(event_types)),
+                space_ids=json.dumps(list(space_ids)),
+                secret=secret,
+                active=True,
+                created_at=now,
+                start_cursor=start_cursor,
+            )
+            .returning(webhook_subscriptions.c.id)
+        ).scalar_one()
+    )
+
+
+def subscription(conn: Connection, subscription_id: int, *, lock: bool = False) -> Any:
+    query = select(webhook_subscriptions).where(webhook_subscriptions.c.id == subscription_id)
+    if lock:
+        query = query.with_for_update()
+    return conn.execute(query).first()
+
+
+def subscriptions(conn: Connection, *, active_only: bool = False) -> list[Any]:
+    query = select(webhook_subscriptions).order_by(webhook_subscriptions.c.id)
+    if active_only:
+        query = query.where(webhook_subscriptions.c.active)
+    return list(conn.execute(query))
+
+
+def remove_subscription(conn: Connection, subscription_id: int) -> None:
+    """Delete a subscription with its deliveries and their attempts."""
+    of_subscription = select(webhook_deliveries.c.id).where(
+        webhook_deliveries.c.subscription_id == subscription_id
+    )
+    conn.execute(
+        delete(webhook_attempts).where(webhook_attempts.c.delivery_id.in_(of_subscription))
+    )
+    conn.execute(
+        delete(webhook_deliveries).where(webhook_deliveries.c.subscription_id == subscription_id)
+    )
+    conn.execute(delete(webhook_subscriptions).where(webhook_subscriptions.c.id == subscription_id))
+
+
+def disable_subscription(
+    conn: Connection, subscription_id: int, reason: str, now: datetime
+) -> None:
+    """Stop a subscription: it gets no new deliveries, and its waiting ones are dropped."""
+    conn.execute(
+        update(webhook_subscriptions)
+        .where(webhook_subscriptions.c.id == subscription_id)
+        .values(active=False, disabled_reason=reason[:500], disabled_at=now)
+    )
+    conn.execute(
+        update(webhook_deliveries)
+        .where(
+            webhook_deliveries.c.subscription_id == subscription_id,
+            webhook_deliveries.c.status == PENDING,
+        )
+        .values(status=DISABLED, next_attempt_at=None, lease_until=None)
+    )
+
+
+def add_deliveries(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert deliveries (keys: message_id, subscription_id, event_type, cursor, payload,
+    status, attempt_count, next_attempt_at, lease_until, created_at)."""
+    if rows:
+        conn.execute(insert(webhook_deliveries), rows)
+
+
+def add_delivery(conn: Connection, row: dict[str, Any]) -> int:
+    return int(
+        conn.execute(
+            insert(webhook_deliveries).values(**row).returning(webhook_deliveries.c.id)
+        ).scalar_one()
+    )
+
+
+def delivery(conn: Connection, delivery_id: int, *, lock: bool = False) -> Any:
+    query = select(webhook_deliveries).where(webhook_deliveries.c.id == delivery_id)
+    if lock:
+        query = query.with_for_update()
+    return conn.execute(query).first()
+
+
+def _due(now: datetime) -> tuple[Any, ...]:
+    return (
+        webhook_deliveries.c.status == PENDING,
+        webhook_deliveries.c.next_attempt_at <= now,
+        or_(webhook_deliveries.c.lease_until.is_(None), webhook_deliveries.c.lease_until <= now),
+    )
+
+
+def any_due(conn: Connection, now: datetime) -> bool:
+    query = select(webhook_deliveries.c.id).where(*_due(now)).limit(1)
+    return conn.execute(query).first() is not None
+
+
+def lease_due(conn: Connection, now: datetime, lease_until: datetime, limit: int) -> list[Any]:
+    """Take up to ``limit`` deliveries that are due and held by nobody: set their lease and
+    return them with their subscription's url and secret. On PostgreSQL, rows another
+    worker is leasing at this moment are skipped (SKIP LOCKED), not waited for; SQLite's
+    one write transaction does the same by taking turns."""
+    due = (
+        select(webhook_deliveries.c.id)
+        .where(*_due(now))
+        .order_by(webhook_deliveries.c.next_attempt_at, webhook_deliveries.c.id)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    ids = list(conn.execute(due).scalars())
+    if not ids:
+        return []
+    conn.execute(
+        update(webhook_deliveries)
+        .where(webhook_deliveries.c.id.in_(ids))
+        .values(lease_until=lease_until)
+    )
+    return list(
+        conn.execute(
+            select(
+                webhook_deliveries,
+                webhook_subscriptions.c.url,
+                webhook_subscriptions.c.secret,
+            )
+            .select_from(webhook_deliveries.join(webhook_subscriptions))
+            .where(webhook_deliveries.c.id.in_(ids))
+            .order_by(webhook_deliveries.c.id)
+        )
+    )
+
+
+def settle(conn: Connection, delivery_id: int, **values: Any) -> None:
+    """Record where a delivery stands after an attempt (its lease ends)."""
+    conn.execute(
+        update(webhook_deliveries)
+        .where(webhook_deliveries.c.id == delivery_id)
+        .values(lease_until=None, **values)
+    )
+
+
+def restart(conn: Connection, delivery_id: int, now: datetime) -> None:
+    """Make a delivery due now with a fresh retry schedule (a replay); a lease stays."""
+    conn.execute(
+        update(webhook_deliveries)
+        .where(webhook_deliveries.c.id == delivery_id)
+        .values(status=PENDING, attempt_count=0, next_attempt_at=now)
+    )
+
+
+def add_attempt(
+    conn: Connection,
+    *,
+    delivery_id: int,
+    at: datetime,
+    status_code: int | None,
+    error: str | None,
+    duration_ms: int,
+    response_excerpt: str,
+) -> int:
+    return int(
+        conn.execute(
+            insert(webhook_attempts)
+            .values(
+                delivery_id=delivery_id,
+                at=at,
+                status_code=status_code,
+                error=None if error is None else error[:500],
+                duration_ms=duration_ms,
+                response_excerpt=response_excerpt,
+            )
+            .returning(webhook_attempts.c.id)
+        ).scalar_one()
+    )
+
+
+def attempt(conn: Connection, attempt_id: int) -> Any:
+    return conn.execute(select(webhook_attempts).where(webhook_attempts.c.id == attempt_id)).first()
+
+
+def deliveries(
+    conn: Connection, subscription_id: int, *, failed_only: bool, limit: int
+) -> list[Any]:
+    """A subscription's deliveries, newest first; ``failed_only``: those not delivered that
+    failed at least once (given up, stopped, or waiting for a retry)."""
+    query = (
+        select(webhook_deliveries)
+        .where(webhook_deliveries.c.subscription_id == subscription_id)
+        .order_by(webhook_deliveries.c.id.desc())
+        .limit(limit)
+    )
+    if failed_only:
+        query = query.where(
+            webhook_deliveries.c.status != SUCCEEDED, webhook_deliveries.c.attempt_count > 0
+        )
+    return list(conn.execute(query))
+
+
+def attempts_of(conn: Connection, delivery_ids: Sequence[int]) -> dict[int, list[Any]]:
+    """Each delivery's attempts, oldest first."""
+    found: dict[int, list[Any]] = {delivery_id: [] for delivery_id in delivery_ids}
+    if not delivery_ids:
+        return found
+    rows = conn.execute(
+        select(webhook_attempts)
+        .where(webhook_attempts.c.delivery_id.in_(list(delivery_ids)))
+        .order_by(webhook_attempts.c.id)
+    )
+    for row in rows:
+        found[row.delivery_id].append(row)
+    return found
+
+
+def counts_by_status(conn: Connection) -> dict[tuple[int, str], int]:
+    """How many deliveries each subscription has in each status."""
+    rows = conn.execute(
+        select(
+            webhook_deliveries.c.subscription_id,
+            webhook_deliveries.c.status,
+            func.count(),
+        ).group_by(webhook_deliveries.c.subscription_id, webhook_deliveries.c.status)
+    )
+    return {(row[0], row[1]): int(row[2]) for row in rows}
