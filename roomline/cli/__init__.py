@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from roomline.cli import audit, call, db, find, keys, people, reservations, series, server, spaces
+from roomline.cli import (
+    audit,
+    call,
+    db,
+    feeds,
+    find,
+    keys,
+    people,
+    reservations,
+    series,
+    server,
+    spaces,
+)
 
 app = typer.Typer(
     name="roomline",
@@ -19,6 +31,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(spaces.app, name="spaces")
 app.add_typer(people.app, name="people")
 app.add_typer(keys.app, name="keys")
+app.add_typer(feeds.app, name="feeds")
 app.add_typer(reservations.app, name="reservations")
 app.add_typer(
     series.app, name="series", short_help="Recurring reservations: create, show, change, cancel."
