@@ -37,10 +37,10 @@ def create(
     name: Annotated[
         str, typer.Option("--name", help="A label for the list, e.g. who subscribes.")
     ] = "",
-    base_url: Annotated[
+    public_url: Annotated[
         str | None,
         typer.Option(
-            "--base-url",
+            "--public-url",
             help="Where people reach the server, e.g. https://rooms.example.com, to print "
             "the whole URL [env: ROOMLINE_PUBLIC_URL]; without it only the path is printed.",
             show_default=False,
@@ -51,17 +51,17 @@ def create(
     """Create a feed and print its secret URL, alone on the last line; it is not shown
     again."""
     with reporting_errors():
-        public_url = settings_from(public_url=base_url).public_url
+        base_url = settings_from(public_url=public_url).public_url
     with database_for(database_url) as database:
         created = service.create_feed(
             database, now=datetime.now(UTC), space_id=space, applicant_id=applicant, name=name
         )
-    values = service.created_values(created, public_url)
+    values = service.created_values(created, base_url)
     typer.echo(f"created calendar feed {created.feed.id} for {_scope_text(values)}")
     if values["webcal_url"]:
         typer.echo(f"subscribe with a click: {values['webcal_url']}")
     else:
-        typer.echo("put the server's address before the path (--base-url or ROOMLINE_PUBLIC_URL)")
+        typer.echo("put the server's address before the path (--public-url or ROOMLINE_PUBLIC_URL)")
     typer.echo("URL (shown only now; paste it into Outlook, Google or Apple Calendar):")
     typer.echo(values["url"])
 

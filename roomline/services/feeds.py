@@ -228,4 +228,4 @@ def _place(space_id: str, description: str, building: str | None, floor: str | N
 
 
 def _utc(instant: datetime) -> str:
-    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return instant.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")

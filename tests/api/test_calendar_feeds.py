@@ -7,6 +7,7 @@ Both databases, through a real server.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -346,3 +347,14 @@ def test_removing_a_space_or_person_removes_its_feeds(
     assert server.admin("DELETE", path).status_code == 204
     assert fetch(server, feed).status_code == 404
     assert feed["id"] not in [f["id"] for f in server.admin("GET", "/api/manage/feeds").json()]
+
+
+def test_the_access_log_never_shows_a_feed_token(server: Server, world: World) -> None:
+    feed = new_feed(server, space_id=world.space().id)
+    assert fetch(server, feed).status_code == 200
+    deadline = time.monotonic() + 10
+    # The line is written once the answer has left.
+    while '"path":"/feeds/***.ics","status":200' not in server.log():
+        assert time.monotonic() < deadline, server.log()
+        time.sleep(0.1)
+    assert feed["token"] not in server.log()
