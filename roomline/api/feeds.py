@@ -40,7 +40,6 @@ EXAMPLE = (
             "description": "The calendar, RFC 5545; `ETag` header.",
         },
         304: {"description": "Unchanged since the ETag sent in `If-None-Match`."},
-        404: {"description": "No active feed has this token (unknown or revoked)."},
     },
 )
 async def calendar_feed(
@@ -49,7 +48,8 @@ async def calendar_feed(
     if_none_match: str | None = Header(None, description="An ETag of an earlier answer."),
 ) -> Response:
     """The reservations of one space or applicant from 30 days ago to a year ahead, as
-    iCalendar for Outlook, Google and Apple Calendar to subscribe to."""
+    iCalendar for Outlook, Google and Apple Calendar to subscribe to. An unknown and a
+    revoked token answer the same 404 `RecordNotFound`."""
     reader: FeedReader = request.app.state.feeds
     with database_errors():
         document = await run_in_threadpool(reader.read, token)
