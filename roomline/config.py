@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     # Where webhooks may be sent (docs/webhooks.md): CIDR networks joined by ";". Unset:
     # anywhere but loopback, link-local (cloud metadata) and unspecified addresses.
     webhook_allowed_networks: str | None = None
+    # Where people reach this server (https://rooms.example.com), for absolute calendar
+    # feed URLs the CLI prints; the API and web view fall back to the request's address.
+    public_url: str | None = None
 
     @field_validator("application_element_ids")
     @classmethod
@@ -124,6 +127,17 @@ class Settings(BaseSettings):
         if value is None or not value.get_secret_value().strip():
             return None
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        text = value.strip().rstrip("/")
+        scheme, _, rest = text.partition("://")
+        if scheme not in ("http", "https") or not rest:
+            raise ValueError("give the server's address with http:// or https://")
+        return text
 
     @field_validator("database_url")
     @classmethod

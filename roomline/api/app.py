@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from roomline import __version__
-from roomline.api import audit, booking, demo, errors, health, metrics, standin
+from roomline.api import audit, booking, demo, errors, feeds, health, metrics, standin
 from roomline.api.admin import AdminAccess, AdminGate
 from roomline.api.contract import complete_openapi
 from roomline.api.docs_ui import install_docs
@@ -36,6 +36,7 @@ from roomline.services.background import BackgroundWork, Job
 from roomline.services.changes import ChangeLog, ChangeWatch, Retention
 from roomline.services.clock import clock_for, seconds_of
 from roomline.services.demo import DEMO_API_KEY
+from roomline.services.feeds import FeedReader
 from roomline.services.fixtures import read_fixture
 from roomline.services.limits import (
     Limiter,
@@ -130,6 +131,7 @@ def create_app(settings: Settings | None = None) -> RoomlineApp:
     app.state.webhooks = Webhooks(database, clock, targets)
     app.state.webhook_delivery = webhooks
     app.state.background = background
+    app.state.feeds = FeedReader(database, clock, settings.default_time_zone)
     counters = counters_for(
         database,
         settings.redis_url.get_secret_value() if settings.redis_url else None,
@@ -165,6 +167,7 @@ def create_app(settings: Settings | None = None) -> RoomlineApp:
     app.include_router(booking.build_router())
     app.include_router(build_management_router())
     app.include_router(audit.router)
+    app.include_router(feeds.router)
     install_docs(app)
     install_web(app, settings, database)
     if settings.demo:

@@ -115,6 +115,7 @@ class RequestObservability:
 
 def _log_request(scope: Scope, info: RequestInfo, status: int, seconds: float) -> None:
     duration_ms = round(seconds * 1000, 2)
+    path = logged_path(scope["path"])
     # makeRecord + handle is logger.info without the caller lookup, which a line whose
     # origin is always this function does not need (it is a third of the cost).
     record = access_log.makeRecord(
@@ -123,13 +124,13 @@ def _log_request(scope: Scope, info: RequestInfo, status: int, seconds: float) -
         __file__,
         0,
         "%s %s %s %.2fms",
-        (scope["method"], scope["path"], status, duration_ms),
+        (scope["method"], path, status, duration_ms),
         None,
         extra={
             "fields": {
                 "request_id": info.request_id,
                 "method": scope["method"],
-                "path": scope["path"],
+                "path": path,
                 "status": status,
                 "duration_ms": duration_ms,
                 "client": info.client_address,
@@ -139,6 +140,12 @@ def _log_request(scope: Scope, info: RequestInfo, status: int, seconds: float) -
         },
     )
     access_log.handle(record)
+
+
+def logged_path(path: str) -> str:
+    """``path`` as the log shows it: a calendar feed's token is its secret, so it is left
+    out (``/feeds/***.ics``), as API keys, sent in a header, never appear."""
+    return "/feeds/***.ics" if path.startswith("/feeds/") else path
 
 
 def client_address(scope: Scope, trusted: tuple[AddressRange, ...] | None) -> str | None:

@@ -9,6 +9,7 @@ from roomline.cli import (
     call,
     changes,
     db,
+    feeds,
     find,
     keys,
     people,
@@ -32,6 +33,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(spaces.app, name="spaces")
 app.add_typer(people.app, name="people")
 app.add_typer(keys.app, name="keys")
+app.add_typer(feeds.app, name="feeds")
 app.add_typer(reservations.app, name="reservations")
 app.add_typer(
     series.app, name="series", short_help="Recurring reservations: create, show, change, cancel."

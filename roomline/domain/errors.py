@@ -39,7 +39,7 @@ The tree::
     │   └── DuplicateExternalId
     ├── NotFound                            no such path
     │   ├── UnknownWorkflow
-    │   └── RecordNotFound                  no space, person, key, reservation or series by that id
+    │   └── RecordNotFound                  no space, person, key, reservation, series or feed by that id
     ├── Conflict                            management: the change collides with stored data
     │   ├── AlreadyExists                   a space, person or key with that id or name exists
     │   ├── StillReferenced                 removing a space or person reservations name

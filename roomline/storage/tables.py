@@ -231,6 +231,25 @@ Index(
     postgresql_where=reservations.c.external_id != "",
 )
 
+# Calendar feeds (``/feeds/{token}.ics``): a secret URL per space or per applicant. Only
+# HMAC-SHA256(instance key, token) is stored, as for API keys; exactly one of space_id
+# and applicant_id is set. Removing the space or person removes its feeds.
+calendar_feeds = Table(
+    "calendar_feeds",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("space_id", String(255), ForeignKey("spaces.id", ondelete="CASCADE"), nullable=True),
+    Column("applicant_id", String(255), ForeignKey("people.id", ondelete="CASCADE"), nullable=True),
+    Column("name", String(255), nullable=False, server_default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    CheckConstraint("(space_id IS NULL) <> (applicant_id IS NULL)", name="one_scope"),
+    sqlite_autoincrement=True,
+)
+# An applicant's feed reads their reservations by start time (spaces have their own index).
+Index("ix_reservations_applicant_start", reservations.c.applicant_id, reservations.c.start_time)
+
 # Shared request limits (services/limits.py), so every worker and host counts together.
 # A moving-window limit keeps one row per counted request inside its window; a daily
 # quota keeps one counter per key and UTC day, raised with an atomic UPSERT.

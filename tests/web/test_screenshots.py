@@ -273,3 +273,29 @@ def test_screenshots_of_the_repeat_dialog_and_a_series(
         assert width >= 1400 and height >= 700, name
     for shot in shots.iterdir():
         keep_screenshot(shot)
+
+
+def test_screenshot_of_the_subscribe_page(
+    gallery: tuple[Server, World], chromium: Any, tmp_path: Path
+) -> None:
+    server, _ = gallery
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    context = chromium.new_context(
+        viewport={"width": 1200, "height": 900}, locale="en-GB", reduced_motion="reduce"
+    )
+    page = context.new_page()
+    sign_in(page, server, "/web/spaces/A-102/week?date=2030-01-07")
+    page.get_by_role("link", name="Subscribe").click()
+    page.get_by_label("Name (optional)").fill("Front desk (Apple Calendar)")
+    page.get_by_role("button", name="Create feed URL").click()
+    page.get_by_label("Name (optional)").fill("Reception Outlook")
+    page.get_by_role("button", name="Create feed URL").click()
+    expect(page.locator("tr[data-feed]")).to_have_count(2)
+    expect(page.locator("[data-feed-url]")).to_contain_text("/feeds/")
+    page.screenshot(path=str(shots / "subscribe.png"), full_page=True)
+    context.close()
+
+    width, height = _png_size(shots / "subscribe.png")
+    assert width >= 1200 and height >= 700
+    keep_screenshot(shots / "subscribe.png")

@@ -211,3 +211,58 @@ class WebhookDelivery(BaseModel):
     created_at: str
     payload: dict[str, Any] = Field(..., description="The body sent: type, timestamp, data.")
     attempts: list[WebhookAttempt]
+class NewFeed(_Body):
+    """Exactly one of space_id and applicant_id."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "examples": [
+                {"space_id": "C-25", "name": "Front office screen"},
+                {"applicant_id": "ULTIMO"},
+            ]
+        },
+    )
+
+    space_id: str | None = Field(None, description="The feed shows this space's reservations.")
+    applicant_id: str | None = Field(
+        None, description="The feed shows this person's reservations, in every space."
+    )
+    name: str = Field("", description="A label for the list, e.g. who subscribes.")
+
+
+class CalendarFeed(BaseModel):
+    id: int = Field(..., description="The id `DELETE` and `roomline feeds revoke` take.")
+    scope: str = Field(..., description="space or applicant", examples=["space"])
+    space_id: str | None = Field(..., examples=["C-25"])
+    applicant_id: str | None = Field(..., examples=[None])
+    name: str = Field(..., examples=["Front office screen"])
+    status: str = Field(..., description="active or revoked", examples=["active"])
+    created_at: str = Field(..., examples=["2030-01-07T09:00:00Z"])
+    revoked_at: str | None = Field(..., examples=[None])
+
+
+class CreatedFeed(CalendarFeed):
+    token: str = Field(
+        ...,
+        description="The secret in the feed's URL; only its hash is stored, so it is shown "
+        "only now.",
+        examples=["kD0o1q8Xx0b3Qw1d5Vj4u3mT6gkq7JjR2n1wq9ZC8sE"],
+    )
+    path: str = Field(..., examples=["/feeds/kD0o1q8Xx0b3Qw1d5Vj4u3mT6gkq7JjR2n1wq9ZC8sE.ics"])
+    url: str = Field(
+        ...,
+        description="The URL to paste into a calendar app: ROOMLINE_PUBLIC_URL, else the "
+        "address this request was sent to, plus the path.",
+        examples=[
+            "https://rooms.example.com/feeds/kD0o1q8Xx0b3Qw1d5Vj4u3mT6gkq7JjR2n1wq9ZC8sE.ics"
+        ],
+    )
+    webcal_url: str | None = Field(
+        ...,
+        description="The same as webcal://, which opens the calendar app to subscribe.",
+        examples=[
+            "webcal://rooms.example.com/feeds/kD0o1q8Xx0b3Qw1d5Vj4u3mT6gkq7JjR2n1wq9ZC8sE.ics"
+        ],
+    )
