@@ -35,6 +35,7 @@ from roomline.services.background import BackgroundWork, Job
 from roomline.services.changes import ChangeLog, ChangeWatch, Retention
 from roomline.services.clock import clock_for, seconds_of
 from roomline.services.demo import DEMO_API_KEY
+from roomline.services.door import RELEASE_EVERY_SECONDS, DoorService
 from roomline.services.fixtures import read_fixture
 from roomline.services.limits import (
     Limiter,
@@ -95,7 +96,8 @@ def create_app(settings: Settings | None = None) -> RoomlineApp:
         settings.default_time_zone,
         Retention(settings.event_retention_days, settings.audit_retention_days),
     )
-    background = BackgroundWork(background_jobs(changes) if settings.background else [])
+    door = DoorService(service, settings.default_time_zone)
+    background = BackgroundWork(background_jobs(changes, door) if settings.background else [])
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -118,6 +120,7 @@ def create_app(settings: Settings | None = None) -> RoomlineApp:
     app.state.clock = clock
     app.state.reservations = service
     app.state.changes = changes
+    app.state.door = door
     app.state.change_watch = ChangeWatch(changes.latest)
     app.state.background = background
     counters = counters_for(
@@ -192,11 +195,14 @@ def create_app(settings: Settings | None = None) -> RoomlineApp:
     return app
 
 
-def background_jobs(changes: ChangeLog) -> list[Job]:
+def background_jobs(changes: ChangeLog, door: DoorService) -> list[Job]:
     """The background work of one server process (SPEC §9)."""
     return [
         # Pruning is cheap when there is nothing to prune; every ten minutes is plenty.
         Job("prune_log", 600, lambda: changes.prune() > 0),
+        # Releasing no-shows: one indexed read every 2 s when nothing is due, so a room
+        # is free within seconds of its deadline (also when a demo clock is moved).
+        Job("release_no_shows", RELEASE_EVERY_SECONDS, lambda: door.release_due() > 0),
     ]
 
 

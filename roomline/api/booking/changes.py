@@ -34,9 +34,7 @@ from roomline.services.changes import (
 
 router = APIRouter()
 Changes = Annotated[Caller, Depends(grant("changes"))]
-Space = Annotated[
-    str | None, Query(description="Only changes of this space.", examples=["C-25"])
-]
+Space = Annotated[str | None, Query(description="Only changes of this space.", examples=["C-25"])]
 # How often an idle stream sends a comment line, so proxies and clients see it is alive.
 HEARTBEAT_SECONDS = 15
 
