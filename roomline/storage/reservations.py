@@ -422,6 +422,23 @@ def release(conn: Connection, ultimo_id: int, now: datetime) -> bool:
     return result.rowcount == 1
 
 
+def checked_in_between(
+    conn: Connection, space_id: str, start: datetime, end: datetime
+) -> dict[int, datetime]:
+    """Return when each active reservation of ``space_id`` overlapping ``[start, end)``
+    was checked into (those nobody checked into are left out)."""
+    rows = conn.execute(
+        select(reservations.c.ultimo_id, reservations.c.checked_in_at).where(
+            reservations.c.space_id == space_id,
+            reservations.c.status == ReservationStatus.PROCESSED.value,
+            reservations.c.checked_in_at.is_not(None),
+            reservations.c.start_time < end,
+            reservations.c.end_time > start,
+        )
+    )
+    return {row.ultimo_id: row.checked_in_at for row in rows}
+
+
 def continue_numbering_after(conn: Connection, last_ultimo_id: int) -> None:
     """Make the next new reservation get ``last_ultimo_id + 1`` (demo numbering)."""
     if conn.dialect.name == "postgresql":
