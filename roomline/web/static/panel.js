@@ -316,7 +316,8 @@
     renderDoor(current, t);
     renderNext(upcoming, t);
     const book = $("[data-book]");
-    book.hidden = !info.bookable || !info.grants.REST_CreateReservation;
+    // Book now is for a free room; while a meeting runs, the door's actions take its place.
+    book.hidden = !info.bookable || !info.grants.REST_CreateReservation || Boolean(current);
     document.querySelectorAll("[data-minutes]").forEach((button) => {
       const minutes = Number(button.dataset.minutes);
       const free = bookable(minutes, t);
