@@ -72,6 +72,9 @@ class World:
         building: str | None = None,
         floor: str | None = None,
         features: tuple[str, ...] = (),
+        check_in_required: bool = False,
+        check_in_opens_minutes: int = 15,
+        auto_release_minutes: int = 10,
     ) -> Space:
         number = next(self.counter)
         space = Space(
@@ -85,6 +88,9 @@ class World:
             building=building,
             floor=floor,
             features=features,
+            check_in_required=check_in_required,
+            check_in_opens_minutes=check_in_opens_minutes,
+            auto_release_minutes=auto_release_minutes,
         )
         with self.database.write() as conn:
             masterdata.add_space(conn, space)

@@ -165,9 +165,11 @@ def start_server(
     env: dict[str, str] | None = None,
     ready_timeout: float = 180.0,
     host: str = "127.0.0.1",
+    port: int | None = None,
 ) -> Server:
-    """Start ``roomline <command>`` on a free port of ``host``; wait until /healthz answers."""
-    port = free_port()
+    """Start ``roomline <command>`` on ``port`` (default: a free one) of ``host``; wait
+    until /healthz answers."""
+    port = port or free_port()
     log_path = log_dir / f"server-{port}.log"
     environment = {
         key: value for key, value in os.environ.items() if not key.startswith("ROOMLINE_")

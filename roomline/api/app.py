@@ -36,6 +36,7 @@ from roomline.services.background import BackgroundWork, Job
 from roomline.services.changes import ChangeLog, ChangeWatch, Retention
 from roomline.services.clock import clock_for, seconds_of
 from roomline.services.demo import DEMO_API_KEY
+from roomline.services.door import RELEASE_EVERY_SECONDS, DoorService
 from roomline.services.feeds import FeedReader
 from roomline.services.fixtures import read_fixture
 from roomline.services.limits import (
@@ -102,8 +103,11 @@ def create_app(settings: Settings | None = None) -> RoomlineApp:
     change_watch = ChangeWatch(changes.latest)
     targets = Targets.from_setting(settings.webhook_allowed_networks)
     webhooks = WebhookDelivery(database, clock, changes, change_watch, targets)
+    door = DoorService(service, settings.default_time_zone)
     background = BackgroundWork(
-        background_jobs(changes, webhooks, demo=settings.demo) if settings.background else []
+        background_jobs(changes, webhooks, door, demo=settings.demo)
+        if settings.background
+        else []
     )
 
     @asynccontextmanager
@@ -130,6 +134,7 @@ def create_app(settings: Settings | None = None) -> RoomlineApp:
     app.state.change_watch = change_watch
     app.state.webhooks = Webhooks(database, clock, targets)
     app.state.webhook_delivery = webhooks
+    app.state.door = door
     app.state.background = background
     app.state.feeds = FeedReader(database, clock, settings.default_time_zone)
     counters = counters_for(
@@ -205,13 +210,18 @@ def create_app(settings: Settings | None = None) -> RoomlineApp:
     return app
 
 
-def background_jobs(changes: ChangeLog, webhooks: WebhookDelivery, *, demo: bool) -> list[Job]:
+def background_jobs(
+    changes: ChangeLog, webhooks: WebhookDelivery, door: DoorService, *, demo: bool
+) -> list[Job]:
     """The background work of one server process (SPEC §9). A demo's clock can be moved
     at any time, and tests expect to see the effect within seconds: it looks more often."""
     return [
         # Pruning is cheap when there is nothing to prune; every ten minutes is plenty.
         Job("prune_log", 5 if demo else 600, lambda: changes.prune() > 0),
         *webhooks.jobs(),
+        # Releasing no-shows: one indexed read every 2 s when nothing is due, so a room
+        # is free within seconds of its deadline (also when a demo clock is moved).
+        Job("release_no_shows", RELEASE_EVERY_SECONDS, lambda: door.release_due() > 0),
     ]
 
 

@@ -60,10 +60,11 @@ def fail(message: str, details: Sequence[dict[str, Any]] | None = None) -> NoRet
     occurrences of a series); exit with status 1."""
     typer.echo(f"error: {message}", err=True)
     for detail in details or ():
-        typer.echo(
-            f"  {detail.get('start')} to {detail.get('end')}: {_cell(detail.get('message'))}",
-            err=True,
-        )
+        if "start" in detail and "message" in detail:
+            line = f"{detail.get('start')} to {detail.get('end')}: {_cell(detail.get('message'))}"
+        else:  # facts that explain a refusal, e.g. when check-in opens
+            line = ", ".join(f"{name}: {_cell(value)}" for name, value in detail.items())
+        typer.echo(f"  {line}", err=True)
     raise typer.Exit(1)
 
 

@@ -37,6 +37,18 @@ Features = typer.Option(
     "--features", help="Tags joined by commas, e.g. projector,video; 'none' clears them."
 )
 Bookable = typer.Option("--bookable/--not-bookable", help="Whether it can be reserved.")
+CheckInRequired = typer.Option(
+    "--check-in-required/--no-check-in-required",
+    help="Whether reservations must be checked into at the door (default: no).",
+)
+CheckInOpens = typer.Option(
+    "--check-in-opens-minutes", help="How long before a reservation's start check-in opens (15)."
+)
+AutoRelease = typer.Option(
+    "--auto-release-minutes",
+    help="With check-in required: release a reservation nobody checked into this long after "
+    "its start (10; 0 never releases).",
+)
 FormatOption = typer.Option("--format", help="csv or json (default: from the file name).")
 ShowProgress = typer.Option(
     "--progress/--no-progress", help="Show a progress bar (default: long imports on a terminal)."
@@ -53,6 +65,9 @@ COLUMNS = (
     ("building", "BUILDING"),
     ("floor", "FLOOR"),
     ("features", "FEATURES"),
+    ("check_in_required", "CHECK-IN"),
+    ("check_in_opens_minutes", "OPENS"),
+    ("auto_release_minutes", "RELEASE"),
 )
 
 
@@ -78,6 +93,9 @@ def add(
     floor: Annotated[str | None, Floor] = None,
     features: Annotated[str | None, Features] = None,
     bookable: Annotated[bool, Bookable] = True,
+    check_in_required: Annotated[bool | None, CheckInRequired] = None,
+    check_in_opens_minutes: Annotated[int | None, CheckInOpens] = None,
+    auto_release_minutes: Annotated[int | None, AutoRelease] = None,
     database_url: Annotated[str | None, DatabaseUrl] = None,
 ) -> None:
     """Add a space."""
@@ -92,6 +110,9 @@ def add(
         floor=floor,
         features=features,
         bookable=bookable,
+        check_in_required=check_in_required,
+        check_in_opens_minutes=check_in_opens_minutes,
+        auto_release_minutes=auto_release_minutes,
     )
     with database_for(database_url) as database:
         space = service.add_space(database, values)
@@ -110,6 +131,9 @@ def update(
     floor: Annotated[str | None, Floor] = None,
     features: Annotated[str | None, Features] = None,
     bookable: Annotated[bool | None, Bookable] = None,
+    check_in_required: Annotated[bool | None, CheckInRequired] = None,
+    check_in_opens_minutes: Annotated[int | None, CheckInOpens] = None,
+    auto_release_minutes: Annotated[int | None, AutoRelease] = None,
     database_url: Annotated[str | None, DatabaseUrl] = None,
 ) -> None:
     """Change the given fields of a space; the others stay as they are."""
@@ -123,6 +147,9 @@ def update(
         floor=floor,
         features=features,
         bookable=bookable,
+        check_in_required=check_in_required,
+        check_in_opens_minutes=check_in_opens_minutes,
+        auto_release_minutes=auto_release_minutes,
     )
     with database_for(database_url) as database:
         space = service.update_space(database, space_id, changes)

@@ -90,6 +90,21 @@ class AsyncUltimoClient:
         only; grant ``get``)."""
         return booking.reservation(await self._send(booking.reservation_call(ultimo_id)))
 
+    async def check_in(self, ultimo_id: str | int) -> BookedReservation:
+        """Check in at the door; a second check-in answers the first's time (roomline
+        only; grant ``checkin``). Refusals: ``CheckInNotOpen``, ``CheckInClosed``,
+        ``ReservationReleased``, ``ReservationCancelled`` (as ``UltimoError.code``)."""
+        return booking.reservation(await self._send(booking.check_in_call(ultimo_id)))
+
+    async def end_early(self, ultimo_id: str | int) -> BookedReservation:
+        """End a running reservation now; its cleanup follows (grant ``checkin``)."""
+        return booking.reservation(await self._send(booking.end_early_call(ultimo_id)))
+
+    async def extend(self, ultimo_id: str | int, minutes: int) -> BookedReservation:
+        """Move a reservation's end ``minutes`` later if the room is free for it; else
+        ``SpaceNotAvailable`` with the next reservation in ``.details`` (grant ``checkin``)."""
+        return booking.reservation(await self._send(booking.extend_call(ultimo_id, minutes)))
+
     async def create_series(
         self,
         *,

@@ -63,6 +63,11 @@ class BookedReservation:
     blocked_start: datetime
     blocked_end: datetime
     status: str
+    # At the door (roomline's check-in): None until it happens.
+    checked_in_at: datetime | None = None
+    checked_in_by: str | None = None
+    released_at: datetime | None = None
+    ended_at: datetime | None = None
 
     @classmethod
     def from_json(cls, item: Any, response: httpx.Response | None = None) -> BookedReservation:
@@ -73,6 +78,10 @@ class BookedReservation:
             if name not in item:
                 raise _invalid(response, f"{name} is missing")
             return str(item[name])
+
+        def moment(name: str) -> datetime | None:
+            value = item.get(name)
+            return None if value is None else parse_time(str(value), response)
 
         return cls(
             ultimo_id=text("ultimo_id"),
@@ -85,6 +94,10 @@ class BookedReservation:
             blocked_start=parse_time(text("blocked_start"), response),
             blocked_end=parse_time(text("blocked_end"), response),
             status=text("status"),
+            checked_in_at=moment("checked_in_at"),
+            checked_in_by=None if item.get("checked_in_by") is None else str(item["checked_in_by"]),
+            released_at=moment("released_at"),
+            ended_at=moment("ended_at"),
         )
 
 
@@ -96,6 +109,32 @@ def reservation_call(ultimo_id: str | int) -> Call:
 
 def reservation(response: httpx.Response) -> BookedReservation:
     return BookedReservation.from_json(answer(response), response)
+
+
+# At the door (grant ``checkin``). Check-in is safe to repeat (a second one answers the
+# first's time); ending early and extending are not, so they are never retried.
+
+
+def check_in_call(ultimo_id: str | int) -> Call:
+    return call(
+        "check_in", "POST", f"/reservations/{ultimo_id_text(ultimo_id)}/check-in", idempotent=True
+    )
+
+
+def end_early_call(ultimo_id: str | int) -> Call:
+    return call(
+        "end_early", "POST", f"/reservations/{ultimo_id_text(ultimo_id)}/end", idempotent=False
+    )
+
+
+def extend_call(ultimo_id: str | int, minutes: int) -> Call:
+    return call(
+        "extend",
+        "POST",
+        f"/reservations/{ultimo_id_text(ultimo_id)}/extend",
+        body={"minutes": minutes},
+        idempotent=False,
+    )
 
 
 # Recurring reservations (grant ``series``).

@@ -36,6 +36,11 @@ The tree::
     │   ├── EndTimeInPast
     │   ├── ReservationStarted              a running reservation's start cannot move
     │   ├── ReservationCancelled            a cancelled reservation cannot be moved
+    │   ├── ReservationReleased             released for no check-in: cannot check in or change
+    │   ├── ReservationNotRunning           ending early a reservation that has not started
+    │   ├── CheckInNotOpen                  check-in before its window opens
+    │   ├── CheckInClosed                   check-in after the reservation ended or was due
+    │   │                                   for release
     │   └── DuplicateExternalId
     ├── NotFound                            no such path
     │   ├── UnknownWorkflow
@@ -258,6 +263,22 @@ class ReservationCancelled(RuleViolation):
     code = "ReservationCancelled"
 
 
+class ReservationReleased(RuleViolation):
+    code = "ReservationReleased"
+
+
+class ReservationNotRunning(RuleViolation):
+    code = "ReservationNotRunning"
+
+
+class CheckInNotOpen(RuleViolation):
+    code = "CheckInNotOpen"
+
+
+class CheckInClosed(RuleViolation):
+    code = "CheckInClosed"
+
+
 class DuplicateExternalId(RuleViolation):
     code = "DuplicateExternalId"
 
@@ -340,8 +361,9 @@ class AdminTokenNotAKey(AccessDenied):
 
     def __init__(self) -> None:
         super().__init__(
-            "The admin token cannot be used on a panel; use an API key with get and create "
-            "(roomline keys create --name <panel> --workflows get,create)."
+            "The admin token cannot be used on a panel; use an API key with get, create, "
+            "checkin and changes (roomline keys create --name <panel> --workflows "
+            "get,create,checkin,changes)."
         )
 
 

@@ -6,7 +6,8 @@ everywhere: ids are non-empty single-line text, time zones are real IANA zones,
 preparation and cleanup minutes are whole numbers from 0 to a week, capacity is absent or
 a whole number of at least 0, building and floor short optional text, features a list
 of short tags (lowercase letters, digits and hyphens) given as a list or as text joined
-by commas. Every refusal names the field and what was expected.
+by commas; check-in rules (``check_in_required``, ``check_in_opens_minutes``,
+``auto_release_minutes``) a flag and whole minutes from 0 to a day. Every refusal names the field and what was expected.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ SPACE_FIELDS = (
     "building",
     "floor",
     "features",
+    "check_in_required",
+    "check_in_opens_minutes",
+    "auto_release_minutes",
 )
 PERSON_FIELDS = ("id", "name")
 
@@ -38,6 +42,7 @@ MAX_DESCRIPTION_LENGTH = 2000
 MAX_NAME_LENGTH = 500
 MAX_BUFFER_MINUTES = 7 * 24 * 60
 MAX_CAPACITY = 1_000_000
+MAX_RULE_MINUTES = 24 * 60  # check-in opening and auto-release
 MAX_BUILDING_LENGTH = 255
 MAX_FLOOR_LENGTH = 64
 MAX_FEATURES = 32
@@ -70,7 +75,16 @@ def space_from_values(values: Mapping[str, Any]) -> Space:
         building=_optional_text(values, "building", MAX_BUILDING_LENGTH),
         floor=_optional_text(values, "floor", MAX_FLOOR_LENGTH),
         features=features_from(values.get("features")),
+        check_in_required=_flag(values, "check_in_required", default=False),
+        check_in_opens_minutes=_minutes(values, "check_in_opens_minutes", 15),
+        auto_release_minutes=_minutes(values, "auto_release_minutes", 10),
     )
+
+
+def _minutes(values: Mapping[str, Any], field: str, default: int) -> int:
+    """Read a check-in rule's minutes: 0 to a day, ``default`` when left out."""
+    value = _whole(values, field, MAX_RULE_MINUTES)
+    return default if value is None else value
 
 
 def person_from_values(values: Mapping[str, Any]) -> Person:
@@ -95,6 +109,9 @@ def space_values(space: Space) -> dict[str, Any]:
         "building": space.building,
         "floor": space.floor,
         "features": list(space.features),
+        "check_in_required": space.check_in_required,
+        "check_in_opens_minutes": space.check_in_opens_minutes,
+        "auto_release_minutes": space.auto_release_minutes,
     }
 
 

@@ -56,6 +56,12 @@ class Space:
     building: str | None = None
     floor: str | None = None  # text: "2", "B1", "mezzanine"
     features: tuple[str, ...] = ()  # short tags, sorted: ("projector", "video")
+    # Check-in at the door (domain/checkin.py): whether a reservation must be checked
+    # into, how long before its start that opens, and how long after its start one
+    # nobody checked into is released (0: never).
+    check_in_required: bool = False
+    check_in_opens_minutes: int = 15
+    auto_release_minutes: int = 10
 
     @property
     def display_name(self) -> str:
@@ -82,6 +88,13 @@ class Reservation:
     status: ReservationStatus
     external_id: str = ""
     series_id: int | None = None
+    # At the door: when and by which key it was checked in; when it was released for
+    # nobody checking in (it is then cancelled); when it was ended early (its end is
+    # then that moment).
+    checked_in_at: datetime | None = None
+    checked_in_by: str | None = None
+    released_at: datetime | None = None
+    ended_at: datetime | None = None
 
     @property
     def blocked(self) -> Interval:

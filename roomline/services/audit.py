@@ -1,6 +1,7 @@
 """The audit trail: who changed which reservation, when, from where, and how.
 
-Every reservation write (create, update, cancel) records one entry in the same database
+Every reservation write (create, update, cancel, and at the door check_in, end,
+release) records one entry in the same database
 transaction as the write itself, so the trail never shows a change that was rolled back
 and never misses one that was committed. An entry holds the time (the server's clock, as
 the reservation's own timestamps), the API key's name (never its secret), the client
@@ -61,8 +62,12 @@ class AuditQuery:
 
 
 def snapshot(reservation: Reservation) -> dict[str, Any]:
-    """Return the stored facts of ``reservation`` as JSON-ready values (instants in UTC)."""
-    return {
+    """Return the stored facts of ``reservation`` as JSON-ready values (instants in UTC).
+
+    What happened at the door (check-in, release, early end) is added once it has: the
+    entries of reservations that never met a door keep their shape.
+    """
+    facts = {
         "ultimo_id": reservation.ultimo_id,
         "space_id": reservation.space_id,
         "applicant_id": reservation.applicant_id,
@@ -75,6 +80,14 @@ def snapshot(reservation: Reservation) -> dict[str, Any]:
         "external_id": reservation.external_id,
         "series_id": reservation.series_id,
     }
+    if reservation.checked_in_at is not None:
+        facts["checked_in_at"] = _utc(reservation.checked_in_at)
+        facts["checked_in_by"] = reservation.checked_in_by
+    if reservation.released_at is not None:
+        facts["released_at"] = _utc(reservation.released_at)
+    if reservation.ended_at is not None:
+        facts["ended_at"] = _utc(reservation.ended_at)
+    return facts
 
 
 def record(

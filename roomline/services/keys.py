@@ -37,7 +37,7 @@ WORKFLOWS = (
 # roomline's own operations under /api/booking (SPEC §7), granted to keys the same way
 # as the Ultimo workflows. A key stored without a list may call every grant, including
 # ones added later.
-OPERATIONS = ("series", "find", "changes")
+OPERATIONS = ("series", "find", "changes", "checkin")
 GRANTS = WORKFLOWS + OPERATIONS
 
 

@@ -42,6 +42,9 @@ def space_from_row(row: Any) -> Space:
         building=row.building,
         floor=row.floor,
         features=features_of(row.features),
+        check_in_required=bool(row.check_in_required),
+        check_in_opens_minutes=row.check_in_opens_minutes,
+        auto_release_minutes=row.auto_release_minutes,
     )
 
 
@@ -94,6 +97,9 @@ def _space_values(space: Space) -> dict[str, Any]:
         "building": space.building,
         "floor": space.floor,
         "features": _features_column(space.features),
+        "check_in_required": space.check_in_required,
+        "check_in_opens_minutes": space.check_in_opens_minutes,
+        "auto_release_minutes": space.auto_release_minutes,
     }
 
 

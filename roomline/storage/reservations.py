@@ -47,6 +47,10 @@ def reservation_from_row(row: Any) -> Reservation:
         external_id=row.external_id,
         # Rows of queries that leave the column out (listings) have no series to tell.
         series_id=getattr(row, "series_id", None),
+        checked_in_at=getattr(row, "checked_in_at", None),
+        checked_in_by=getattr(row, "checked_in_by", None),
+        released_at=getattr(row, "released_at", None),
+        ended_at=getattr(row, "ended_at", None),
     )
 
 
@@ -369,6 +373,70 @@ def cancel(conn: Connection, ultimo_id: int, now: datetime, *, by_series: bool =
         conn,
         {"target_id": ultimo_id, "status": ReservationStatus.CANCELLED.value, "updated_at": now},
     )
+
+
+def check_in(conn: Connection, ultimo_id: int, at: datetime, by: str | None) -> None:
+    """Record a check-in (the caller holds the row's lock)."""
+    conn.execute(
+        update(reservations)
+        .where(reservations.c.ultimo_id == ultimo_id)
+        .values(checked_in_at=at, checked_in_by=by, updated_at=at)
+    )
+
+
+def end_early(
+    conn: Connection, ultimo_id: int, end: datetime, blocked: Interval, now: datetime
+) -> None:
+    """Cut a reservation's end (its cleanup follows); it becomes an exception of its
+    series, as any change made to it alone."""
+    conn.execute(
+        update(reservations)
+        .where(reservations.c.ultimo_id == ultimo_id)
+        .values(
+            end_time=end,
+            blocked_end=blocked.end,
+            ended_at=now,
+            updated_at=now,
+            series_exception=reservations.c.series_id.is_not(None),
+        )
+    )
+
+
+def release(conn: Connection, ultimo_id: int, now: datetime) -> bool:
+    """Cancel a reservation nobody checked into; False if it is no longer active or was
+    checked in meanwhile (so a release happens once, and never after a check-in)."""
+    result = conn.execute(
+        update(reservations)
+        .where(
+            reservations.c.ultimo_id == ultimo_id,
+            reservations.c.status == ReservationStatus.PROCESSED.value,
+            reservations.c.checked_in_at.is_(None),
+        )
+        .values(
+            status=ReservationStatus.CANCELLED.value,
+            released_at=now,
+            updated_at=now,
+            series_exception=reservations.c.series_id.is_not(None),
+        )
+    )
+    return result.rowcount == 1
+
+
+def checked_in_between(
+    conn: Connection, space_id: str, start: datetime, end: datetime
+) -> dict[int, datetime]:
+    """Return when each active reservation of ``space_id`` overlapping ``[start, end)``
+    was checked into (those nobody checked into are left out)."""
+    rows = conn.execute(
+        select(reservations.c.ultimo_id, reservations.c.checked_in_at).where(
+            reservations.c.space_id == space_id,
+            reservations.c.status == ReservationStatus.PROCESSED.value,
+            reservations.c.checked_in_at.is_not(None),
+            reservations.c.start_time < end,
+            reservations.c.end_time > start,
+        )
+    )
+    return {row.ultimo_id: row.checked_in_at for row in rows}
 
 
 def continue_numbering_after(conn: Connection, last_ultimo_id: int) -> None:

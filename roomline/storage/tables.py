@@ -82,6 +82,10 @@ spaces = Table(
     Column("floor", String(64), nullable=True),
     # Short tags joined by commas, sorted ("projector,video"); NULL: none.
     Column("features", String(1100), nullable=True),
+    # Check-in at the door (domain/checkin.py).
+    Column("check_in_required", Boolean, nullable=False, server_default=text("false")),
+    Column("check_in_opens_minutes", Integer, nullable=False, server_default="15"),
+    Column("auto_release_minutes", Integer, nullable=False, server_default="10"),
     CheckConstraint("preparation_minutes >= 0", name="preparation_not_negative"),
     CheckConstraint("cleanup_minutes >= 0", name="cleanup_not_negative"),
 )
@@ -204,6 +208,12 @@ reservations = Table(
     # cancelled on its own (the Ultimo workflows), after which series edits leave it be.
     Column("series_id", Integer, ForeignKey("series.id"), nullable=True),
     Column("series_exception", Boolean, nullable=False, server_default=text("false")),
+    # At the door: who (the key's name) checked in and when; when it was released for
+    # nobody checking in (status Cancelled), or ended early (end_time is then that time).
+    Column("checked_in_at", UTCDateTime, nullable=True),
+    Column("checked_in_by", String(255), nullable=True),
+    Column("released_at", UTCDateTime, nullable=True),
+    Column("ended_at", UTCDateTime, nullable=True),
     CheckConstraint("end_time > start_time", name="end_after_start"),
     CheckConstraint("status IN ('Processed', 'Cancelled')", name="known_status"),
     sqlite_autoincrement=True,
@@ -221,6 +231,13 @@ Index(
     reservations.c.blocked_end,
     sqlite_where=text("status = 'Processed'"),
     postgresql_where=text("status = 'Processed'"),
+)
+# The release job's candidates: active reservations nobody checked into, by start.
+Index(
+    "ix_reservations_awaiting_check_in",
+    reservations.c.start_time,
+    sqlite_where=text("status = 'Processed' AND checked_in_at IS NULL"),
+    postgresql_where=text("status = 'Processed' AND checked_in_at IS NULL"),
 )
 Index(
     "uq_reservations_key_external_id",

@@ -34,6 +34,8 @@ SPACE_TEXT_FIELDS = (
     "building",
     "floor",
     "features",
+    "check_in_opens_minutes",
+    "auto_release_minutes",
 )
 
 
@@ -51,6 +53,7 @@ def _text(form: FormData, name: str) -> str:
 def _space_form(form: FormData, with_id: bool) -> dict[str, Any]:
     values: dict[str, Any] = {name: _text(form, name) for name in SPACE_TEXT_FIELDS}
     values["bookable"] = "true" if form.get("bookable") else "false"
+    values["check_in_required"] = "true" if form.get("check_in_required") else "false"
     if with_id:
         values["id"] = _text(form, "id")
     return values

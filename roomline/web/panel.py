@@ -1,17 +1,32 @@
 """The door panel: a page for a tablet beside one space's door.
 
 The page itself is a static shell that reveals nothing. Its script authenticates with an
-Ultimo API key (kept in the tablet's localStorage, never the admin token), reads the
-space and the server's clock from ``/api/panel/{space}``, then calls the real Ultimo
-workflows: ``REST_GetReservationsForSpace`` to show the state, ``REST_CreateReservation``
-to book now. A key for a panel needs only those two workflows; give it the tablet's
-address as its IP allow-list to tie it to the tablet.
+API key (kept in the tablet's localStorage, never the admin token), reads the space, its
+check-in rules, which of its reservations are checked in, and the server's clock from
+``/api/panel/{space}``, then calls the real APIs: ``REST_GetReservationsForSpace`` to show
+the state, ``REST_CreateReservation`` to book now, ``/api/booking/reservations/{id}/
+check-in|end|extend`` at the door, and ``/api/booking/changes/stream`` to hear of every
+change at once. A panel's key needs the grants get, create, checkin and changes, and
+nothing else; give it the tablet's address as its IP allow-list to tie it to the tablet.
+
+Live updates: a browser's ``EventSource`` cannot send the ``ApiKey`` header, so the
+script reads the SSE stream with ``fetch()`` and a ``ReadableStream`` (which can), and
+refreshes when an event comes. While the stream is down it polls every ``refresh``
+seconds and reconnects with back-off; when nothing answers it shows "Offline" and
+recovers by itself (docs/door-panels.md).
+
+``/panel/{space}/qr.svg`` is a QR code (drawn with segno) of the web view's booking page
+for the space, so a person at the door can book from a phone.
 """
 
 from __future__ import annotations
 
+import io
+from datetime import timedelta
 from typing import Any
+from urllib.parse import quote
 
+import segno
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
@@ -26,11 +41,36 @@ from roomline.services.keys import authenticate
 from roomline.services.reservations import ReservationService
 from roomline.storage import masterdata
 from roomline.storage.hotreads import CoreReads
+from roomline.storage.reservations import checked_in_between
 from roomline.web.blocking import run
 from roomline.web.pages import render_plain
 from roomline.web.params import whole_number
 
 router = APIRouter(include_in_schema=False)
+# The window a panel shows (as its script asks Get for): 12 hours back, 36 ahead.
+PANEL_REACH_BACK = timedelta(hours=12)
+PANEL_REACH_AHEAD = timedelta(hours=36)
+
+
+# Before the page's route: its path parameter would take "…/qr.svg" too.
+@router.get("/panel/{space_id:path}/qr.svg")
+async def panel_qr(request: Request, space_id: str) -> Response:
+    """A QR code of the web view's booking page for ``space_id`` (nothing secret: the
+    page itself asks a person to sign in)."""
+    buffer = io.BytesIO()
+    segno.make(booking_url(request, space_id), error="m").save(
+        buffer, kind="svg", scale=8, border=2, dark="#0d1320", light="#ffffff"
+    )
+    return Response(
+        buffer.getvalue(),
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
+
+
+def booking_url(request: Request, space_id: str) -> str:
+    """The web view's booking page for ``space_id``: its week, with the booking form."""
+    return f"{str(request.base_url).rstrip('/')}/web/spaces/{quote(space_id, safe='')}/week"
 
 
 @router.get("/panel/{space_id:path}", response_class=HTMLResponse)
@@ -55,6 +95,7 @@ async def panel_state(request: Request, space_id: str) -> Response:
             request.headers.get("apikey"),
             request_info(request.scope).client_address,
         )
+        body["booking_url"] = booking_url(request, space_id)
     except RoomlineError as exc:
         return error_response(exc, request.url.path)
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
@@ -70,7 +111,7 @@ def _state(
     element_ids = settings.application_element_ids
     with service.database.read() as conn:
         try:
-            authenticate(CoreReads(conn), api_key, wire.GET, client_address)
+            key = authenticate(CoreReads(conn), api_key, wire.GET, client_address)
         except MissingApiKey:
             # Staff who know the admin token try it first; say what the panel needs instead.
             if is_admin_token(settings.admin_token, api_key):
@@ -80,6 +121,9 @@ def _state(
         if space is None:
             raise UnknownSpace(f"SpaceId {space_id!r} is not a known space.")
         now = service.clock.now(conn)
+        checked_in = checked_in_between(
+            conn, space.id, now - PANEL_REACH_BACK, now + PANEL_REACH_AHEAD
+        )
     zone = service.zone_of(space)
     return {
         "space_id": space.id,
@@ -90,6 +134,20 @@ def _state(
         "cleanup_minutes": space.cleanup_minutes,
         "bookable": space.bookable,
         "start_grace_minutes": int(service.policy.start_grace.total_seconds() // 60),
+        "check_in": {
+            "required": space.check_in_required,
+            "opens_minutes": space.check_in_opens_minutes,
+            "auto_release_minutes": space.auto_release_minutes,
+        },
+        # The active reservations around now that someone checked into, by UltimoId.
+        "checked_in": {
+            f"{number:011d}": format_instant(at, zone) for number, at in checked_in.items()
+        },
+        # What the key may do beyond Get, so the panel offers only what will work.
+        "grants": {
+            grant: key.workflows is None or grant in key.workflows
+            for grant in (wire.CREATE, "checkin", "changes")
+        },
         "application_element_ids": {
             wire.GET: element_ids[wire.GET],
             wire.CREATE: element_ids[wire.CREATE],

@@ -20,8 +20,10 @@ from roomline.domain.errors import RoomlineError
 from roomline.services import people as people_service
 from roomline.services import spaces as space_service
 from roomline.services import timeline
+from roomline.services.door import DoorService
 from roomline.web import layout
 from roomline.web.blocking import run
+from roomline.web.door import door_state
 from roomline.web.pages import (
     NEW_FIELDS,
     actor,
@@ -40,6 +42,7 @@ from roomline.web.series import new_series, repeat_rule, repeat_values, series_s
 from roomline.web.session import flash, require_csrf, require_signed_in
 
 router = APIRouter(dependencies=[Depends(require_signed_in)])
+
 SHIFTS = (-30, -15, 15, 30, 60)  # the quick "shorten" and "extend" buttons, in minutes
 
 
@@ -214,6 +217,7 @@ async def _reservation_page(
     )
     local_day = reservation.start.astimezone(found.zone).date()
     series_id = await run(series_service(request).series_of, reservation.ultimo_id)
+    door = door_state(reservation, found.space, found.now, found.zone)
     minute = "%Y-%m-%dT%H:%M"
     return render(
         request,
@@ -223,6 +227,7 @@ async def _reservation_page(
         reservation=reservation,
         series_id=series_id,
         state=state,
+        door=door,
         shifts=SHIFTS,
         error=error,
         form=form
@@ -283,6 +288,37 @@ async def cancel_reservation(request: Request, ultimo_id: str) -> Response:
     flash(request, f"Reservation {number:011d} cancelled.")
     local_day = found.entry.reservation.start.astimezone(found.zone).date()
     return redirect(with_query("/web/", date=local_day.isoformat()))
+
+
+@router.post(
+    "/web/reservations/{ultimo_id}/check-in",
+    dependencies=[Depends(require_csrf)],
+    include_in_schema=False,
+)
+async def check_in(request: Request, ultimo_id: str) -> Response:
+    """Check in on someone's behalf (the same rules as at the door)."""
+    return await _at_the_door(request, ultimo_id, "check_in", "checked in")
+
+
+@router.post(
+    "/web/reservations/{ultimo_id}/end",
+    dependencies=[Depends(require_csrf)],
+    include_in_schema=False,
+)
+async def end_now(request: Request, ultimo_id: str) -> Response:
+    """End a running reservation now."""
+    return await _at_the_door(request, ultimo_id, "end_early", "ended")
+
+
+async def _at_the_door(request: Request, ultimo_id: str, use_case: str, done: str) -> Response:
+    door: DoorService = request.app.state.door
+    try:
+        number = wire.ultimo_id(ultimo_id)
+        await run(getattr(door, use_case), number, actor(request))
+    except RoomlineError as exc:
+        return await _reservation_page(request, ultimo_id, exc)
+    flash(request, f"Reservation {number:011d} {done}.")
+    return redirect(f"/web/reservations/{number:011d}")
 
 
 def _minutes(text: str) -> timedelta:

@@ -50,6 +50,10 @@ def test_reads_one_reservation_with_times_in_the_space_zone(
         "blocked_start": "2030-01-08T09:45:00+01:00",
         "blocked_end": "2030-01-08T11:10:00+01:00",
         "status": "Processed",
+        "checked_in_at": None,
+        "checked_in_by": None,
+        "released_at": None,
+        "ended_at": None,
     }
     # Leading zeros are optional in the path, as in the Ultimo workflows.
     short = server.client.get(

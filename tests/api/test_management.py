@@ -22,6 +22,9 @@ ROOM = {
     "building": "HQ",
     "floor": "B1",
     "features": ["video"],
+    "check_in_required": False,
+    "check_in_opens_minutes": 15,
+    "auto_release_minutes": 10,
 }
 DEFAULTS = {
     "description": "",
@@ -33,6 +36,9 @@ DEFAULTS = {
     "building": None,
     "floor": None,
     "features": [],
+    "check_in_required": False,
+    "check_in_opens_minutes": 15,
+    "auto_release_minutes": 10,
 }
 
 
@@ -220,11 +226,12 @@ def test_import_and_export_spaces(server: Server) -> None:
     lines = exported.text.splitlines()
     assert (
         lines[0] == "id,description,time_zone,preparation_minutes,cleanup_minutes,capacity,"
-        "bookable,building,floor,features"
+        "bookable,building,floor,features,check_in_required,check_in_opens_minutes,"
+        "auto_release_minutes"
     )
-    assert "IM-1,Changed,,0,0,4,true,,," in lines  # only the columns given change
-    assert "IM-2,,Asia/Tokyo,0,0,,false,,," in lines
-    assert "IM-3,Third,,0,0,,true,,," in lines
+    assert "IM-1,Changed,,0,0,4,true,,,,false,15,10" in lines  # only the columns given change
+    assert "IM-2,,Asia/Tokyo,0,0,,false,,,,false,15,10" in lines
+    assert "IM-3,Third,,0,0,,true,,,,false,15,10" in lines
     tagged = 'id,features,building\nIM-3,"Projector,video",North\n'
     response = server.admin(
         "POST", "/api/manage/spaces/import", content=tagged, headers={"Content-Type": "text/csv"}
@@ -233,7 +240,7 @@ def test_import_and_export_spaces(server: Server) -> None:
     stored = ok(server.admin("GET", "/api/manage/spaces/IM-3"))
     assert (stored["building"], stored["features"]) == ("North", ["projector", "video"])
     exported = server.admin("GET", "/api/manage/spaces", params={"format": "csv"})
-    assert 'IM-3,Third,,0,0,,true,North,,"projector,video"' in exported.text.splitlines()
+    assert 'IM-3,Third,,0,0,,true,North,,"projector,video",false,15,10' in exported.text.splitlines()
 
 
 def test_import_with_a_bad_row_stores_nothing(server: Server) -> None:
@@ -297,13 +304,13 @@ def test_csv_export_neutralises_formulas_and_import_reads_them_back(server: Serv
     ours = [line for line in exported.splitlines() if "CI-" in line]
     # The last three columns are building, floor and features, empty here.
     assert ours == [
-        "'-CI-9,,Etc/GMT-5,0,0,,true,,,",
-        """CI-1,"'=HYPERLINK(""http://example.com/x"",""click"")",,0,0,,true,,,""",
-        "CI-2,'+1 555 0100,,0,0,,true,,,",
-        "CI-3,'-3 floor,,0,0,,true,,,",
-        "CI-4,'@SUM(A1:A2),,0,0,,true,,,",
-        "CI-5,''=already quoted,,0,0,,true,,,",
-        "CI-6," + "'" * 3 + "+twice,,0,0,,true,,,",
+        "'-CI-9,,Etc/GMT-5,0,0,,true,,,,false,15,10",
+        """CI-1,"'=HYPERLINK(""http://example.com/x"",""click"")",,0,0,,true,,,,false,15,10""",
+        "CI-2,'+1 555 0100,,0,0,,true,,,,false,15,10",
+        "CI-3,'-3 floor,,0,0,,true,,,,false,15,10",
+        "CI-4,'@SUM(A1:A2),,0,0,,true,,,,false,15,10",
+        "CI-5,''=already quoted,,0,0,,true,,,,false,15,10",
+        "CI-6," + "'" * 3 + "+twice,,0,0,,true,,,,false,15,10",
         "CI-7,'plain quote,,0,0,,true,,,",
         "CI-8,a=1,,0,0,,true,,,",
     ]

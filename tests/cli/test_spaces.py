@@ -10,6 +10,12 @@ import pytest
 
 from tests.cli.conftest import Cli
 
+# Check-in at the door (issue 18): off, opening 15 minutes before, releasing after 10.
+DOOR_DEFAULTS = {
+    "check_in_required": False,
+    "check_in_opens_minutes": 15,
+    "auto_release_minutes": 10,
+}
 ROOM_1 = {
     "id": "R-1",
     "description": "Board room",
@@ -21,6 +27,7 @@ ROOM_1 = {
     "building": "HQ",
     "floor": "2",
     "features": ["projector", "video"],
+    **DOOR_DEFAULTS,
 }
 ROOM_2 = {
     "id": "R-2",
@@ -33,6 +40,7 @@ ROOM_2 = {
     "building": None,
     "floor": None,
     "features": [],
+    **DOOR_DEFAULTS,
 }
 
 
@@ -66,10 +74,11 @@ def test_add_list_update_remove(cli: Cli) -> None:
     assert cli.json("spaces", "list") == [ROOM_1, ROOM_2]
     assert cli("spaces", "list").stdout.splitlines() == [
         "ID   DESCRIPTION  TIME ZONE         PREP  CLEANUP  CAPACITY  BOOKABLE  BUILDING  FLOOR"
-        "  FEATURES",
+        "  FEATURES         CHECK-IN  OPENS  RELEASE",
         "R-1  Board room   Europe/Amsterdam  15    10       12        yes       HQ        2    "
-        "  projector,video",
-        "R-2               -                 0     0        -         yes       -         -",
+        "  projector,video  no        15     10",
+        "R-2               -                 0     0        -         yes       -         -    "
+        "                   no        15     10",
     ]
 
     updated = cli("spaces", "update", "R-1", "--not-bookable", "--capacity", "none")
@@ -189,9 +198,9 @@ def test_export_formats(cli: Cli) -> None:
     add_two(cli)
     assert cli("spaces", "export").stdout == (
         "id,description,time_zone,preparation_minutes,cleanup_minutes,capacity,bookable,"
-        "building,floor,features\n"
-        'R-1,Board room,Europe/Amsterdam,15,10,12,true,HQ,2,"projector,video"\n'
-        "R-2,,,0,0,,true,,,\n"
+        "building,floor,features,check_in_required,check_in_opens_minutes,auto_release_minutes\n"
+        'R-1,Board room,Europe/Amsterdam,15,10,12,true,HQ,2,"projector,video",false,15,10\n'
+        "R-2,,,0,0,,true,,,,false,15,10\n"
     )
     assert json.loads(cli("spaces", "export", "--format", "json").stdout) == [ROOM_1, ROOM_2]
 

@@ -206,7 +206,8 @@ def test_a_panel_asks_for_its_key_and_refuses_a_wrong_one(
     setup.get_by_role("button", name="Save on this tablet").click()
     expect(page.locator("[data-setup-problem]")).to_have_text(
         "The key was refused: The admin token cannot be used on a panel; use an API key "
-        "with get and create (roomline keys create --name <panel> --workflows get,create)."
+        "with get, create, checkin and changes (roomline keys create --name <panel> "
+        "--workflows get,create,checkin,changes)."
     )
     setup.get_by_label("API key").fill(world.key(workflows=[GET, CREATE]))
     setup.get_by_role("button", name="Save on this tablet").click()

@@ -7,10 +7,12 @@ Each test drives the module's real demo server (clock pinned at 2030-01-07 09:00
 from __future__ import annotations
 
 import html
+import io
 from typing import Any
 
 import httpx
 import pytest
+import segno
 
 from tests.conftest import World
 from tests.support import ADMIN_TOKEN, DEMO_KEY, Server
@@ -366,6 +368,9 @@ def test_spaces_and_people_pages_use_the_management_rules(
             "floor": "2",
             "features": "Projector, video",
             "bookable": "true",
+            "check_in_required": "true",
+            "check_in_opens_minutes": "20",
+            "auto_release_minutes": "",
         },
     )
     assert added.status_code == 303
@@ -381,8 +386,12 @@ def test_spaces_and_people_pages_use_the_management_rules(
         "building": "HQ",
         "floor": "2",
         "features": ["projector", "video"],
+        "check_in_required": True,
+        "check_in_opens_minutes": 20,
+        "auto_release_minutes": 10,  # blank: the default
     }
     edit_page = web.http.get(f"/web/spaces/{space_id}/edit")
+    assert 'name="check_in_required" value="true" checked' in edit_page.text
     assert (
         'name="features" size="30" placeholder="projector, video, whiteboard" value="projector, video"'
         in edit_page.text
@@ -400,6 +409,7 @@ def test_spaces_and_people_pages_use_the_management_rules(
         False,
     )
     assert (stored["building"], stored["features"]) == (None, [])  # blank fields clear
+    assert (stored["check_in_required"], stored["check_in_opens_minutes"]) == (False, 15)
 
     assert web.post("/web/people", {"id": person_id, "name": "Jansen, P."}).status_code == 303
     assert web.post(f"/web/people/{person_id}/edit", {"name": "Jansen, Piet"}).status_code == 303
@@ -452,8 +462,9 @@ def test_panel_api_needs_an_api_key_that_may_get(server: Server, world: World) -
     assert (admin_token.status_code, admin_token.json()) == (
         401,
         {
-            "message": "The admin token cannot be used on a panel; use an API key with get "
-            "and create (roomline keys create --name <panel> --workflows get,create).",
+            "message": "The admin token cannot be used on a panel; use an API key with get, "
+            "create, checkin and changes (roomline keys create --name <panel> --workflows "
+            "get,create,checkin,changes).",
             "code": "AdminTokenNotAKey",
         },
     )
@@ -481,9 +492,27 @@ def test_panel_api_needs_an_api_key_that_may_get(server: Server, world: World) -
             GET: "860ea091-4d76-47d9-a733-c3bb18440dde",
             CREATE: "0167a94a-5dae-4efe-bf13-029a47728b97",
         },
+        "check_in": {"required": False, "opens_minutes": 15, "auto_release_minutes": 10},
+        "checked_in": {},
+        "grants": {CREATE: True, "checkin": False, "changes": False},
+        "booking_url": f"{server.base_url}/web/spaces/{space.id}/week",
     }
     unknown = server.client.get("/api/panel/no-such-room", headers={"ApiKey": panel_key})
     assert unknown.status_code == 400 and unknown.json()["code"] == "UnknownSpace"
+
+
+def test_the_panels_qr_code_opens_the_rooms_booking_page(server: Server, world: World) -> None:
+    space = world.space()
+    answer = server.client.get(f"/panel/{space.id}/qr.svg")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "image/svg+xml"
+    assert answer.text.startswith("<?xml") and "<svg" in answer.text
+    # segno writes the same symbol for the same text: the panel's page URL, nothing else.
+    expected = io.BytesIO()
+    segno.make(f"{server.base_url}/web/spaces/{space.id}/week", error="m").save(
+        expected, kind="svg", scale=8, border=2, dark="#0d1320", light="#ffffff"
+    )
+    assert answer.content == expected.getvalue()
 
 
 def test_panel_page_reveals_nothing_without_a_key(server: Server, world: World) -> None:

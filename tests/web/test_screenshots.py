@@ -152,7 +152,9 @@ def test_screenshots_of_the_timeline_and_the_door_panel(
     gallery: tuple[Server, World], chromium: Any, tmp_path: Path
 ) -> None:
     server, world = gallery
-    key = world.key(workflows=["REST_GetReservationsForSpace", "REST_CreateReservation"])
+    key = world.key(
+        workflows=["REST_GetReservationsForSpace", "REST_CreateReservation", "checkin", "changes"]
+    )
     shots = tmp_path / "shots"
     shots.mkdir()
 
@@ -174,6 +176,11 @@ def test_screenshots_of_the_timeline_and_the_door_panel(
     page.screenshot(path=str(shots / "week.png"))
     wall.close()
 
+    # Check-in required: the 10:45 meeting's window is open, released at 10:55 without it.
+    amstel = world.space(
+        tz="Europe/Amsterdam", description="Meeting room Amstel", check_in_required=True
+    )
+    world.reservation(amstel, _at("10:45"), _at("11:30"), "MB", "Client call")
     tablet = chromium.new_context(
         viewport={"width": 1280, "height": 800}, locale="en-GB", reduced_motion="reduce"
     )
@@ -181,11 +188,18 @@ def test_screenshots_of_the_timeline_and_the_door_panel(
     panel.goto(f"{server.base_url}/panel/A-102?key={key}&applicant=MB")
     expect(panel.locator("[data-state-word]")).to_have_text("Busy")
     expect(panel.locator("[data-next] li")).to_have_count(3)  # today and tomorrow, at most three
+    expect(panel.get_by_role("button", name="End now")).to_be_visible()
+    expect(panel.locator("[data-live]")).to_have_text("● Live")
     panel.screenshot(path=str(shots / "panel-busy.png"))
+    panel.goto(f"{server.base_url}/panel/{amstel.id}")
+    expect(panel.locator("[data-countdown]")).to_contain_text("Released in 14:")
+    expect(panel.locator("[data-live]")).to_have_text("● Live")
+    panel.screenshot(path=str(shots / "panel-check-in.png"))
     panel.goto(f"{server.base_url}/panel/B-014")
     expect(panel.locator("[data-state-word]")).to_have_text("Free")
     expect(panel.get_by_role("button", name="15 min")).to_be_enabled()
     expect(panel.get_by_role("button", name="30 min")).to_be_disabled()
+    expect(panel.locator("[data-live]")).to_have_text("● Live")
     panel.screenshot(path=str(shots / "panel-free.png"))
     tablet.close()
 
@@ -198,6 +212,7 @@ def test_screenshots_of_the_timeline_and_the_door_panel(
     small = phone.new_page()
     small.goto(f"{server.base_url}/panel/A-201?key={key}&applicant=MB")
     expect(small.locator("[data-state-word]")).to_have_text("Busy")
+    expect(small.locator("[data-live]")).to_have_text("● Live")
     small.screenshot(path=str(shots / "panel-phone.png"))
     phone.close()
 
@@ -214,11 +229,25 @@ def test_screenshots_of_the_timeline_and_the_door_panel(
     finder.screenshot(path=str(shots / "find.png"), full_page=True)
     find.close()
 
+    # Last: the server goes away under an open panel.
+    tablet = chromium.new_context(
+        viewport={"width": 1280, "height": 800}, locale="en-GB", reduced_motion="reduce"
+    )
+    panel = tablet.new_page()
+    panel.goto(f"{server.base_url}/panel/A-102?key={key}&applicant=MB")
+    expect(panel.locator("[data-live]")).to_have_text("● Live")
+    server.stop()
+    expect(panel.locator("[data-state-word]")).to_have_text("Offline", timeout=10_000)
+    panel.screenshot(path=str(shots / "panel-offline.png"))
+    tablet.close()
+
     for name in (
         "timeline",
         "timeline-hover",
         "week",
         "panel-busy",
+        "panel-check-in",
+        "panel-offline",
         "panel-free",
         "panel-phone",
         "find",

@@ -1,17 +1,23 @@
-"""``/api/booking/reservations``: one reservation in roomline's own shape."""
+"""``/api/booking/reservations``: one reservation in roomline's own shape, and what
+happens to it at the door (check in, end early, extend)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
 
 from roomline.api.booking.access import Caller, grant
 from roomline.api.booking.shapes import BookedReservation, reservation_json
 from roomline.api.management.common import database_errors
 from roomline.compat.ultimo.wire import ultimo_id as parse_ultimo_id
+from roomline.domain.checkin import MAX_EXTEND_MINUTES
 from roomline.domain.errors import RecordNotFound, UnknownReservation
-from roomline.services.reservation_listing import one_reservation
+from roomline.services.door import DoorService
+from roomline.services.reservation_listing import ListedReservation, one_reservation
 
 router = APIRouter()
 
@@ -34,3 +40,102 @@ def get_reservation(
         except UnknownReservation as exc:  # the path names it: 404, as for any resource
             raise RecordNotFound(exc.message) from exc
     return reservation_json(listed.reservation, listed.applicant_name, listed.time_zone)
+
+
+# At the door (issue 18): grant ``checkin``; the rules are domain/checkin.py.
+
+NOT_OPEN_EXAMPLE = {
+    "message": "Check-in for reservation 00000006712 opens at 2030-01-07T08:45:00+01:00, "
+    "15 minutes before its start.",
+    "code": "CheckInNotOpen",
+    "details": [{"opens_at": "2030-01-07T08:45:00+01:00"}],
+}
+EXTEND_CONFLICT_EXAMPLE = {
+    "message": "Room reservation cannot be requested or processed.\r\nCause: C-25 is not "
+    "available.",
+    "code": "1015",
+    "details": [
+        {
+            "next_ultimo_id": "00000006713",
+            "next_start": "2030-01-07T10:00:00+13:00",
+            "next_start_including_preparation": "2030-01-07T09:45:00+13:00",
+            "free_until": "2030-01-07T09:40:00+13:00",
+        }
+    ],
+}
+
+
+class Extension(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"minutes": 15}]})
+
+    minutes: int = Field(..., ge=1, le=MAX_EXTEND_MINUTES, description="how much later it ends")
+
+
+def _door(request: Request) -> DoorService:
+    service: DoorService = request.app.state.door
+    return service
+
+
+@contextmanager
+def _named_in_path() -> Iterator[None]:
+    """An unknown reservation named by the path is a 404, as for any resource."""
+    try:
+        yield
+    except UnknownReservation as exc:
+        raise RecordNotFound(exc.message) from exc
+
+
+def _answer(listed: ListedReservation) -> dict[str, Any]:
+    return reservation_json(listed.reservation, listed.applicant_name, listed.time_zone)
+
+
+@router.post(
+    "/reservations/{ultimo_id}/check-in",
+    response_model=BookedReservation,
+    responses={400: {"content": {"application/json": {"example": NOT_OPEN_EXAMPLE}}}},
+)
+def check_in(
+    request: Request, ultimo_id: str, caller: Caller = Depends(grant("checkin"))
+) -> dict[str, Any]:
+    """Check in at the door: records who (the key's name) and when.
+
+    Check-in opens the space's `check_in_opens_minutes` before the start and closes when
+    the reservation ends or, where the space requires check-in, `auto_release_minutes`
+    after its start (`CheckInNotOpen`, `CheckInClosed`; `ReservationReleased`,
+    `ReservationCancelled`). A second check-in changes nothing and answers the first's
+    time.
+    """
+    number = parse_ultimo_id(ultimo_id)
+    with database_errors(), _named_in_path():
+        return _answer(_door(request).check_in(number, caller.actor))
+
+
+@router.post("/reservations/{ultimo_id}/end", response_model=BookedReservation)
+def end_early(
+    request: Request, ultimo_id: str, caller: Caller = Depends(grant("checkin"))
+) -> dict[str, Any]:
+    """End a running reservation now: its end becomes now, its cleanup follows, and the
+    rest of the slot is free (`ReservationNotRunning` before it starts, `1166` after it
+    ended)."""
+    number = parse_ultimo_id(ultimo_id)
+    with database_errors(), _named_in_path():
+        return _answer(_door(request).end_early(number, caller.actor))
+
+
+@router.post(
+    "/reservations/{ultimo_id}/extend",
+    response_model=BookedReservation,
+    responses={400: {"content": {"application/json": {"example": EXTEND_CONFLICT_EXAMPLE}}}},
+)
+def extend(
+    request: Request,
+    ultimo_id: str,
+    body: Extension,
+    caller: Caller = Depends(grant("checkin")),
+) -> dict[str, Any]:
+    """Move the end `minutes` later if the room is free for it (with cleanup and the next
+    reservation's preparation); otherwise `1015` with the next reservation's start and
+    how far it could go (`free_until`) in `details`."""
+    number = parse_ultimo_id(ultimo_id)
+    with database_errors(), _named_in_path():
+        return _answer(_door(request).extend(number, body.minutes, caller.actor))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
@@ -29,6 +31,16 @@ class BookedReservation(BaseModel):
         ..., description="end plus the space's cleanup time", examples=["2030-01-07T10:10:00+13:00"]
     )
     status: str = Field(..., description="Processed or Cancelled")
+    checked_in_at: str | None = Field(
+        None, description="when someone checked in at the door; null if nobody has"
+    )
+    checked_in_by: str | None = Field(
+        None, description="the name of the API key that checked in", examples=["panel-c25"]
+    )
+    released_at: str | None = Field(
+        None, description="when it was released because nobody checked in (then Cancelled)"
+    )
+    ended_at: str | None = Field(None, description="when it was ended early (its end then)")
 
 
 def reservation_json(
@@ -48,4 +60,12 @@ def reservation_json(
         "blocked_start": format_iso(blocked.start, zone),
         "blocked_end": format_iso(blocked.end, zone),
         "status": reservation.status.value,
+        "checked_in_at": _moment(reservation.checked_in_at, zone),
+        "checked_in_by": reservation.checked_in_by,
+        "released_at": _moment(reservation.released_at, zone),
+        "ended_at": _moment(reservation.ended_at, zone),
     }
+
+
+def _moment(instant: datetime | None, zone: ZoneInfo) -> str | None:
+    return None if instant is None else format_iso(instant, zone)

@@ -36,6 +36,17 @@ class NewSpace(_Body):
         description="Short tags (lowercase letters, digits, hyphens), e.g. projector, video.",
         examples=[["projector", "video"]],
     )
+    check_in_required: bool = Field(
+        False, description="Whether reservations must be checked into at the door."
+    )
+    check_in_opens_minutes: int = Field(
+        15, description="How long before a reservation's start check-in opens (0-1440)."
+    )
+    auto_release_minutes: int = Field(
+        10,
+        description="With check-in required: release a reservation nobody checked into this "
+        "long after its start (0-1440; 0 never releases).",
+    )
 
 
 class Space(NewSpace):
@@ -55,6 +66,9 @@ class SpaceChange(_Body):
     building: str | None = None
     floor: str | None = None
     features: list[str] | None = None
+    check_in_required: bool | None = None
+    check_in_opens_minutes: int | None = None
+    auto_release_minutes: int | None = None
 
 
 class Person(_Body):
