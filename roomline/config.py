@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     # Run background work (SPEC §9: webhook deliveries, pruning ...) in this process.
     # Several processes may all run it; false keeps a worker or host to requests only.
     background: bool = True
+    # The working hours reports measure occupancy against, in each space's own zone
+    # (docs/reports.md): days then wall-clock ranges, parts joined by ";".
+    working_hours: str = "mon-fri 08:00-18:00"
 
     @field_validator("application_element_ids")
     @classmethod
@@ -168,6 +171,17 @@ class Settings(BaseSettings):
         except InvalidParameter as exc:
             raise ValueError(exc.message) from exc
         return value
+
+    @field_validator("working_hours")
+    @classmethod
+    def _check_working_hours(cls, value: str) -> str:
+        from roomline.domain.errors import InvalidParameter
+        from roomline.domain.utilisation import parse_working_hours
+
+        try:
+            return parse_working_hours(value).text
+        except InvalidParameter as exc:
+            raise ValueError(exc.message) from exc
 
     @model_validator(mode="after")
     def _apply_ultimo_quotas(self) -> Settings:

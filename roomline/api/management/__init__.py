@@ -1,4 +1,4 @@
-"""The management API under ``/api/manage``: spaces, people, API keys, reservations.
+"""The management API under ``/api/manage``: spaces, people, API keys, reservations, reports.
 
 It is opened only by the admin token (``Authorization: Bearer``, checked by
 ``api/admin.AdminGate`` before a body is read);
@@ -12,7 +12,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from roomline.api.admin import require_admin
-from roomline.api.management import keys, people, reservations, spaces
+from roomline.api.management import keys, people, reports, reservations, spaces
 
 PREFIX = "/api/manage"
 TAG = "Management"
@@ -22,6 +22,6 @@ IMPORT_PATHS = frozenset(f"{PREFIX}/{part}/import" for part in ("spaces", "peopl
 
 def build_router() -> APIRouter:
     router = APIRouter(prefix=PREFIX, tags=[TAG], dependencies=[Depends(require_admin)])
-    for part in (spaces, people, keys, reservations):
+    for part in (spaces, people, keys, reservations, reports):
         router.include_router(part.router)
     return router
