@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from roomline.cli import audit, call, db, find, keys, people, reservations, series, server, spaces
+from roomline.cli import (
+    audit,
+    call,
+    db,
+    find,
+    keys,
+    people,
+    report,
+    reservations,
+    series,
+    server,
+    spaces,
+)
 
 app = typer.Typer(
     name="roomline",
@@ -25,6 +37,7 @@ app.add_typer(
 )
 app.add_typer(call.app, name="call", short_help="Call the Ultimo workflows of any server.")
 app.add_typer(audit.app, name="audit")
+app.add_typer(report.app, name="report")
 app.command("find")(find.find)
 
 
