@@ -143,13 +143,14 @@ async def _report(request: Request, first: str, till: str, group: str) -> report
 def occupancy_bars(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> list[Bar]:
     """One bar per row: its occupancy of the working hours, preparation and cleanup after."""
     width = CHART_WIDTH - LABEL_WIDTH - 60
+    named_by = ("space",) if "space" in keys else keys  # a space's id says enough
     bars = []
     for index, row in enumerate(rows):
         booked = min(100.0, row["occupancy_percent"] or 0.0)
         total = min(100.0, row["occupancy_with_preparation_cleanup_percent"] or 0.0)
         bars.append(
             Bar(
-                label=" / ".join(row[key] or "—" for key in keys),
+                label=" / ".join(row[key] or "—" for key in named_by),
                 y=index * BAR_HEIGHT,
                 booked=round(booked / 100 * width, 2),
                 margins=round(max(0.0, total - booked) / 100 * width, 2),
