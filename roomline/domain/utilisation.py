@@ -257,16 +257,13 @@ class Tally:
                 mine[index] += count
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LogFacts:
-    """What a reservation's log says beyond its current state."""
+    """What a reservation's log says beyond its current state (filled in entry by entry)."""
 
     cancelled_at: int | None = None
     released: bool = False
     checked_in: bool = False
-
-
-NO_LOG = LogFacts()
 
 
 # A reservation as the report reads it: (space_id, ultimo_id, start, end, preparation
@@ -284,71 +281,118 @@ def band_of(capacity: int | None) -> str:
     return UNKNOWN_CAPACITY
 
 
+@dataclass(slots=True)
+class Calendar:
+    """One zone's period (epoch seconds), working windows and offsets, and what each
+    reservation shape contributes. Spaces of one zone share a calendar, and meetings
+    repeat their times, so most reservations find their shape already worked out."""
+
+    first: int
+    last: int
+    windows: Windows
+    offsets: ZoneOffsets
+    shapes: dict[tuple[int, int, int, int], Shape] = field(default_factory=dict)
+
+    def shape(self, start: int, end: int, preparation: int, cleanup: int) -> Shape:
+        """What a reservation ``[start, end)`` with its margins (minutes) adds up to."""
+        key = (start, end, preparation, cleanup)
+        found = self.shapes.get(key)
+        if found is None:
+            inside = self.windows.inside
+            margins = 0
+            if preparation or cleanup:
+                margins = inside(start - preparation * 60, start) + inside(end, end + cleanup * 60)
+            local_start = start + self.offsets.at(start)
+            found = self.shapes[key] = (
+                self.first <= start < self.last,
+                (local_start // 86400 + _MONDAY_SHIFT_DAYS) // 7,
+                inside(start, end),
+                margins,
+                _busy_pieces(max(start, self.first), min(end, self.last), self.offsets),
+            )
+        return found
+
+
+# (counted in the period, Monday-based week, seconds booked within working hours,
+# seconds of preparation and cleanup within them, (hour of the week, seconds) pieces).
+Shape = tuple[bool, int, int, int, tuple[tuple[int, int], ...]]
+
+
 def tally_space(
-    rows: Iterable[Row],
-    log: dict[int, LogFacts],
-    period: tuple[int, int],
-    windows: Windows,
-    offsets: ZoneOffsets,
-    capacity: int | None,
+    rows: Iterable[Row], log: dict[int, LogFacts], calendar: Calendar, capacity: int | None
 ) -> Tally:
-    """Add up one space's reservations over ``period`` (its local days, epoch seconds).
+    """Add up one space's reservations over its calendar's period.
 
     ``rows`` may hold reservations outside the period: only what lies inside counts, and
     a reservation is counted (made, cancelled, released) in the period it starts in.
     """
-    first, last = period
-    tally = Tally(spaces=1, working=windows.seconds)
-    band = band_of(capacity)
-    busy, weeks, inside = tally.busy, tally.weeks, windows.inside
+    tally = Tally(spaces=1, working=calendar.windows.seconds)
+    busy, weeks, shapes, shape_of = tally.busy, tally.weeks, calendar.shapes, calendar.shape
+    reservations = cancelled_count = held = length = lead = booked = margins = 0
     for _space, ultimo_id, start, end, preparation, cleanup, cancelled, created in rows:
-        facts = log.get(ultimo_id, NO_LOG)
-        counted = first <= start < last
+        shape = shapes.get((start, end, preparation, cleanup)) or shape_of(
+            start, end, preparation, cleanup
+        )
+        counted, week, inside, around, pieces = shape
         if counted:
-            tally.reservations += 1
-            week = ((start + offsets.at(start)) // 86400 + _MONDAY_SHIFT_DAYS) // 7
+            reservations += 1
             counts = weeks.get(week)
             if counts is None:
                 counts = weeks[week] = [0, 0, 0]
             counts[0] += 1
-            if facts.released:
-                tally.released += 1
-                counts[2] += 1
-            if facts.released or facts.checked_in:
-                tally.tracked += 1
-            if cancelled and not facts.released:
-                tally.cancelled += 1
-                if (
-                    facts.cancelled_at is not None
-                    and start - facts.cancelled_at < LATE_CANCELLATION
-                ):
-                    tally.late_cancelled += 1
-                    counts[1] += 1
+            facts = log.get(ultimo_id)
+            released = False
+            if facts is not None:
+                _count_log(tally, counts, facts, start, bool(cancelled))
+                released = facts.released
+            if cancelled and not released:  # a release is counted as such, not as a cancel
+                cancelled_count += 1
         if cancelled:
             continue
         if counted:
-            tally.held += 1
-            tally.length += end - start
-            tally.lead += max(0, start - created)
-            tally.bands[band] += 1
-        tally.booked += inside(start, end)
-        if preparation or cleanup:
-            tally.margins += inside(start - preparation * 60, start) + inside(
-                end, end + cleanup * 60
-            )
-        _add_busy(busy, max(start, first), min(end, last), offsets)
+            held += 1
+            length += end - start
+            lead += max(0, start - created)
+        booked += inside
+        margins += around
+        for slot, seconds in pieces:
+            busy[slot] += seconds
+    tally.reservations, tally.cancelled, tally.held = reservations, cancelled_count, held
+    tally.length, tally.lead, tally.booked, tally.margins = length, lead, booked, margins
+    tally.bands[band_of(capacity)] = held
     return tally
 
 
-def _add_busy(busy: list[int], start: int, end: int, offsets: ZoneOffsets) -> None:
-    """Add ``[start, end)`` to the hours of the week it falls in, in local time."""
+def _count_log(
+    tally: Tally, counts: list[int], facts: LogFacts, start: int, cancelled: bool
+) -> None:
+    """Count what the log says of a reservation: released, tracked, cancelled late."""
+    if facts.released:
+        tally.released += 1
+        counts[2] += 1
+    if facts.released or facts.checked_in:
+        tally.tracked += 1
+    if (
+        cancelled
+        and not facts.released
+        and facts.cancelled_at is not None
+        and start - facts.cancelled_at < LATE_CANCELLATION
+    ):
+        tally.late_cancelled += 1
+        counts[1] += 1
+
+
+def _busy_pieces(start: int, end: int, offsets: ZoneOffsets) -> tuple[tuple[int, int], ...]:
+    """Split ``[start, end)`` into the hours of the week it falls in, in local time."""
+    pieces = []
     while start < end:
         offset = offsets.at(start)
         local = start + offset
         hour_end = local - local % 3600 + 3600
         piece_end = min(end, hour_end - offset)
-        busy[(local // 3600 + _MONDAY_SHIFT_HOURS) % HOURS_OF_WEEK] += piece_end - start
+        pieces.append(((local // 3600 + _MONDAY_SHIFT_HOURS) % HOURS_OF_WEEK, piece_end - start))
         start = piece_end
+    return tuple(pieces)
 
 
 def week_start(week: int) -> date:

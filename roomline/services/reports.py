@@ -10,23 +10,19 @@ from __future__ import annotations
 
 import csv
 import io
-import itertools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 from roomline.domain.errors import InvalidParameter
-from roomline.domain.reservations import Space
 from roomline.domain.times import zone_named
 from roomline.domain.utilisation import (
     DAY_NAMES,
     FIGURE_NAMES,
-    NO_LOG,
+    Calendar,
     LogFacts,
     Tally,
-    Windows,
     WorkingHours,
-    ZoneOffsets,
     figures,
     local_midnight,
     parse_working_hours,
@@ -97,14 +93,6 @@ def _day(name: str, text: str | None) -> date:
         raise InvalidParameter(f"{name} {text[:40]!r} is not a date yyyy-mm-dd.") from exc
 
 
-@dataclass(frozen=True, slots=True)
-class _ZonePeriod:
-    start: int
-    end: int
-    windows: Windows
-    offsets: ZoneOffsets
-
-
 def utilisation_report(
     database: Database,
     working_hours: str,
@@ -132,22 +120,24 @@ def utilisation(
     """Compute the utilisation report of local days ``[first, till)``, grouped by ``group``."""
     with database.read() as conn:
         spaces = {space.id: space for space in masterdata.list_spaces(conn)}
-        periods = _zone_periods(spaces.values(), default_zone, hours, first, till)
-        if not periods:
+        calendars = _calendars(spaces.values(), default_zone, hours, first, till)
+        if not calendars:
             return Report(first, till, group, hours.text, [], Tally())
-        lowest = min(period.start for period in periods.values())
-        highest = max(period.end for period in periods.values())
-        start, end = _instant(lowest), _instant(highest)
+        start = _instant(min(calendar.first for calendar in calendars.values()))
+        end = _instant(max(calendar.last for calendar in calendars.values()))
         log = _log_facts(store.log_rows(conn, start, end))
-        tallies: dict[str, Tally] = {}
-        for space_id, rows in itertools.groupby(
-            store.reservation_rows(conn, start, end), key=lambda row: row[0]
-        ):
-            space = spaces[space_id]
-            tallies[space_id] = _tally(space, rows, log, periods, default_zone)
-    for space in spaces.values():
-        if space.id not in tallies:
-            tallies[space.id] = _tally(space, [], log, periods, default_zone)
+        by_space: dict[str, list[Any]] = {space_id: [] for space_id in spaces}
+        for row in store.reservation_rows(conn, start, end):
+            by_space[row[0]].append(row)
+    tallies = {
+        space_id: tally_space(
+            rows,
+            log,
+            calendars[spaces[space_id].time_zone or default_zone],
+            spaces[space_id].capacity,
+        )
+        for space_id, rows in by_space.items()
+    }
     grouped: dict[tuple[str, ...], Tally] = {}
     keys: dict[tuple[str, ...], dict[str, str | None]] = {}
     for space_id, tally in tallies.items():
@@ -166,47 +156,35 @@ def utilisation(
     return Report(first, till, group, hours.text, rows, total)
 
 
-def _zone_periods(
+def _calendars(
     spaces: Any, default_zone: str, hours: WorkingHours, first: date, till: date
-) -> dict[str, _ZonePeriod]:
-    periods = {}
+) -> dict[str, Calendar]:
+    """One calendar per zone the spaces are in: local days ``[first, till)``."""
+    calendars = {}
     for name in {space.time_zone or default_zone for space in spaces}:
         zone = zone_named(name)
         start, end = local_midnight(first, zone), local_midnight(till, zone)
-        periods[name] = _ZonePeriod(
-            start, end, working_windows(hours, first, till, zone), zone_offsets(zone, start, end)
-        )
-    return periods
+        windows = working_windows(hours, first, till, zone)
+        calendars[name] = Calendar(start, end, windows, zone_offsets(zone, start, end))
+    return calendars
 
 
 def _instant(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
-def _tally(
-    space: Space,
-    rows: Any,
-    log: dict[int, LogFacts],
-    periods: dict[str, _ZonePeriod],
-    default_zone: str,
-) -> Tally:
-    period = periods[space.time_zone or default_zone]
-    return tally_space(
-        rows, log, (period.start, period.end), period.windows, period.offsets, space.capacity
-    )
-
-
 def _log_facts(rows: list[Any]) -> dict[int, LogFacts]:
     facts: dict[int, LogFacts] = {}
     for ultimo_id, action, at in rows:
-        known = facts.get(ultimo_id, NO_LOG)
+        known = facts.get(ultimo_id)
+        if known is None:
+            known = facts[ultimo_id] = LogFacts()
         if action == "cancel":
-            known = LogFacts(at, known.released, known.checked_in)
+            known.cancelled_at = at  # the latest cancel, should there be several
         elif action == "release":
-            known = LogFacts(known.cancelled_at, True, known.checked_in)
+            known.released = True
         else:
-            known = LogFacts(known.cancelled_at, known.released, True)
-        facts[ultimo_id] = known
+            known.checked_in = True
     return facts
 
 
