@@ -22,7 +22,8 @@ def _epoch(conn: Connection, column: Any) -> ColumnElement[int]:
     if conn.dialect.name == "sqlite":
         # Stored as 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC; '%s' reads it as UTC seconds.
         return cast(func.strftime("%s", column), BigInteger)
-    return cast(func.extract("epoch", column), BigInteger)
+    # floor, not a cast's rounding: whole seconds the way SQLite's '%s' has them.
+    return cast(func.floor(func.extract("epoch", column)), BigInteger)
 
 
 def reservation_rows(conn: Connection, start: datetime, end: datetime) -> list[tuple[Any, ...]]:
@@ -63,7 +64,7 @@ def _driver_rows(conn: Connection, query: Any) -> list[tuple[Any, ...]]:
     # holds near a million rows, where building SQLAlchemy rows costs a second.
     result = conn.execute(query)
     try:
-        rows: list[tuple[Any, ...]] = result.cursor.fetchall()
+        rows = list(result.cursor.fetchall())
     finally:
         result.close()
     return rows
