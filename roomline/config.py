@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     # Where people reach this server (https://rooms.example.com), for absolute calendar
     # feed URLs the CLI prints; the API and web view fall back to the request's address.
     public_url: str | None = None
+    # The working hours reports measure occupancy against, in each space's own zone
+    # (docs/reports.md): days then wall-clock ranges, parts joined by ";".
+    working_hours: str = "mon-fri 08:00-18:00"
 
     @field_validator("application_element_ids")
     @classmethod
@@ -185,6 +188,17 @@ class Settings(BaseSettings):
         except InvalidParameter as exc:
             raise ValueError(exc.message) from exc
         return value
+
+    @field_validator("working_hours")
+    @classmethod
+    def _check_working_hours(cls, value: str) -> str:
+        from roomline.domain.errors import InvalidParameter
+        from roomline.domain.utilisation import parse_working_hours
+
+        try:
+            return parse_working_hours(value).text
+        except InvalidParameter as exc:
+            raise ValueError(exc.message) from exc
 
     @model_validator(mode="after")
     def _apply_ultimo_quotas(self) -> Settings:

@@ -13,6 +13,7 @@ from roomline.cli import (
     find,
     keys,
     people,
+    report,
     reservations,
     series,
     server,
@@ -42,6 +43,7 @@ app.add_typer(call.app, name="call", short_help="Call the Ultimo workflows of an
 app.add_typer(audit.app, name="audit")
 app.add_typer(changes.app, name="changes", short_help="The log of changes: list or follow it.")
 app.add_typer(webhooks.app, name="webhooks")
+app.add_typer(report.app, name="report")
 app.command("find")(find.find)
 
 

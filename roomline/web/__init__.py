@@ -13,7 +13,18 @@ from starlette.staticfiles import StaticFiles
 from roomline.config import Settings
 from roomline.services.web_sessions import WebSessionStore
 from roomline.storage.database import Database
-from roomline.web import auth, feeds, find, keys, manage, panel, series, timeline, webhooks
+from roomline.web import (
+    auth,
+    feeds,
+    find,
+    keys,
+    manage,
+    panel,
+    reports,
+    series,
+    timeline,
+    webhooks,
+)
 from roomline.web.pages import HERE, render
 from roomline.web.session import (
     SESSION_MAX_AGE,
@@ -32,7 +43,7 @@ def install_web(app: FastAPI, settings: Settings, database: Database) -> None:
         database, settings.admin_token, SESSION_MAX_AGE
     )
     app.mount(STATIC_PATH, StaticFiles(directory=str(HERE / "static")), name="web-static")
-    for part in (auth, timeline, series, find, manage, keys, webhooks, feeds, panel):
+    for part in (auth, timeline, series, find, manage, keys, webhooks, feeds, reports, panel):
         app.include_router(part.router)
     app.add_exception_handler(SignInRequired, _to_sign_in)
     app.add_exception_handler(CsrfRejected, _csrf_rejected)

@@ -1,5 +1,5 @@
 """The management API under ``/api/manage``: spaces, people, API keys, calendar feeds,
-reservations, webhooks.
+reservations, webhooks, reports.
 
 It is opened only by the admin token (``Authorization: Bearer``, checked by
 ``api/admin.AdminGate`` before a body is read);
@@ -13,7 +13,15 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from roomline.api.admin import require_admin
-from roomline.api.management import feeds, keys, people, reservations, spaces, webhooks
+from roomline.api.management import (
+    feeds,
+    keys,
+    people,
+    reports,
+    reservations,
+    spaces,
+    webhooks,
+)
 
 PREFIX = "/api/manage"
 TAG = "Management"
@@ -23,6 +31,6 @@ IMPORT_PATHS = frozenset(f"{PREFIX}/{part}/import" for part in ("spaces", "peopl
 
 def build_router() -> APIRouter:
     router = APIRouter(prefix=PREFIX, tags=[TAG], dependencies=[Depends(require_admin)])
-    for part in (spaces, people, keys, feeds, reservations, webhooks):
+    for part in (spaces, people, keys, feeds, reservations, webhooks, reports):
         router.include_router(part.router)
     return router
