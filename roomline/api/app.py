@@ -105,9 +105,7 @@ def create_app(settings: Settings | None = None) -> RoomlineApp:
     webhooks = WebhookDelivery(database, clock, changes, change_watch, targets)
     door = DoorService(service, settings.default_time_zone)
     background = BackgroundWork(
-        background_jobs(changes, webhooks, door, demo=settings.demo)
-        if settings.background
-        else []
+        background_jobs(changes, webhooks, door, demo=settings.demo) if settings.background else []
     )
 
     @asynccontextmanager

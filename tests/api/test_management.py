@@ -240,7 +240,9 @@ def test_import_and_export_spaces(server: Server) -> None:
     stored = ok(server.admin("GET", "/api/manage/spaces/IM-3"))
     assert (stored["building"], stored["features"]) == ("North", ["projector", "video"])
     exported = server.admin("GET", "/api/manage/spaces", params={"format": "csv"})
-    assert 'IM-3,Third,,0,0,,true,North,,"projector,video",false,15,10' in exported.text.splitlines()
+    assert (
+        'IM-3,Third,,0,0,,true,North,,"projector,video",false,15,10' in exported.text.splitlines()
+    )
 
 
 def test_import_with_a_bad_row_stores_nothing(server: Server) -> None:

@@ -225,6 +225,8 @@ class WebhookDelivery(BaseModel):
     created_at: str
     payload: dict[str, Any] = Field(..., description="The body sent: type, timestamp, data.")
     attempts: list[WebhookAttempt]
+
+
 class NewFeed(_Body):
     """Exactly one of space_id and applicant_id."""
 

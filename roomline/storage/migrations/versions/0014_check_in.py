@@ -33,9 +33,7 @@ def upgrade() -> None:
     # would drop the reservations' no-overlap triggers).
     op.add_column(
         "spaces",
-        sa.Column(
-            "check_in_required", sa.Boolean, nullable=False, server_default=sa.text("false")
-        ),
+        sa.Column("check_in_required", sa.Boolean, nullable=False, server_default=sa.text("false")),
     )
     op.add_column(
         "spaces",
