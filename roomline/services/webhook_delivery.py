@@ -106,19 +106,32 @@ class Sender:
     async def send(
         self, client: httpx.AsyncClient, url: str, secret: str, message_id: str, body: str
     ) -> Outcome:
+        """Resolve, check, sign and POST; the whole attempt ends after SEND_TIMEOUT (a
+        receiver trickling its answer cannot hold it past the lease)."""
         started = time.monotonic()
+        try:
+            async with asyncio.timeout(SEND_TIMEOUT):
+                return await self._send(client, url, secret, message_id, body, started)
+        except TimeoutError:
+            return _failed(started, f"no answer within {SEND_TIMEOUT:g} s")
 
-        def failed(error: str) -> Outcome:
-            return Outcome(None, error, _ms_since(started), "", None)
-
+    async def _send(
+        self,
+        client: httpx.AsyncClient,
+        url: str,
+        secret: str,
+        message_id: str,
+        body: str,
+        started: float,
+    ) -> Outcome:
         try:
             host, port = check_url(url)
             # Again at every attempt: what a name resolves to can change after ``add``.
             self.targets.check(url, await resolve(host, port))
         except (InvalidWebhookUrl, WebhookTargetNotAllowed) as exc:
-            return failed(f"refused, not sent: {exc.message}")
+            return _failed(started, f"refused, not sent: {exc.message}")
         except OSError as exc:
-            return failed(f"cannot resolve the host: {exc}")
+            return _failed(started, f"cannot resolve the host: {exc}")
         timestamp = datetime.now(UTC)
         headers = {
             "content-type": "application/json",
@@ -135,9 +148,15 @@ class Sender:
                 )
                 return Outcome(answer.status_code, None, _ms_since(started), excerpt, retry_after)
         except httpx.TimeoutException:
-            return failed(f"no answer within {SEND_TIMEOUT:g} s")
+            return _failed(started, f"no answer within {SEND_TIMEOUT:g} s")
         except httpx.HTTPError as exc:
-            return failed(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+            return _failed(
+                started, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            )
+
+
+def _failed(started: float, error: str) -> Outcome:
+    return Outcome(None, error, _ms_since(started), "", None)
 
 
 async def resolve(host: str, port: int) -> list[str]:

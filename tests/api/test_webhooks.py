@@ -361,3 +361,16 @@ def _plus(iso: str, seconds: int) -> str:
     from roomline.domain.times import format_iso, zone_named
 
     return format_iso(datetime.fromisoformat(iso) + timedelta(seconds=seconds), zone_named("UTC"))
+
+
+def test_an_attempt_ends_after_15_seconds(server: Server, world: World) -> None:
+    space = world.space()
+    with running_receiver(Answer(200, hold_seconds=17)) as receiver:
+        added = subscribe(server, receiver.url, ["reservation.created"], [space.id])
+        create(server, space.id, next(_days))
+        receiver.wait_started(1)
+        [delivery] = settled(server, added["id"], 1)
+        attempt = delivery["attempts"][0]
+        assert attempt["error"] == "no answer within 15 s"
+        assert 15_000 <= attempt["duration_ms"] < 16_000
+        assert delivery["status"] == "pending"  # retried on the schedule
