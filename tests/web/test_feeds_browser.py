@@ -46,7 +46,8 @@ def test_subscribe_from_the_week_view_then_revoke(server: Server, world: World, 
     # Reloading shows the list, never the URL again.
     page.goto(f"{server.base_url}/web/spaces/{space.id}/subscribe")
     expect(page.locator("[data-feed-url]")).to_have_count(0)
-    page.locator("tr[data-feed]").get_by_role("button", name="Revoke").click()
+    row.locator("summary", has_text="Revoke…").click()  # asks first
+    row.get_by_role("button", name="Yes, revoke feed").click()
     expect(page.locator(".flash")).to_contain_text("revoked")
     expect(page.locator("tr[data-feed]")).to_contain_text("revoked")
     assert httpx.get(url, timeout=30).status_code == 404
