@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import select
 import subprocess
 import sys
 import threading
@@ -332,16 +333,20 @@ def test_the_cli_lists_and_follows(server: Server, world: World, tmp_path: Path)
     assert bad.returncode == 1
     assert bad.stderr.startswith("error: --after 'x' is not a cursor")
 
+    # From a cursor, so a slow start of the command cannot miss the change.
+    before = latest(server)
     with subprocess.Popen(
-        [sys.executable, "-m", "roomline", "changes", "follow", "--space", space, *url],
+        [sys.executable, "-m", "roomline", "changes", "follow", "--after", before, "--space", space]
+        + list(url),
         stdout=subprocess.PIPE,
         text=True,
         cwd=tmp_path,
     ) as follower:
         try:
-            time.sleep(2)  # it starts after the newest change
             later = create(server, space, "2030-02-17 10:00:00", "2030-02-17 11:00:00", person)
-            line = follower.stdout.readline() if follower.stdout else ""
+            assert follower.stdout is not None
+            ready, _, _ = select.select([follower.stdout], [], [], 60)
+            line = follower.stdout.readline() if ready else ""
         finally:
             follower.terminate()
     event = json.loads(line)
