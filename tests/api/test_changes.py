@@ -335,9 +335,9 @@ def test_the_cli_lists_and_follows(server: Server, world: World, tmp_path: Path)
 
     # From a cursor, so a slow start of the command cannot miss the change.
     before = latest(server)
+    command = [sys.executable, "-m", "roomline", "changes", "follow", "--after", before]
     with subprocess.Popen(
-        [sys.executable, "-m", "roomline", "changes", "follow", "--after", before, "--space", space]
-        + list(url),
+        [*command, "--space", space, *url],
         stdout=subprocess.PIPE,
         text=True,
         cwd=tmp_path,
