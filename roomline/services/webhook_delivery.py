@@ -55,7 +55,8 @@ LEASE = timedelta(seconds=60)
 SEND_TIMEOUT = 15.0
 EXCERPT_BYTES = 1024
 FAN_OUT_PAGE = 500
-DELIVERY_BATCH = 20
+DELIVERY_BATCH = 100
+CONNECTIONS = 8
 # Fallback polling, for what no wake-up announces: retries coming due, other hosts' work.
 DELIVER_EVERY = 1.0
 FAN_OUT_EVERY = 1.0
@@ -101,7 +102,15 @@ class Sender:
     def client() -> httpx.AsyncClient:
         # No redirects (a 3xx could point anywhere, past the target check) and no proxy
         # from the environment (the check must see where the request really goes).
-        return httpx.AsyncClient(timeout=SEND_TIMEOUT, follow_redirects=False, trust_env=False)
+        # A few connections: httpcore's pool does work for every connection it holds on
+        # every request, and a hundred connections to one receiver cost more than they
+        # bring (bench/changes.py).
+        return httpx.AsyncClient(
+            timeout=SEND_TIMEOUT,
+            follow_redirects=False,
+            trust_env=False,
+            limits=httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS),
+        )
 
     async def send(
         self, client: httpx.AsyncClient, url: str, secret: str, message_id: str, body: str
@@ -216,29 +225,53 @@ class WebhookDelivery:
 
     def fan_out(self) -> tuple[int, int | None, bool]:
         """Turn the next page of the log into deliveries; return how many were added, the
-        cursor reached (None while nobody subscribes), and whether it moved."""
+        cursor reached (None while nobody subscribes), and whether it moved.
+
+        The page is read and shaped in a read transaction; the write transaction only
+        checks that the cursor is still where it was and inserts the rows, so SQLite's one
+        write lock is held for milliseconds, not for the shaping of hundreds of events."""
+        with self.database.read() as conn:
+            now = self.clock.now(conn)
+            cursor = job_store.cursor(conn, FAN_OUT_JOB)
+            subscriptions = store.subscriptions(conn, active_only=True)
+            changes = (
+                self.changes.read_after(conn, cursor, FAN_OUT_PAGE)
+                if cursor is not None and subscriptions
+                else []
+            )
+        if cursor is None or not subscriptions:
+            return self._skip_to_latest()
+        if not changes:
+            return 0, cursor, False
+        rows = [
+            self._delivery_row(subscription.id, change, now)
+            for change in changes
+            for subscription in subscriptions
+            if matches(subscription, change)
+        ]
+        with self.database.write() as conn:
+            if job_store.claim(conn, FAN_OUT_JOB, now) != cursor:
+                return 0, cursor, True  # another worker fanned this page out: read again
+            # A subscription removed or disabled meanwhile gets nothing; one added meanwhile
+            # starts after the log's end at that moment, so after this page.
+            active = {s.id for s in store.subscriptions(conn, active_only=True)}
+            rows = [row for row in rows if row["subscription_id"] in active]
+            store.add_deliveries(conn, rows)
+            job_store.set_cursor(conn, FAN_OUT_JOB, changes[-1].cursor, now)
+        return len(rows), changes[-1].cursor, True
+
+    def _skip_to_latest(self) -> tuple[int, int | None, bool]:
+        """Nothing to tell anyone: a subscription hears only of later changes."""
         with self.database.write() as conn:
             now = self.clock.now(conn)
             cursor = job_store.claim(conn, FAN_OUT_JOB, now)
-            subscriptions = store.subscriptions(conn, active_only=True)
-            if cursor is None or not subscriptions:
-                # Nothing to tell anyone: a subscription hears only of later changes.
-                latest = log_store.latest_cursor(conn)
-                if latest != cursor:
-                    job_store.set_cursor(conn, FAN_OUT_JOB, latest, now)
-                return 0, None, False
-            changes = self.changes.read_after(conn, cursor, FAN_OUT_PAGE)
-            if not changes:
-                return 0, cursor, False
-            rows = [
-                self._delivery_row(subscription.id, change, now)
-                for change in changes
-                for subscription in subscriptions
-                if matches(subscription, change)
-            ]
-            store.add_deliveries(conn, rows)
-            job_store.set_cursor(conn, FAN_OUT_JOB, changes[-1].cursor, now)
-            return len(rows), changes[-1].cursor, True
+            latest = log_store.latest_cursor(conn)
+            subscribed = bool(store.subscriptions(conn, active_only=True))
+            if cursor is None or (not subscribed and latest != cursor):
+                job_store.set_cursor(conn, FAN_OUT_JOB, latest, now)
+                cursor = latest
+            # One added meanwhile: fan out from here.
+            return (0, cursor, True) if subscribed else (0, None, False)
 
     @staticmethod
     def _delivery_row(subscription_id: int, change: Change, now: datetime) -> dict[str, Any]:
@@ -279,12 +312,29 @@ class WebhookDelivery:
             return store.lease_due(conn, now, now + LEASE, DELIVERY_BATCH)
 
     async def deliver(self) -> bool:
-        """Send the deliveries that are due (a batch at a time); True if there were any."""
+        """Send the deliveries that are due, a batch at a time, until none is; True if
+        there were any. One client for the whole burst keeps connections to receivers
+        open; each batch costs two short write transactions (lease, record), however many
+        deliveries it holds, so deliveries hardly compete with reservation writes."""
         leased = await asyncio.to_thread(self.lease_due)
         if not leased:
             return False
         async with self.sender.client() as client:
-            await asyncio.gather(*(self._attempt(client, row) for row in leased))
+            while leased:
+                outcomes = await asyncio.gather(
+                    *(
+                        self.sender.send(client, row.url, row.secret, row.message_id, row.payload)
+                        for row in leased
+                    )
+                )
+                await asyncio.to_thread(
+                    self.record_all,
+                    [
+                        (row.id, outcome, row.event_type != PING)
+                        for row, outcome in zip(leased, outcomes, strict=True)
+                    ],
+                )
+                leased = await asyncio.to_thread(self.lease_due)
         return True
 
     async def _attempt(self, client: httpx.AsyncClient, row: Any) -> int | None:
@@ -292,54 +342,68 @@ class WebhookDelivery:
         return await asyncio.to_thread(self.record, row.id, outcome, retry=row.event_type != PING)
 
     def record(self, delivery_id: int, outcome: Outcome, *, retry: bool) -> int | None:
-        """Keep the attempt and decide what comes next; return the attempt's id (None if
-        the delivery was removed meanwhile)."""
+        """Keep one attempt and decide what comes next (``record_all``)."""
+        return self.record_all([(delivery_id, outcome, retry)])[0]
+
+    def record_all(self, attempts: list[tuple[int, Outcome, bool]]) -> list[int | None]:
+        """Keep attempts (delivery id, outcome, whether to retry) and decide what comes
+        next for each, in one transaction; return the attempts' ids (None for a delivery
+        removed meanwhile)."""
         with self.database.write() as conn:
             now = self.clock.now(conn)
-            current = store.delivery(conn, delivery_id, lock=True)
-            if current is None:
-                return None
-            attempt_id = store.add_attempt(
+            return [
+                self._record(conn, now, delivery_id, outcome, retry)
+                for delivery_id, outcome, retry in attempts
+            ]
+
+    @staticmethod
+    def _record(
+        conn: Any, now: datetime, delivery_id: int, outcome: Outcome, retry: bool
+    ) -> int | None:
+        current = store.delivery(conn, delivery_id, lock=True)
+        if current is None:
+            return None
+        attempt_id = store.add_attempt(
+            conn,
+            delivery_id=delivery_id,
+            at=now,
+            status_code=outcome.status_code,
+            error=outcome.error,
+            duration_ms=outcome.duration_ms,
+            response_excerpt=outcome.excerpt,
+        )
+        count = current.attempt_count + 1
+        if current.status != store.PENDING:
+            store.settle(conn, delivery_id, attempt_count=count)
+        elif outcome.succeeded:
+            store.settle(
                 conn,
-                delivery_id=delivery_id,
-                at=now,
-                status_code=outcome.status_code,
-                error=outcome.error,
-                duration_ms=outcome.duration_ms,
-                response_excerpt=outcome.excerpt,
+                delivery_id,
+                status=store.SUCCEEDED,
+                attempt_count=count,
+                next_attempt_at=None,
             )
-            count = current.attempt_count + 1
-            if current.status != store.PENDING:
-                store.settle(conn, delivery_id, attempt_count=count)
-            elif outcome.succeeded:
-                store.settle(
-                    conn,
-                    delivery_id,
-                    status=store.SUCCEEDED,
-                    attempt_count=count,
-                    next_attempt_at=None,
-                )
-            elif outcome.status_code == 410:
-                store.settle(
-                    conn,
-                    delivery_id,
-                    status=store.DISABLED,
-                    attempt_count=count,
-                    next_attempt_at=None,
-                )
-                store.disable_subscription(
-                    conn, current.subscription_id, "The receiver answered 410 Gone.", now
-                )
-            else:
-                delay = next_attempt_delay(count, outcome.retry_after) if retry else None
-                store.settle(
-                    conn,
-                    delivery_id,
-                    status=store.FAILED if delay is None else store.PENDING,
-                    attempt_count=count,
-                    next_attempt_at=None if delay is None else now + delay,
-                )
-            return attempt_id
+        elif outcome.status_code == 410:
+            store.settle(
+                conn,
+                delivery_id,
+                status=store.DISABLED,
+                attempt_count=count,
+                next_attempt_at=None,
+            )
+            store.disable_subscription(
+                conn, current.subscription_id, "The receiver answered 410 Gone.", now
+            )
+        else:
+            delay = next_attempt_delay(count, outcome.retry_after) if retry else None
+            store.settle(
+                conn,
+                delivery_id,
+                status=store.FAILED if delay is None else store.PENDING,
+                attempt_count=count,
+                next_attempt_at=None if delay is None else now + delay,
+            )
+        return attempt_id
 
     # -- ping -----------------------------------------------------------------------
 
