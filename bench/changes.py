@@ -13,8 +13,10 @@ Create with wrk (bench/load.lua) twice on the same server:
 It prints both throughputs and their ratio (target: with listeners within 10% of
 without), and how long each change took to reach the receiver and the stream client:
 from the change's time (``at``, taken by the server as the write began) to the moment
-the event arrived here, p50 and p99 (targets 200 ms and 1 s). Every change must arrive:
-the run fails (exit 1) if one is missing or the harness breaks, never because of speed.
+the event arrived here, p50 and p99 (targets 200 ms and 1 s), at wrk's full load and
+then at a steady ``--rate`` of creates a second (a busy building, not a flood). Every
+change must arrive: the run fails (exit 1) if one is missing or the harness breaks,
+never because of speed.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +39,7 @@ import httpx
 from bench import processes
 from bench.processes import Load, free_port
 from bench.run import DEFAULT_PG_ADMIN_URL, _fresh_database
-from bench.seed import seed
+from bench.seed import person_id, seed, space_id
 from roomline.storage.database import Database
 
 ADMIN_TOKEN = "bench-admin-token"
@@ -155,6 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--listen", default="webhook,stream", help="who listens in the second run [webhook,stream]"
     )
+    parser.add_argument(
+        "--rate", type=int, default=100, help="creates per second of the steady run [100]"
+    )
     options = parser.parse_args(argv)
     wrk = processes.ensure_wrk()
     load = Load(1, options.connections, options.duration)
@@ -207,39 +212,83 @@ def _measure(
     time.sleep(1)  # the stream is open before the first change
     listened = processes.run_wrk(wrk, base_url, "create", load, environment, 2)
     listened_rate = listened["ok"] / (listened["duration_us"] / 1e6)
-    made = _created_ids(base_url, key, start_cursor)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and any(
-        len(arrivals.latency_ms) < len(made)
-        for name, arrivals in (("webhook", webhook), ("stream", stream))
-        if name in listeners
-    ):
-        time.sleep(0.2)
-    stop.set()
     ratio = listened_rate / alone_rate if alone_rate else 0.0
     print(
         f"bench.changes: {options.backend}: Create with {' and '.join(sorted(listeners))} "
         f"listening: {listened_rate:,.0f} created/s, {ratio:.2f}x alone "
         f"({'within' if ratio >= THROUGHPUT_TARGET else 'OVER'} the 10% target)"
     )
-    complete = True
-    for name, arrivals in (("webhook", webhook), ("stream", stream)):
-        if name not in listeners:
-            continue
+    arrivals = {"webhook": webhook, "stream": stream}
+    listening = {name: arrivals[name] for name in sorted(listeners)}
+    complete = _report(base_url, key, start_cursor, listening, f"{options.backend} at full load")
+
+    # A steady load, as a busy building makes: how fast is each change told?
+    start_cursor = _latest_cursor(base_url, key)
+    for got in listening.values():
+        got.latency_ms.clear()
+    sent = asyncio.run(_steady_creates(base_url, key, layout, options.rate, options.duration))
+    complete &= (
+        _report(base_url, key, start_cursor, listening, f"{options.backend} at {options.rate}/s")
+        and sent > 0
+    )
+    stop.set()
+    return 0 if complete else 1
+
+
+def _report(base_url: str, key: str, after: str, listening: dict[str, Arrivals], load: str) -> bool:
+    """Wait for every change after ``after`` to arrive; print each listener's latencies."""
+    made = _created_ids(base_url, key, after)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and any(
+        len(got.latency_ms) < len(made) for got in listening.values()
+    ):
+        time.sleep(0.2)
+    complete = bool(made)
+    for name, arrivals in listening.items():
         got = [arrivals.latency_ms[i] for i in made if i in arrivals.latency_ms]
-        missing = len(made) - len(got)
-        complete &= missing == 0
+        complete &= len(got) == len(made)
         if not got:
-            print(f"bench.changes: {name}: nothing arrived of {len(made)} changes")
+            print(f"bench.changes: {load}: {name}: nothing arrived of {len(made)} changes")
             continue
         p50, p99 = statistics.median(got), _percentile(got, 0.99)
         verdict = "within" if p50 <= P50_TARGET_MS and p99 <= P99_TARGET_MS else "OVER"
         print(
-            f"bench.changes: {options.backend}: {name}: {len(got):,} of {len(made):,} changes "
+            f"bench.changes: {load}: {name}: {len(got):,} of {len(made):,} changes "
             f"arrived, latency p50 {p50:.0f} ms, p99 {p99:.0f} ms, max {max(got):.0f} ms "
             f"({verdict} the {P50_TARGET_MS} ms / {P99_TARGET_MS} ms targets)"
         )
-    return 0 if complete and made else 1
+    return complete
+
+
+async def _steady_creates(base_url: str, key: str, layout: Any, rate: int, seconds: int) -> int:
+    """Book ``rate`` reservations a second for ``seconds``, each in a free slot (after
+    what wrk booked: two months later); return how many were created."""
+    first = layout.free_from + timedelta(days=60)
+    created = 0
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+
+        async def create(number: int) -> None:
+            nonlocal created
+            start = first + timedelta(hours=number // layout.spaces)
+            answer = await client.post(
+                "/api/V1/Action/REST_CreateReservation",
+                headers={"ApiKey": key},
+                json={
+                    "SpaceId": space_id(number % layout.spaces),
+                    "ApplicantId": person_id(0),
+                    "StartTime": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "EndTime": (start + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                },
+            )
+            created += answer.status_code == 200
+
+        began = time.monotonic()
+        pending = []
+        for number in range(rate * seconds):
+            await asyncio.sleep(max(0.0, began + number / rate - time.monotonic()))
+            pending.append(asyncio.create_task(create(number)))
+        await asyncio.gather(*pending)
+    return created
 
 
 def _subscribe(base_url: str, receiver_port: int) -> None:
