@@ -216,15 +216,17 @@ def set_clock(database: Database, now: str) -> None:
 
 def run(settings: Settings) -> None:
     export_to_environment(settings)
-    processes = settings.workers + (1 if settings.background else 0)
-    with metrics_directory(processes), background_process(settings):
+    # With one worker, metrics stay in that worker's memory (prometheus-client chose so
+    # when this process imported it); the background process's own counters then show
+    # only with several workers, whose shared directory it writes to as well.
+    with metrics_directory(settings.workers), background_process(settings):
         _run_uvicorn(settings)
 
 
 @contextmanager
-def metrics_directory(processes: int) -> Iterator[None]:
-    """Give several processes (workers, the background process) a directory of their own
-    for their metrics; remove it after.
+def metrics_directory(workers: int) -> Iterator[None]:
+    """Give several workers (and the background process) a directory of their own for
+    their metrics; remove it after.
 
     prometheus-client reads ``PROMETHEUS_MULTIPROC_DIR`` when a worker imports it, and
     then keeps that worker's values in files there, which ``/metrics`` sums. One worker
@@ -232,7 +234,7 @@ def metrics_directory(processes: int) -> Iterator[None]:
     files of another server (or of an earlier run) would be summed in.
     """
     previous = os.environ.pop(MULTIPROCESS_DIRECTORY, None)
-    directory = Path(tempfile.mkdtemp(prefix="roomline-metrics-")) if processes > 1 else None
+    directory = Path(tempfile.mkdtemp(prefix="roomline-metrics-")) if workers > 1 else None
     if directory is not None:
         os.environ[MULTIPROCESS_DIRECTORY] = str(directory)
     try:
