@@ -30,6 +30,7 @@ def reservation(ultimo_id: int, space: str, person: str, **changes: Any) -> dict
         "cleanup_minutes": 0,
         "status": "Processed",
         "external_id": "AUDIT-1",
+        "series_id": None,
         **changes,
     }
 
