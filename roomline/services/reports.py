@@ -125,10 +125,17 @@ def utilisation(
             return Report(first, till, group, hours.text, [], Tally())
         start = _instant(min(calendar.first for calendar in calendars.values()))
         end = _instant(max(calendar.last for calendar in calendars.values()))
-        log = _log_facts(store.log_rows(conn, start, end))
-        by_space: dict[str, list[Any]] = {space_id: [] for space_id in spaces}
-        for row in store.reservation_rows(conn, start, end):
-            by_space[row[0]].append(row)
+        rows = store.reservation_rows(conn, start, end)
+        log = (
+            LogFacts.from_entries(
+                store.log_rows(conn, min(row[1] for row in rows), max(row[1] for row in rows))
+            )
+            if rows
+            else LogFacts()
+        )
+    by_space: dict[str, list[Any]] = {space_id: [] for space_id in spaces}
+    for row in rows:
+        by_space[row[0]].append(row)
     tallies = {
         space_id: tally_space(
             rows,
@@ -171,21 +178,6 @@ def _calendars(
 
 def _instant(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
-
-
-def _log_facts(rows: list[Any]) -> dict[int, LogFacts]:
-    facts: dict[int, LogFacts] = {}
-    for ultimo_id, action, at in rows:
-        known = facts.get(ultimo_id)
-        if known is None:
-            known = facts[ultimo_id] = LogFacts()
-        if action == "cancel":
-            known.cancelled_at = at  # the latest cancel, should there be several
-        elif action == "release":
-            known.released = True
-        else:
-            known.checked_in = True
-    return facts
 
 
 def report_json(report: Report) -> dict[str, Any]:

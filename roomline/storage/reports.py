@@ -43,18 +43,13 @@ def reservation_rows(conn: Connection, start: datetime, end: datetime) -> list[t
     return _driver_rows(conn, query)
 
 
-def log_rows(conn: Connection, start: datetime, end: datetime) -> list[Any]:
-    """Cancel, check-in and release entries of the reservations ``reservation_rows``
-    returns: (ultimo_id, action, at), oldest first."""
-    query = (
-        select(audit_log.c.ultimo_id, audit_log.c.action, _epoch(conn, audit_log.c.at))
-        .join(reservations, reservations.c.ultimo_id == audit_log.c.ultimo_id)
-        .where(
-            audit_log.c.action.in_(LOG_ACTIONS),
-            reservations.c.blocked_start < end,
-            reservations.c.blocked_end > start,
-        )
-        .order_by(audit_log.c.id)
+def log_rows(conn: Connection, first_id: int, last_id: int) -> list[tuple[Any, ...]]:
+    """Cancel, check-in and release entries of the reservations ``first_id`` to
+    ``last_id``: (ultimo_id, action, at), from ``ix_audit_log_action_ultimo_id`` alone."""
+    query = select(audit_log.c.ultimo_id, audit_log.c.action, _epoch(conn, audit_log.c.at)).where(
+        audit_log.c.action.in_(LOG_ACTIONS),
+        audit_log.c.ultimo_id >= first_id,
+        audit_log.c.ultimo_id <= last_id,
     )
     return _driver_rows(conn, query)
 

@@ -274,3 +274,6 @@ Index("ix_audit_log_at", audit_log.c.at)
 Index("ix_audit_log_ultimo_id", audit_log.c.ultimo_id)
 Index("ix_audit_log_key_name", audit_log.c.key_name)
 Index("ix_audit_log_space_id_id", audit_log.c.space_id, audit_log.c.id)
+# Reports read the cancel, check-in and release entries of a range of reservations from
+# this index alone (storage/reports.py), never the create entries' JSON.
+Index("ix_audit_log_action_ultimo_id", audit_log.c.action, audit_log.c.ultimo_id, audit_log.c.at)
