@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from roomline.domain.errors import InvalidParameter
-from roomline.domain.times import zone_named
+from roomline.domain.times import FIRST_YEAR, LAST_YEAR, zone_named
 from roomline.domain.utilisation import (
     DAY_NAMES,
     FIGURE_NAMES,
@@ -75,6 +75,8 @@ def parse_format(text: str | None, allowed: tuple[str, ...] = FORMATS) -> str:
 def parse_period(from_text: str | None, till_text: str | None) -> tuple[date, date]:
     """Read ``from`` and ``till``: local dates yyyy-mm-dd, ``till`` not included."""
     first, till = _day("from", from_text), _day("till", till_text)
+    if first.year < FIRST_YEAR or till.year > LAST_YEAR:
+        raise InvalidParameter(f"a report covers days in the years {FIRST_YEAR} to {LAST_YEAR}.")
     if till <= first:
         raise InvalidParameter(f"till {till_text!r} must be after from {from_text!r}.")
     if (till - first).days > MAX_DAYS:
