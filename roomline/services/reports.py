@@ -127,25 +127,20 @@ def utilisation(
             return Report(first, till, group, hours.text, [], Tally())
         start = _instant(min(calendar.first for calendar in calendars.values()))
         end = _instant(max(calendar.last for calendar in calendars.values()))
-        rows = store.reservation_rows(conn, start, end)
-        log = (
-            LogFacts.from_entries(
-                store.log_rows(conn, min(row[1] for row in rows), max(row[1] for row in rows))
-            )
-            if rows
-            else LogFacts()
-        )
+        found = store.reservation_rows(conn, start, end)
+        ids = [row[1] for row in found]
+        log = LogFacts.from_entries(store.log_rows(conn, min(ids), max(ids))) if ids else LogFacts()
     by_space: dict[str, list[Any]] = {space_id: [] for space_id in spaces}
-    for row in rows:
+    for row in found:
         by_space[row[0]].append(row)
     tallies = {
         space_id: tally_space(
-            rows,
+            reservations,
             log,
             calendars[spaces[space_id].time_zone or default_zone],
             spaces[space_id].capacity,
         )
-        for space_id, rows in by_space.items()
+        for space_id, reservations in by_space.items()
     }
     grouped: dict[tuple[str, ...], Tally] = {}
     keys: dict[tuple[str, ...], dict[str, str | None]] = {}
@@ -161,8 +156,14 @@ def utilisation(
     total = Tally()
     for tally in grouped.values():
         total.add(tally)
-    rows = [(keys[key], grouped[key]) for key in sorted(grouped)]
-    return Report(first, till, group, hours.text, rows, total)
+    return Report(
+        first,
+        till,
+        group,
+        hours.text,
+        [(keys[key], grouped[key]) for key in sorted(grouped)],
+        total,
+    )
 
 
 def _calendars(
