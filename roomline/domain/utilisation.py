@@ -257,13 +257,24 @@ class Tally:
                 mine[index] += count
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class LogFacts:
-    """What a reservation's log says beyond its current state (filled in entry by entry)."""
+    """What the log says beyond the reservations' current state, by UltimoId: when each
+    was cancelled, and which were released or checked in."""
 
-    cancelled_at: int | None = None
-    released: bool = False
-    checked_in: bool = False
+    cancelled_at: dict[int, int] = field(default_factory=dict)
+    released: frozenset[int] = frozenset()
+    checked_in: frozenset[int] = frozenset()
+
+    @classmethod
+    def from_entries(cls, entries: Iterable[tuple[int, str, int]]) -> LogFacts:
+        """Read (ultimo_id, action, at) entries: cancel, release and check_in."""
+        entries = list(entries)
+        return cls(
+            {ultimo_id: at for ultimo_id, action, at in entries if action == "cancel"},
+            frozenset(ultimo_id for ultimo_id, action, _ in entries if action == "release"),
+            frozenset(ultimo_id for ultimo_id, action, _ in entries if action == "check_in"),
+        )
 
 
 # A reservation as the report reads it: (space_id, ultimo_id, start, end, preparation
@@ -319,7 +330,7 @@ Shape = tuple[bool, int, int, int, tuple[tuple[int, int], ...]]
 
 
 def tally_space(
-    rows: Iterable[Row], log: dict[int, LogFacts], calendar: Calendar, capacity: int | None
+    rows: Iterable[Row], log: LogFacts, calendar: Calendar, capacity: int | None
 ) -> Tally:
     """Add up one space's reservations over its calendar's period.
 
@@ -329,6 +340,8 @@ def tally_space(
     tally = Tally(spaces=1, working=calendar.windows.seconds)
     busy, weeks, shapes, shape_of = tally.busy, tally.weeks, calendar.shapes, calendar.shape
     reservations = cancelled_count = held = length = lead = booked = margins = 0
+    released_count = tracked = late = 0
+    released, checked_in, cancelled_at = log.released, log.checked_in, log.cancelled_at
     for _space, ultimo_id, start, end, preparation, cleanup, cancelled, created in rows:
         shape = shapes.get((start, end, preparation, cleanup)) or shape_of(
             start, end, preparation, cleanup
@@ -340,13 +353,19 @@ def tally_space(
             if counts is None:
                 counts = weeks[week] = [0, 0, 0]
             counts[0] += 1
-            facts = log.get(ultimo_id)
-            released = False
-            if facts is not None:
-                _count_log(tally, counts, facts, start, bool(cancelled))
-                released = facts.released
-            if cancelled and not released:  # a release is counted as such, not as a cancel
-                cancelled_count += 1
+            if ultimo_id in released:
+                released_count += 1
+                tracked += 1
+                counts[2] += 1
+            else:
+                if ultimo_id in checked_in:
+                    tracked += 1
+                if cancelled:  # a release is counted as such, not as a cancellation
+                    cancelled_count += 1
+                    at = cancelled_at.get(ultimo_id)
+                    if at is not None and start - at < LATE_CANCELLATION:
+                        late += 1
+                        counts[1] += 1
         if cancelled:
             continue
         if counted:
@@ -359,27 +378,9 @@ def tally_space(
             busy[slot] += seconds
     tally.reservations, tally.cancelled, tally.held = reservations, cancelled_count, held
     tally.length, tally.lead, tally.booked, tally.margins = length, lead, booked, margins
+    tally.released, tally.tracked, tally.late_cancelled = released_count, tracked, late
     tally.bands[band_of(capacity)] = held
     return tally
-
-
-def _count_log(
-    tally: Tally, counts: list[int], facts: LogFacts, start: int, cancelled: bool
-) -> None:
-    """Count what the log says of a reservation: released, tracked, cancelled late."""
-    if facts.released:
-        tally.released += 1
-        counts[2] += 1
-    if facts.released or facts.checked_in:
-        tally.tracked += 1
-    if (
-        cancelled
-        and not facts.released
-        and facts.cancelled_at is not None
-        and start - facts.cancelled_at < LATE_CANCELLATION
-    ):
-        tally.late_cancelled += 1
-        counts[1] += 1
 
 
 def _busy_pieces(start: int, end: int, offsets: ZoneOffsets) -> tuple[tuple[int, int], ...]:

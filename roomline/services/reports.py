@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from roomline.domain.errors import InvalidParameter
-from roomline.domain.times import zone_named
+from roomline.domain.times import FIRST_YEAR, LAST_YEAR, zone_named
 from roomline.domain.utilisation import (
     DAY_NAMES,
     FIGURE_NAMES,
@@ -75,6 +75,8 @@ def parse_format(text: str | None, allowed: tuple[str, ...] = FORMATS) -> str:
 def parse_period(from_text: str | None, till_text: str | None) -> tuple[date, date]:
     """Read ``from`` and ``till``: local dates yyyy-mm-dd, ``till`` not included."""
     first, till = _day("from", from_text), _day("till", till_text)
+    if first.year < FIRST_YEAR or till.year > LAST_YEAR:
+        raise InvalidParameter(f"a report covers days in the years {FIRST_YEAR} to {LAST_YEAR}.")
     if till <= first:
         raise InvalidParameter(f"till {till_text!r} must be after from {from_text!r}.")
     if (till - first).days > MAX_DAYS:
@@ -125,18 +127,20 @@ def utilisation(
             return Report(first, till, group, hours.text, [], Tally())
         start = _instant(min(calendar.first for calendar in calendars.values()))
         end = _instant(max(calendar.last for calendar in calendars.values()))
-        log = _log_facts(store.log_rows(conn, start, end))
-        by_space: dict[str, list[Any]] = {space_id: [] for space_id in spaces}
-        for row in store.reservation_rows(conn, start, end):
-            by_space[row[0]].append(row)
+        found = store.reservation_rows(conn, start, end)
+        ids = [row[1] for row in found]
+        log = LogFacts.from_entries(store.log_rows(conn, min(ids), max(ids))) if ids else LogFacts()
+    by_space: dict[str, list[Any]] = {space_id: [] for space_id in spaces}
+    for row in found:
+        by_space[row[0]].append(row)
     tallies = {
         space_id: tally_space(
-            rows,
+            reservations,
             log,
             calendars[spaces[space_id].time_zone or default_zone],
             spaces[space_id].capacity,
         )
-        for space_id, rows in by_space.items()
+        for space_id, reservations in by_space.items()
     }
     grouped: dict[tuple[str, ...], Tally] = {}
     keys: dict[tuple[str, ...], dict[str, str | None]] = {}
@@ -152,8 +156,14 @@ def utilisation(
     total = Tally()
     for tally in grouped.values():
         total.add(tally)
-    rows = [(keys[key], grouped[key]) for key in sorted(grouped)]
-    return Report(first, till, group, hours.text, rows, total)
+    return Report(
+        first,
+        till,
+        group,
+        hours.text,
+        [(keys[key], grouped[key]) for key in sorted(grouped)],
+        total,
+    )
 
 
 def _calendars(
@@ -171,21 +181,6 @@ def _calendars(
 
 def _instant(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
-
-
-def _log_facts(rows: list[Any]) -> dict[int, LogFacts]:
-    facts: dict[int, LogFacts] = {}
-    for ultimo_id, action, at in rows:
-        known = facts.get(ultimo_id)
-        if known is None:
-            known = facts[ultimo_id] = LogFacts()
-        if action == "cancel":
-            known.cancelled_at = at  # the latest cancel, should there be several
-        elif action == "release":
-            known.released = True
-        else:
-            known.checked_in = True
-    return facts
 
 
 def report_json(report: Report) -> dict[str, Any]:

@@ -230,6 +230,10 @@ def test_a_week_without_releases_has_no_no_show_rate(
     ("params", "message"),
     [
         ({"from": "2030-13-01"}, "from '2030-13-01' is not a date yyyy-mm-dd."),
+        (
+            {"from": "0001-01-01", "till": "0001-02-01"},
+            "a report covers days in the years 1900 to 9998.",
+        ),
         ({"till": "2030-03-25"}, "till '2030-03-25' must be after from '2030-03-25'."),
         ({"group": "room"}, "group 'room' is not one of space, floor, building."),
         ({"format": "xml"}, "format 'xml' is not one of json, csv."),

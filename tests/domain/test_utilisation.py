@@ -138,7 +138,7 @@ def test_busy_hours_follow_local_time_across_the_clock_change() -> None:
     # Saturday 23:00 to Sunday 04:00 summer time: four real hours (02:00-03:00 is skipped).
     start, end = at("2030-03-30T23:00:00+01:00"), at("2030-03-31T04:00:00+02:00")
     created = at("2030-03-01T00:00:00+01:00")
-    tally = tally_space([("S", 1, start, end, 0, 0, False, created)], {}, calendar, 6)
+    tally = tally_space([("S", 1, start, end, 0, 0, False, created)], LogFacts(), calendar, 6)
     saturday, sunday = 5 * 24, 6 * 24
     assert {slot: seconds for slot, seconds in enumerate(tally.busy) if seconds} == {
         saturday + 23: 3600,
@@ -166,7 +166,7 @@ def test_a_release_is_not_counted_as_a_cancellation() -> None:
         ("S", 1, start, end, 0, 0, True, first),
         ("S", 2, start + 7200, end + 7200, 0, 0, True, first),
     ]
-    log = {1: LogFacts(released=True), 2: LogFacts(cancelled_at=start)}
+    log = LogFacts.from_entries([(1, "release", start + 900), (2, "cancel", start)])
     values = figures(tally_space(rows, log, calendar, None))
     assert (values["released"], values["cancelled"], values["late_cancelled"]) == (1, 1, 1)
     assert values["no_show_rate_percent"] == 100.0
