@@ -304,7 +304,7 @@ def test_csv_export_neutralises_formulas_and_import_reads_them_back(server: Serv
 
     exported = server.admin("GET", "/api/manage/spaces", params={"format": "csv"}).text
     ours = [line for line in exported.splitlines() if "CI-" in line]
-    # The last three columns are building, floor and features, empty here.
+    # Then building, floor and features, empty here, and the check-in rules' defaults.
     assert ours == [
         "'-CI-9,,Etc/GMT-5,0,0,,true,,,,false,15,10",
         """CI-1,"'=HYPERLINK(""http://example.com/x"",""click"")",,0,0,,true,,,,false,15,10""",
@@ -313,8 +313,8 @@ def test_csv_export_neutralises_formulas_and_import_reads_them_back(server: Serv
         "CI-4,'@SUM(A1:A2),,0,0,,true,,,,false,15,10",
         "CI-5,''=already quoted,,0,0,,true,,,,false,15,10",
         "CI-6," + "'" * 3 + "+twice,,0,0,,true,,,,false,15,10",
-        "CI-7,'plain quote,,0,0,,true,,,",
-        "CI-8,a=1,,0,0,,true,,,",
+        "CI-7,'plain quote,,0,0,,true,,,,false,15,10",
+        "CI-8,a=1,,0,0,,true,,,,false,15,10",
     ]
     people = server.admin("GET", "/api/manage/people", params={"format": "csv"}).text
     assert "CI-4,'@SUM(A1:A2)\n" in people

@@ -596,3 +596,33 @@ def test_find_page_refuses_bad_input_with_the_services_messages(web: WebClient) 
         "/web/find", params={"date": "2030-01-08", "time": "10:00", "features": "teleporter"}
     )
     assert nothing.status_code == 200 and "data-no-results" in nothing.text
+
+
+def test_check_in_and_end_from_the_reservation_page_and_the_timeline_shows_it(
+    server: Server, world: World, web: WebClient
+) -> None:
+    from datetime import UTC, datetime
+
+    space = world.space(check_in_required=True, description="Door room")
+    number = world.reservation(
+        space, datetime(2030, 1, 7, 8, 55, tzinfo=UTC), datetime(2030, 1, 7, 10, 0, tzinfo=UTC)
+    )
+    ultimo_id = f"{number:011d}"
+    page = web.http.get(f"/web/reservations/{ultimo_id}")
+    assert (
+        '<dd data-field="door">Check-in required: check-in opens 09:40, released at 10:05 '
+        "without it</dd>" in page.text
+    )
+    assert "Check in now" in page.text and "End now" in page.text
+    assert web.post(f"/web/reservations/{ultimo_id}/check-in", {}).status_code == 303
+    page = web.http.get(f"/web/reservations/{ultimo_id}")
+    assert '<dd data-field="door">Checked in at 10:00 by web</dd>' in page.text
+    assert "Check in now" not in page.text
+    timeline = web.http.get("/web/", params={"date": "2030-01-07", "q": space.id}).text
+    assert f'class="block running checked-in" id="r{number}"' in timeline
+    assert f"{ultimo_id} · checked in · " in timeline
+    assert web.post(f"/web/reservations/{ultimo_id}/end", {}).status_code == 303
+    page = web.http.get(f"/web/reservations/{ultimo_id}")
+    assert '<dd data-field="door">Ended early at 10:00</dd>' in page.text
+    refused = web.post(f"/web/reservations/{ultimo_id}/end", {})
+    assert refused.status_code == 400 and "Room reservation is in the past" in refused.text
