@@ -26,7 +26,7 @@ from roomline.storage import masterdata
 from roomline.storage.database import Database
 from roomline.storage.feeds import StoredFeed
 from roomline.storage.keys import hash_secret_key
-from roomline.storage.tables import LARGEST_ID
+from roomline.storage.tables import LARGEST_SMALL_ID
 
 WINDOW_BEFORE = timedelta(days=30)
 WINDOW_AFTER = timedelta(days=365)
@@ -118,7 +118,7 @@ def list_feeds(database: Database, space_id: str | None = None) -> list[StoredFe
 def revoke_feed(database: Database, feed_id: int, now: datetime) -> StoredFeed:
     """Revoke feed ``feed_id`` (again: no change): its URL answers 404 from now on."""
     # Past the largest id a database holds, no feed can match (and SQLite cannot bind it).
-    if not 1 <= feed_id <= LARGEST_ID:
+    if not 1 <= feed_id <= LARGEST_SMALL_ID:
         raise RecordNotFound(f"There is no calendar feed {feed_id}.")
     with database.write() as conn:
         if feed_store.by_id(conn, feed_id) is None:

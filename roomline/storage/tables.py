@@ -67,6 +67,8 @@ ReservationId = BigInteger().with_variant(Integer(), "sqlite")
 # The largest id either database can hold (both are 64-bit signed); a number past it in a
 # query cannot match anything and SQLite cannot even bind it.
 LARGEST_ID = 2**63 - 1
+# The same for ids in Integer columns (feeds, webhook subscriptions): 32-bit on PostgreSQL.
+LARGEST_SMALL_ID = 2**31 - 1
 
 spaces = Table(
     "spaces",

@@ -15,12 +15,12 @@ from roomline.api.management import schemas
 from roomline.api.management.common import database_errors
 from roomline.services.webhook_delivery import WebhookDelivery
 from roomline.services.webhooks import DEFAULT_DELIVERIES, MAX_DELIVERIES, Webhooks
-from roomline.storage.tables import LARGEST_ID
+from roomline.storage.tables import LARGEST_ID, LARGEST_SMALL_ID
 
 router = APIRouter(prefix="/webhooks")
 # Bounded by what the id columns hold, so a huge number is a clear 400, not a database error.
 SubscriptionId = Annotated[
-    int, Path(ge=1, le=2**31 - 1, description="The subscription's id (from the list).")
+    int, Path(ge=1, le=LARGEST_SMALL_ID, description="The subscription's id (from the list).")
 ]
 DeliveryId = Annotated[
     int, Path(ge=1, le=LARGEST_ID, description="The delivery's id (from its deliveries).")
