@@ -390,6 +390,16 @@ def test_streams_on_two_workers_each_get_every_change(two_workers: tuple[Server,
         reader.join(timeout=30)
     for got in streams:
         assert [e.reservation.ultimo_id for e in got] == made
+    # Resuming after the first on new connections (either worker): the other two, once.
+    resumed: list[list[ChangeEvent]] = [[] for _ in range(4)]
+    readers = [
+        read_stream(server.base_url, key, got, count=2, last_event_id=streams[0][0].cursor)
+        for got in resumed
+    ]
+    for reader in readers:
+        reader.join(timeout=30)
+    for got in resumed:
+        assert [e.reservation.ultimo_id for e in got] == made[1:]
 
 
 def latest_with(server: Server, key: str) -> str:
