@@ -188,6 +188,7 @@ class Floor:
             request_id=None,
             before_state=None,
             after_state=orjson.dumps(values).decode(),
+            space_id=space[0],
         )
         conn.execute("RELEASE floor")
         return 200, orjson.dumps({"properties": {"UltimoId": str(ultimo_id)}})
