@@ -239,8 +239,10 @@ class WebhookDelivery:
                 if cursor is not None and subscriptions
                 else []
             )
-        if cursor is None or not subscriptions:
-            return self._skip_to_latest()
+        if not subscriptions:
+            return 0, None, False  # nobody to tell: no reads of the log, no writes
+        if cursor is None:
+            return self._start_at_latest()
         if not changes:
             return 0, cursor, False
         rows = [
@@ -260,18 +262,16 @@ class WebhookDelivery:
             job_store.set_cursor(conn, FAN_OUT_JOB, changes[-1].cursor, now)
         return len(rows), changes[-1].cursor, True
 
-    def _skip_to_latest(self) -> tuple[int, int | None, bool]:
-        """Nothing to tell anyone: a subscription hears only of later changes."""
+    def _start_at_latest(self) -> tuple[int, int | None, bool]:
+        """Subscriptions but no cursor (``add`` sets one; a database from before it did
+        not): start at the log's end, as a new subscription does."""
         with self.database.write() as conn:
             now = self.clock.now(conn)
             cursor = job_store.claim(conn, FAN_OUT_JOB, now)
-            latest = log_store.latest_cursor(conn)
-            subscribed = bool(store.subscriptions(conn, active_only=True))
-            if cursor is None or (not subscribed and latest != cursor):
-                job_store.set_cursor(conn, FAN_OUT_JOB, latest, now)
-                cursor = latest
-            # One added meanwhile: fan out from here.
-            return (0, cursor, True) if subscribed else (0, None, False)
+            if cursor is None:
+                cursor = log_store.latest_cursor(conn)
+                job_store.set_cursor(conn, FAN_OUT_JOB, cursor, now)
+        return 0, cursor, True
 
     @staticmethod
     def _delivery_row(subscription_id: int, change: Change, now: datetime) -> dict[str, Any]:

@@ -106,8 +106,9 @@ class Webhooks:
             # change after ``start_cursor``.
             claimed = job_store.claim(conn, FAN_OUT_JOB, now)
             latest = log_store.latest_cursor(conn)
-            if claimed is None:
-                # The first subscription: the fan-out starts where it does.
+            if claimed is None or not store.subscriptions(conn, active_only=True):
+                # The only active subscription: the fan-out starts where it does (while
+                # nobody subscribes, the fan-out neither reads the log nor writes).
                 job_store.set_cursor(conn, FAN_OUT_JOB, latest, now)
             subscription_id = store.add_subscription(
                 conn,
