@@ -592,6 +592,14 @@ def stream_call(space_id: str | None) -> Call:
     )
 
 
+def stream_headers(headers: dict[str, str], cursor: str | None) -> dict[str, str]:
+    """A stream request's headers: the client's own, SSE, and where to resume."""
+    sent = {**headers, "Accept": "text/event-stream"}
+    if cursor is not None:
+        sent["Last-Event-ID"] = cursor
+    return sent
+
+
 class EventStreamReader:
     """Reads Server-Sent Events line by line (the WHATWG rules roomline's stream uses:
     ``id:``, ``event:``, ``data:``, comments, a blank line ends an event)."""

@@ -267,9 +267,7 @@ class UltimoClient:
         call = booking.stream_call(space_id)
         attempt = 0
         while True:
-            headers = {**self.options.headers(call), "Accept": "text/event-stream"}
-            if cursor is not None:
-                headers["Last-Event-ID"] = cursor
+            headers = booking.stream_headers(self.options.headers(call), cursor)
             try:
                 with self._http.stream(
                     "GET",

@@ -134,21 +134,15 @@ class ChangeLog:
                 after = latest if first is None else first - 1
             else:
                 self._check_reachable(conn, after, horizon)
-            rows = log_store.changes_after(conn, after, latest, space_id, limit)
-            afters = [json.loads(row.after_state) for row in rows]
-            names = log_store.names_of(conn, {a["applicant_id"] for a in afters})
-        changes = [self._change(row, a, names) for row, a in zip(rows, afters, strict=True)]
-        if len(rows) == limit:
+            changes = self._changes(conn, after, latest, space_id, limit)
+        if len(changes) == limit:
             return ChangePage(changes, changes[-1].cursor)
         return ChangePage(changes, max(after, latest))
 
     def read_after(self, conn: Any, after: int, limit: int) -> list[Change]:
         """The changes after ``after`` in the caller's transaction, oldest first, however
         old: for background readers (webhooks) that move their own cursor with them."""
-        rows = log_store.changes_after(conn, after, log_store.latest_cursor(conn), None, limit)
-        afters = [json.loads(row.after_state) for row in rows]
-        names = log_store.names_of(conn, {a["applicant_id"] for a in afters})
-        return [self._change(row, a, names) for row, a in zip(rows, afters, strict=True)]
+        return self._changes(conn, after, log_store.latest_cursor(conn), None, limit)
 
     def latest(self) -> int:
         with self.database.read() as conn:
@@ -181,6 +175,15 @@ class ChangeLog:
                 f"The changes after cursor {after} are no longer kept (the feed reaches "
                 f"back {self.retention.event_days} days); start again without a cursor."
             )
+
+    def _changes(
+        self, conn: Any, after: int, through: int, space_id: str | None, limit: int
+    ) -> list[Change]:
+        """The entries ``after < cursor <= through`` (of one space if given) as changes."""
+        rows = log_store.changes_after(conn, after, through, space_id, limit)
+        afters = [json.loads(row.after_state) for row in rows]
+        names = log_store.names_of(conn, {a["applicant_id"] for a in afters})
+        return [self._change(row, a, names) for row, a in zip(rows, afters, strict=True)]
 
     def _change(self, row: Any, after: dict[str, Any], names: dict[str, str]) -> Change:
         reservation = Reservation(
