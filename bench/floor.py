@@ -39,7 +39,7 @@ import orjson
 from roomline.storage import audit, keys, masterdata, reservations
 from roomline.storage.database import configure_sqlite_connection
 from roomline.storage.direct import DirectStatement
-from roomline.storage.hotreads import _WINDOW
+from roomline.storage.hotpath import STORED_WINDOW
 
 # roomline's own prebuilt statements, private to their modules: the floor runs their SQL.
 ACTIVE_KEY = keys._ACTIVE_BY_HASH
@@ -91,7 +91,7 @@ class Floor:
             _run(self.reads, SPACE, id=values["SpaceId"]).fetchone()
             rows = _run(
                 self.reads,
-                _WINDOW,
+                STORED_WINDOW,
                 space_id=values["SpaceId"],
                 start=values["From"] + ".000000",  # the bench sends whole seconds
                 end=values["Till"] + ".000000",

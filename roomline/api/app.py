@@ -46,7 +46,7 @@ from roomline.services.limits import (
     parse_rate_limits,
     policy_from,
 )
-from roomline.services.reservations import ReservationService, policy_for
+from roomline.services.reservations import ReservationService, hot_paths_for, policy_for
 from roomline.services.series import SeriesService
 from roomline.services.webhook_delivery import WebhookDelivery
 from roomline.services.webhooks import Webhooks
@@ -94,6 +94,7 @@ def create_app(settings: Settings | None = None) -> RoomlineApp:
     )
     clock = clock_for(settings.demo)
     service = ReservationService(database, clock, policy_for(settings))
+    hot = hot_paths_for(database, clock)
     changes = ChangeLog(
         database,
         clock,
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None) -> RoomlineApp:
             yield
         finally:
             await background.stop()
+            await hot.close()
 
     app = RoomlineApp(
         title="roomline",
@@ -148,6 +150,7 @@ def create_app(settings: Settings | None = None) -> RoomlineApp:
     app.state.ultimo = gateway = UltimoGateway(
         database=database,
         service=service,
+        hot=hot,
         application_element_ids=settings.application_element_ids,
         strict=settings.strict,
         limiter=Limiter(

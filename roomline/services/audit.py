@@ -23,6 +23,7 @@ from roomline.domain.errors import InvalidParameter
 from roomline.domain.reservations import Reservation
 from roomline.domain.times import parse_instant, zone_named
 from roomline.storage import audit as store
+from roomline.storage.audit import NEW_ID_PREFIX, LogEntry
 from roomline.storage.database import Database
 
 MAX_LIMIT = 10_000
@@ -100,18 +101,34 @@ def record(
     actor: Actor | None,
 ) -> None:
     """Record one write inside the caller's transaction."""
+    entry = log_entry(at=at, action=action, before=before, after=after, actor=actor)
+    store.add_entry(conn, entry, after.ultimo_id)
+
+
+def log_entry(
+    *,
+    at: datetime,
+    action: str,
+    before: Reservation | None,
+    after: Reservation,
+    actor: Actor | None,
+    numbered: bool = True,
+) -> LogEntry:
+    """Shape the entry of one write; ``numbered=False`` for a reservation the write
+    creates, whose UltimoId the database gives (``LogEntry.after_state_of``)."""
     actor = actor or Actor()
-    store.add(
-        conn,
+    after_state = json.dumps(snapshot(after))
+    if not numbered:
+        after_state = NEW_ID_PREFIX + after_state[len(f'{{"ultimo_id": {after.ultimo_id}') :]
+    return LogEntry(
         at=at,
         action=action,
         workflow=actor.workflow,
-        ultimo_id=after.ultimo_id,
         key_name=actor.key_name,
         client_address=actor.client_address,
         request_id=actor.request_id,
         before_state=None if before is None else json.dumps(snapshot(before)),
-        after_state=json.dumps(snapshot(after)),
+        after_state=after_state,
         space_id=after.space_id,
     )
 

@@ -17,19 +17,35 @@ from roomline.storage.database import Database
 
 
 class Clock(Protocol):
+    # Whether the time depends on the clock row (``now_from``), so readers must read it.
+    shared: bool
+
     def now(self, conn: Connection) -> datetime: ...
+
+    def now_from(self, stored: tuple[datetime | None, int] | None) -> datetime:
+        """The time, given the clock row as read elsewhere (``storage.clock.read``)."""
+        ...
 
 
 class SystemClock:
+    shared = False
+
     def now(self, conn: Connection) -> datetime:
+        return datetime.now(UTC)
+
+    def now_from(self, stored: tuple[datetime | None, int] | None) -> datetime:
         return datetime.now(UTC)
 
 
 class SharedClock:
     """The demo clock: pinned at an instant, or the system clock shifted by an offset."""
 
+    shared = True
+
     def now(self, conn: Connection) -> datetime:
-        stored = clock_store.read(conn)
+        return self.now_from(clock_store.read(conn))
+
+    def now_from(self, stored: tuple[datetime | None, int] | None) -> datetime:
         if stored is None:
             return datetime.now(UTC)
         pinned_at, offset_seconds = stored

@@ -25,7 +25,7 @@ from roomline.domain.errors import (
 )
 from roomline.storage import keys as key_store
 from roomline.storage.database import Database
-from roomline.storage.hotreads import HotReads
+from roomline.storage.hotpath import FoundKey
 from roomline.storage.keys import StoredKey
 
 WORKFLOWS = (
@@ -125,24 +125,30 @@ def address_allowed(ip_allow: str | None, client_address: str | None) -> bool:
 
 
 def authenticate(
-    reads: HotReads, secret: str | None, workflow: str, client_address: str | None = None
+    conn: Connection, secret: str | None, workflow: str, client_address: str | None = None
 ) -> StoredKey:
-    """Return the active key for ``secret`` if it may call ``workflow`` from ``client_address``."""
-    key = identify(reads, secret)
+    """Return the active key for ``secret`` if it may call ``workflow`` from ``client_address``
+    (read in the caller's transaction)."""
+    candidate = secret_hash(hash_key(conn), secret)
+    key = admitted_key(key_store.active_with_hash(conn, candidate), candidate)
     authorize(key, workflow, client_address)
     return key
 
 
-def identify(reads: HotReads, secret: str | None) -> StoredKey:
-    """Return the active key for ``secret``; absent, unknown and revoked keys look alike.
-
-    Every call reads the key from the database, so a revocation holds at once in every
-    worker process and host.
-    """
+def secret_hash(hash_secret_key: bytes, secret: str | None) -> str:
+    """Return the hash a key with ``secret`` is stored under; refuse a missing secret."""
     if not secret or len(secret) > 256:
         raise MissingApiKey()
-    candidate = _hash(reads.hash_key(), secret)
-    found = reads.active_key(candidate)
+    return _hash(hash_secret_key, secret)
+
+
+def admitted_key(found: FoundKey, candidate: str) -> StoredKey:
+    """Return the active key read for hash ``candidate``; absent, unknown and revoked keys
+    look alike.
+
+    Every request reads its key from the database, so a revocation holds at once in every
+    worker process and host.
+    """
     if found is None or not hmac.compare_digest(found[1], candidate):
         raise MissingApiKey()
     return found[0]

@@ -12,8 +12,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
@@ -21,6 +22,8 @@ from sqlalchemy import Connection
 from roomline.config import Settings
 from roomline.domain.errors import (
     DuplicateExternalId,
+    RoomlineError,
+    ServiceUnavailable,
     SpaceNotAvailable,
     SpaceNotBookable,
     UnknownApplicant,
@@ -44,8 +47,10 @@ from roomline.services.clock import Clock
 from roomline.storage import masterdata
 from roomline.storage import reservations as store
 from roomline.storage.database import Database
-from roomline.storage.hotreads import HotReader, HotReads
+from roomline.storage.hotpath import FoundKey, HotPath, HotPaths, NewRow, SqlHotPath, drive
+from roomline.storage.keys import StoredKey
 from roomline.storage.reservations import ListedReservation
+from roomline.storage.sqlite_hot import SqliteHotPaths
 from roomline.storage.transient import retry_transient
 
 
@@ -103,12 +108,56 @@ class WindowResult:
     items: list[ListedReservation]
 
 
+class NeedsCounting(Exception):
+    """The key read with a request's first read is one the request limits count: count it
+    (which may wait and write) before running the use case again with it admitted."""
+
+    def __init__(self, key: StoredKey) -> None:
+        super().__init__()
+        self.key = key
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who asks for a use case.
+
+    Either a key admitted already (``api_key_id``, ``actor``), or one whose hash
+    (``secret_hash``) is read with the use case's first read and then admitted by
+    ``admit`` (authorization; it raises ``NeedsCounting`` for a key the limits count), so
+    that a request costs no read of its own for its key.
+    """
+
+    api_key_id: int | None = None
+    actor: Actor | None = None
+    secret_hash: str | None = None
+    admit: Callable[[FoundKey], tuple[int, Actor]] | None = None
+
+    def admitted(self, found: FoundKey) -> tuple[int | None, Actor | None]:
+        if self.admit is None:
+            return self.api_key_id, self.actor
+        return self.admit(found)
+
+    def again(self, api_key_id: int | None, actor: Actor | None) -> Caller:
+        """The caller once admitted: a use case reading again does not read its key."""
+        return Caller(api_key_id, actor)
+
+
+# How often an update or cancel reads again when its row changed between its read and its
+# write (PostgreSQL's hot path; see ``HotPath.move``) before answering 503.
+CHANGE_ATTEMPTS = 8
+
+
 class ReservationService:
+    """The four reservation use cases, each written once as a coroutine over ``HotPath``
+    (``*_on``), and run by the methods without the suffix in a write transaction of the
+    calling thread (``drive``, for the web view, the CLI, imports and background work)."""
+
     def __init__(self, database: Database, clock: Clock, policy: Policy) -> None:
         self.database = database
         self.clock = clock
         self.policy = policy
-        self.hot_reads = HotReader(database)
+        # Each space's zone as last read, so a Get can read its window with its space.
+        self._zones: dict[str, str] = {}
 
     def zone_of(self, space: Space) -> ZoneInfo:
         return zone_named(space.time_zone or self.policy.default_zone)
@@ -121,59 +170,52 @@ class ReservationService:
 
         The write and its audit entry (by ``actor``) commit together.
         """
-        fingerprint = _fingerprint(request) if request.external_id else None
         with self.database.write() as conn:
-            if request.external_id:
-                earlier = _earlier_create(conn, api_key_id, request, fingerprint)
-                if earlier is not None:
-                    return earlier
-            try:
-                return self._insert(conn, request, api_key_id, fingerprint, actor)
-            except (SpaceNotAvailable, store.ExternalIdTaken):
-                if not request.external_id:
-                    raise
-                # On PostgreSQL an identical request may have committed since the check
-                # above, and its row is then what refused us: as a conflict (1015) or as
-                # the ExternalId taken, whichever the database met first. Under READ
-                # COMMITTED this statement sees it; answer as that request did.
-                earlier = _earlier_create(conn, api_key_id, request, fingerprint)
-                if earlier is None:
-                    raise
-                return earlier
+            return drive(self.create_on(self._path(conn), request, Caller(api_key_id, actor)))
 
-    def _insert(
-        self,
-        conn: Connection,
-        request: NewReservation,
-        api_key_id: int | None,
-        fingerprint: str | None,
-        actor: Actor | None,
-    ) -> int:
-        space = bookable_space(conn, request.space_id)
-        check_applicant(conn, request.applicant_id)
+    @retry_transient
+    def update(self, change: TimeChange, actor: Actor | None = None) -> None:
+        """Move, shorten or extend a reservation (audited as done by ``actor``)."""
+        with self.database.write() as conn:
+            drive(self.update_on(self._path(conn), change, Caller(actor=actor)))
+
+    @retry_transient
+    def cancel(self, ultimo_id: int, actor: Actor | None = None) -> None:
+        """Cancel a reservation; cancelling a cancelled one succeeds again (and changes nothing)."""
+        with self.database.write() as conn:
+            drive(self.cancel_on(self._path(conn), ultimo_id, Caller(actor=actor)))
+
+    def in_window(self, window: Window) -> WindowResult:
+        """Return a space's active reservations overlapping ``[From, Till)``."""
+        with self.database.read() as conn:
+            return drive(self.listing_on(self._path(conn), window, Caller()))
+
+    def _path(self, conn: Connection) -> SqlHotPath:
+        return SqlHotPath(conn, self.clock)
+
+    async def create_on(self, path: HotPath, request: NewReservation, caller: Caller) -> int:
+        """Create: read the facts, decide, insert (the database refuses an overlap)."""
+        fingerprint = _fingerprint(request) if request.external_id else None
+        read = await path.read_create(
+            caller.secret_hash,
+            caller.api_key_id,
+            request.space_id,
+            request.applicant_id,
+            request.external_id,
+        )
+        api_key_id, actor = caller.admitted(read.key)
+        if read.earlier is not None:
+            return _answer_earlier(read.earlier, request, fingerprint)
+        space = _bookable(read.space, request.space_id)
+        if not read.applicant_known:
+            raise UnknownApplicant.named(request.applicant_id)
         zone = self.zone_of(space)
         start = parse_instant("StartTime", request.start_time, zone)
         end = parse_instant("EndTime", request.end_time, zone)
-        now = self.clock.now(conn)
-        check_new_times(start, end, now, self.policy.start_grace)
+        check_new_times(start, end, read.now, self.policy.start_grace)
         blocked = blocked_interval(start, end, space.preparation_minutes, space.cleanup_minutes)
-        if store.first_conflict(conn, space.id, blocked) is not None:
-            raise SpaceNotAvailable(space.display_name)
-        ultimo_id = store.insert_reservation(
-            conn,
-            space=space,
-            applicant_id=request.applicant_id,
-            description=request.description,
-            start=start,
-            end=end,
-            blocked=blocked,
-            api_key_id=api_key_id,
-            external_id=request.external_id,
-            request_fingerprint=fingerprint,
-            now=now,
-        )
         created = Reservation(
-            ultimo_id=ultimo_id,
+            ultimo_id=0,
             space_id=space.id,
             applicant_id=request.applicant_id,
             description=request.description,
@@ -184,15 +226,42 @@ class ReservationService:
             status=ReservationStatus.PROCESSED,
             external_id=request.external_id,
         )
-        audit.record(conn, at=now, action="create", before=None, after=created, actor=actor)
-        return ultimo_id
+        entry = audit.log_entry(
+            at=read.now, action="create", before=None, after=created, actor=actor, numbered=False
+        )
+        row = NewRow(
+            space=space,
+            applicant_id=request.applicant_id,
+            description=request.description,
+            start=start,
+            end=end,
+            blocked=blocked,
+            api_key_id=api_key_id,
+            external_id=request.external_id,
+            request_fingerprint=fingerprint,
+            now=read.now,
+        )
+        try:
+            return await path.insert(row, entry)
+        except (SpaceNotAvailable, store.ExternalIdTaken):
+            if not request.external_id:
+                raise
+            # On PostgreSQL an identical request may have committed since the read
+            # above, and its row is then what refused us: as a conflict (1015) or as the
+            # ExternalId taken, whichever the database met first. Answer as it did.
+            earlier = await path.earlier_create(api_key_id, request.external_id)
+            if earlier is None:
+                raise
+            return _answer_earlier(earlier, request, fingerprint)
 
-    @retry_transient
-    def update(self, change: TimeChange, actor: Actor | None = None) -> None:
-        """Move, shorten or extend a reservation (audited as done by ``actor``)."""
-        with self.database.write() as conn:
-            current = _existing(conn, change.ultimo_id)
-            space = masterdata.get_space(conn, current.space_id)
+    async def update_on(self, path: HotPath, change: TimeChange, caller: Caller) -> None:
+        """Update: read the reservation and its space, decide, move it."""
+        for _ in range(CHANGE_ATTEMPTS):
+            read = await path.read_change(caller.secret_hash, change.ultimo_id)
+            api_key_id, actor = caller.admitted(read.key)
+            caller = caller.again(api_key_id, actor)
+            current = _existing(read.current, change.ultimo_id)
+            space = read.space
             assert space is not None  # a foreign key keeps it
             zone = self.zone_of(space)
             start = (
@@ -205,12 +274,8 @@ class ReservationService:
                 if change.end_time is None
                 else parse_instant("EndTime", change.end_time, zone)
             )
-            now = self.clock.now(conn)
-            check_change(current, start, end, now, self.policy.start_grace)
+            check_change(current, start, end, read.now, self.policy.start_grace)
             blocked = blocked_interval(start, end, space.preparation_minutes, space.cleanup_minutes)
-            if store.first_conflict(conn, space.id, blocked, ignore_id=current.ultimo_id):
-                raise SpaceNotAvailable(space.display_name)
-            store.move(conn, current, space, start, end, blocked, now)
             moved = dataclasses.replace(
                 current,
                 start=start,
@@ -218,42 +283,80 @@ class ReservationService:
                 preparation_minutes=space.preparation_minutes,
                 cleanup_minutes=space.cleanup_minutes,
             )
-            audit.record(conn, at=now, action="update", before=current, after=moved, actor=actor)
+            entry = audit.log_entry(
+                at=read.now, action="update", before=current, after=moved, actor=actor
+            )
+            if await path.move(read, space, start, end, blocked, entry):
+                return
+        raise _changing(change.ultimo_id)
 
-    @retry_transient
-    def cancel(self, ultimo_id: int, actor: Actor | None = None) -> None:
-        """Cancel a reservation; cancelling a cancelled one succeeds again (and changes nothing)."""
-        with self.database.write() as conn:
-            current = _existing(conn, ultimo_id)
-            now = self.clock.now(conn)
-            if check_cancel(current, now):
-                store.cancel(conn, ultimo_id, now)
-                cancelled = dataclasses.replace(current, status=ReservationStatus.CANCELLED)
-                audit.record(
-                    conn, at=now, action="cancel", before=current, after=cancelled, actor=actor
-                )
+    async def cancel_on(self, path: HotPath, ultimo_id: int, caller: Caller) -> None:
+        """Cancel: read the reservation, decide, cancel it (a cancelled one stays as it is)."""
+        for _ in range(CHANGE_ATTEMPTS):
+            read = await path.read_change(caller.secret_hash, ultimo_id)
+            api_key_id, actor = caller.admitted(read.key)
+            caller = caller.again(api_key_id, actor)
+            current = _existing(read.current, ultimo_id)
+            if not check_cancel(current, read.now):
+                return
+            cancelled = dataclasses.replace(current, status=ReservationStatus.CANCELLED)
+            entry = audit.log_entry(
+                at=read.now, action="cancel", before=current, after=cancelled, actor=actor
+            )
+            if await path.cancel(read, entry):
+                return
+        raise _changing(ultimo_id)
 
-    def in_window(self, window: Window, reads: HotReads | None = None) -> WindowResult:
-        """Return a space's active reservations overlapping ``[From, Till)``.
+    async def listing_on(self, path: HotPath, window: Window, caller: Caller) -> WindowResult:
+        """Get: a space's active reservations overlapping ``[From, Till)``.
 
-        Runs in ``reads`` when given (the request's read transaction), else in its own.
+        The window's bounds are local times of the space's zone. The zone this process
+        saw last for the space gives bounds to read the window with the space itself;
+        only if the space has another zone now is the window read again.
         """
-        if reads is None:
-            with self.hot_reads.read() as own:
-                return self.in_window(window, own)
-        space = reads.space(window.space_id)
-        if space is None:
+        guess = self._zones.get(window.space_id)
+        bounds = None
+        if guess is not None:
+            try:
+                bounds = self._bounds(window, zone_named(guess))
+            except RoomlineError:
+                bounds = None  # raised below, once the key and the space are known
+        read = await path.read_get(caller.secret_hash, window.space_id, bounds)
+        caller.admitted(read.key)
+        if read.space is None:
             raise UnknownSpace.named(window.space_id)
-        zone = self.zone_of(space)
+        zone_name = read.space.time_zone or self.policy.default_zone
+        if len(self._zones) < MAX_ZONES_KEPT or window.space_id in self._zones:
+            self._zones[window.space_id] = zone_name
+        zone = zone_named(zone_name)
+        if read.window is not None and zone_name == guess:
+            return WindowResult(zone, read.window)
+        start, end = self._bounds(window, zone)
+        return WindowResult(zone, await path.window(read.space.id, start, end))
+
+    def _bounds(self, window: Window, zone: ZoneInfo) -> tuple[datetime, datetime]:
         start = parse_instant("From", window.from_time, zone)
         end = parse_instant("Till", window.till_time, zone)
         check_window(start, end, self.policy.max_window)
-        return WindowResult(zone, reads.window(space.id, start, end))
+        return start, end
 
 
-def bookable_space(conn: Connection, space_id: str) -> Space:
-    """Return the space ``space_id``; refuse an unknown or unbookable one."""
-    space = masterdata.get_space(conn, space_id)
+def hot_paths_for(database: Database, clock: Clock) -> HotPaths:
+    """How the hot use cases run on ``database``: on the event loop, either way."""
+    if database.dialect == "postgresql":
+        # Imported here: asyncpg comes with the postgres extra, which SQLite does without.
+        from roomline.storage.pg_hot import PgHotPaths
+
+        shared = clock if getattr(clock, "shared", False) else None
+        return PgHotPaths(database.url, database.pool_size, database.wait_seconds, shared)
+    return SqliteHotPaths(database, clock)
+
+
+# Spaces whose zone a process keeps for Gets (a guess; any number of spaces works).
+MAX_ZONES_KEPT = 100_000
+
+
+def _bookable(space: Space | None, space_id: str) -> Space:
     if space is None:
         raise UnknownSpace.named(space_id)
     if not space.bookable:
@@ -261,33 +364,40 @@ def bookable_space(conn: Connection, space_id: str) -> Space:
     return space
 
 
+def _changing(ultimo_id: int) -> ServiceUnavailable:
+    return ServiceUnavailable(
+        f"Reservation {ultimo_id:011d} is being changed by other requests; retry shortly."
+    )
+
+
+def bookable_space(conn: Connection, space_id: str) -> Space:
+    """Return the space ``space_id``; refuse an unknown or unbookable one."""
+    return _bookable(masterdata.get_space(conn, space_id), space_id)
+
+
 def check_applicant(conn: Connection, applicant_id: str) -> None:
     if masterdata.get_person(conn, applicant_id) is None:
         raise UnknownApplicant.named(applicant_id)
 
 
-def _existing(conn: Connection, ultimo_id: int) -> Reservation:
-    """Return the reservation a write changes, locked (``store.get_for_update``)."""
-    current = store.get_for_update(conn, ultimo_id)
+def _existing(current: Reservation | None, ultimo_id: int) -> Reservation:
     if current is None:
         raise UnknownReservation(f"UltimoId {ultimo_id:011d} is not a known reservation.")
     return current
 
 
-def _earlier_create(
-    conn: Connection, api_key_id: int | None, request: NewReservation, fingerprint: str | None
-) -> int | None:
-    found = store.by_external_id(conn, api_key_id, request.external_id)
-    if found is None:
-        return None
-    reservation, stored_fingerprint = found
+def _answer_earlier(
+    earlier: tuple[int, str | None], request: NewReservation, fingerprint: str | None
+) -> int:
+    """Answer a repeated create as the earlier one was, if it is an identical repeat."""
+    ultimo_id, stored_fingerprint = earlier
     if stored_fingerprint != fingerprint:
         raise DuplicateExternalId(
             f"ExternalId {request.external_id!r} was already used for reservation "
-            f"{reservation.ultimo_id:011d} with different content; repeat the identical "
+            f"{ultimo_id:011d} with different content; repeat the identical "
             "request or use a new ExternalId."
         )
-    return reservation.ultimo_id
+    return ultimo_id
 
 
 def _fingerprint(request: NewReservation) -> str:

@@ -12,6 +12,7 @@ its commit.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -21,20 +22,40 @@ from roomline.storage.direct import DirectStatement
 from roomline.storage.tables import audit_log, people, spaces
 
 
-def add(
-    conn: Connection,
-    *,
-    at: datetime,
-    action: str,
-    workflow: str | None,
-    ultimo_id: int,
-    key_name: str | None,
-    client_address: str | None,
-    request_id: str | None,
-    before_state: str | None,
-    after_state: str,
-    space_id: str,
-) -> None:
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """A log entry to record with a write (``services.audit.log_entry`` shapes it).
+
+    A new reservation's number is known only once the database gives it, so its
+    ``after_state`` begins with ``NEW_ID_PREFIX``, where the number goes.
+    """
+
+    at: datetime
+    action: str
+    workflow: str | None
+    key_name: str | None
+    client_address: str | None
+    request_id: str | None
+    before_state: str | None
+    after_state: str
+    space_id: str
+
+    def after_state_of(self, ultimo_id: int) -> str:
+        if not self.after_state.startswith(NEW_ID_PREFIX):
+            return self.after_state
+        return f'{{"ultimo_id": {ultimo_id}{self.after_state[len(NEW_ID_PREFIX) :]}'
+
+    def after_state_around_id(self) -> tuple[str, str]:
+        """The JSON before and after a new reservation's number (for SQL to join)."""
+        return '{"ultimo_id": ', self.after_state[len(NEW_ID_PREFIX) :]
+
+
+# How the JSON of a reservation not yet numbered begins (its first key is ultimo_id).
+NEW_ID_PREFIX = '{"ultimo_id": ?'
+
+
+def add_entry(conn: Connection, entry: LogEntry, ultimo_id: int) -> None:
+    """Record ``entry`` of reservation ``ultimo_id`` inside the caller's transaction."""
     if conn.dialect.name == "postgresql":
         conn.execute(_NUMBER_IN_COMMIT_ORDER)
     # One prebuilt statement with the values as parameters: building a new one per write
@@ -42,23 +63,23 @@ def add(
     _INSERT.write(
         conn,
         {
-            "at": at,
-            "action": action,
-            "workflow": workflow,
+            "at": entry.at,
+            "action": entry.action,
+            "workflow": entry.workflow,
             "ultimo_id": ultimo_id,
-            "key_name": key_name,
-            "client_address": client_address,
-            "request_id": request_id,
-            "before_state": before_state,
-            "after_state": after_state,
-            "space_id": space_id,
+            "key_name": entry.key_name,
+            "client_address": entry.client_address,
+            "request_id": entry.request_id,
+            "before_state": entry.before_state,
+            "after_state": entry.after_state_of(ultimo_id),
+            "space_id": entry.space_id,
         },
     )
 
 
 # Any constant both sides agree on; "roomline log" in ASCII.
-_LOG_LOCK = 0x726F6F6D6C6F67
-_NUMBER_IN_COMMIT_ORDER = text(f"SELECT pg_advisory_xact_lock({_LOG_LOCK})")
+LOG_LOCK = 0x726F6F6D6C6F67
+_NUMBER_IN_COMMIT_ORDER = text(f"SELECT pg_advisory_xact_lock({LOG_LOCK})")
 
 
 _INSERT = DirectStatement(

@@ -57,6 +57,7 @@ class Database:
         wait_seconds: float = DEFAULT_WAIT_SECONDS,
     ) -> None:
         self.url = normalize_url(url)
+        self.pool_size = pool_size
         self.wait_seconds = wait_seconds
         self.engine = _create_engine(self.url, pool_size, wait_seconds)
         self._capacity = pool_size if self.dialect != "sqlite" else SQLITE_POOL_CAPACITY
@@ -75,7 +76,7 @@ class Database:
     def read(self) -> Iterator[Connection]:
         """Yield a connection in a read transaction.
 
-        (The Ultimo workflows' reads go through ``hotreads.HotReader`` instead.)
+        (The Ultimo workflows go through ``hotpath.HotPaths`` instead.)
         """
         with self._connect() as conn, conn.begin():
             yield conn

@@ -69,6 +69,7 @@ def _shown(url: str) -> str:
 def _require_psycopg() -> None:
     try:
         importlib.import_module("psycopg")
+        importlib.import_module("asyncpg")  # the hot paths' driver (storage/pg_hot.py)
     except ImportError as exc:
         raise DatabaseSetupError(
             f"PostgreSQL needs the postgres extra, which is not installed: {POSTGRES_EXTRA} ({exc})"

@@ -40,7 +40,6 @@ from roomline.domain.times import format_instant
 from roomline.services.keys import authenticate
 from roomline.services.reservations import ReservationService
 from roomline.storage import masterdata
-from roomline.storage.hotreads import CoreReads
 from roomline.storage.reservations import checked_in_between
 from roomline.web.blocking import run
 from roomline.web.pages import render_plain
@@ -111,7 +110,7 @@ def _state(
     element_ids = settings.application_element_ids
     with service.database.read() as conn:
         try:
-            key = authenticate(CoreReads(conn), api_key, wire.GET, client_address)
+            key = authenticate(conn, api_key, wire.GET, client_address)
         except MissingApiKey:
             # Staff who know the admin token try it first; say what the panel needs instead.
             if is_admin_token(settings.admin_token, api_key):

@@ -19,7 +19,6 @@ from roomline.domain.reservations import Interval, Person, Space, blocked_interv
 from roomline.services.keys import authenticate, store_key
 from roomline.storage import reservations as store
 from roomline.storage.database import Database
-from roomline.storage.hotreads import CoreReads
 from roomline.storage.migrate import upgrade
 from tests.storage.helpers import database_with
 
@@ -154,5 +153,5 @@ def test_a_rolled_back_instance_key_is_never_kept(database_url: str) -> None:
     # A fresh process (here: a fresh engine) must accept the key.
     fresh = Database(database_url)
     with fresh.read() as conn:
-        assert authenticate(CoreReads(conn), "C" * 32, "REST_CreateReservation").name == "kept"
+        assert authenticate(conn, "C" * 32, "REST_CreateReservation").name == "kept"
     fresh.dispose()

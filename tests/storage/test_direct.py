@@ -8,6 +8,7 @@ through SQLAlchemy, and the same assertions hold trivially.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -17,11 +18,13 @@ from sqlalchemy import bindparam, insert, select, text
 
 from roomline.domain.reservations import Interval, Person, ReservationStatus, Space
 from roomline.domain.times import utc_text
+from roomline.services.clock import SystemClock
+from roomline.services.reservations import hot_paths_for
 from roomline.storage import masterdata
 from roomline.storage import reservations as store
 from roomline.storage.database import Database
 from roomline.storage.direct import _SQLITE, DirectStatement
-from roomline.storage.hotreads import HotReader
+from roomline.storage.reservations import ListedReservation
 from roomline.storage.tables import reservations
 from tests.storage.helpers import database_with
 
@@ -32,6 +35,19 @@ T0 = datetime(2031, 3, 30, 0, 30, 0, 250_000, tzinfo=UTC)
 @pytest.fixture
 def database(database_url: str) -> Iterator[Database]:
     yield from database_with(database_url, ROOM, Person("P1", "Fasse, J."))
+
+
+def hot_window(database: Database, start: datetime, end: datetime) -> list[ListedReservation]:
+    """The window as the Get's hot path reads it (asyncpg's on PostgreSQL)."""
+    hot = hot_paths_for(database, SystemClock())
+
+    async def read() -> list[ListedReservation]:
+        try:
+            return await hot.read(lambda path: path.window(ROOM.id, start, end))
+        finally:
+            await hot.close()
+
+    return asyncio.run(read())
 
 
 def _values(start: datetime, external_id: str) -> dict[str, object]:
@@ -128,10 +144,8 @@ def test_direct_reads_return_what_sqlalchemy_returns(database: Database) -> None
 def test_the_hot_listing_carries_the_stored_utc_text(database: Database) -> None:
     with database.write() as conn:
         conn.execute(insert(reservations).values(_values(T0, "x")))
-    reader = HotReader(database)
     window = (T0 - timedelta(hours=1), T0 + timedelta(hours=1))
-    with reader.read() as reads:
-        hot = reads.window(ROOM.id, *window)
+    hot = hot_window(database, *window)
     with database.read() as conn:
         core = store.in_window(conn, ROOM.id, *window)
     assert hot == core
@@ -152,11 +166,9 @@ def test_the_hot_listing_bounds_the_window_as_sqlalchemy_does(database: Database
         (T0.astimezone(cest), (T0 + timedelta(hours=4)).astimezone(cest)),  # given in +02:00
         (T0 + timedelta(hours=5), T0 + timedelta(hours=6)),  # after them all
     ]
-    reader = HotReader(database)
     found = []
     for window in windows:
-        with reader.read() as reads:
-            hot = reads.window(ROOM.id, *window)
+        hot = hot_window(database, *window)
         with database.read() as conn:
             core = store.in_window(conn, ROOM.id, *window)
         assert hot == core, window

@@ -7,13 +7,15 @@ read transaction that cannot become a write, "database is locked", 503).
 
 from __future__ import annotations
 
+import asyncio
 from functools import partial
 from pathlib import Path
 
 from sqlalchemy import insert, select
 
+from roomline.services.clock import SystemClock
+from roomline.services.reservations import hot_paths_for
 from roomline.storage.database import Database
-from roomline.storage.hotreads import HotReader
 from roomline.storage.keys import KEY_HASH_SECRET, hash_secret_key
 from roomline.storage.migrate import upgrade
 from roomline.storage.tables import instance_secrets
@@ -25,8 +27,15 @@ WORKERS = 6
 
 
 def first_request(workers: list[Database], index: int) -> bytes:
-    with HotReader(workers[index]).read() as reads:
-        return reads.hash_key()
+    hot = hot_paths_for(workers[index], SystemClock())
+
+    async def read() -> bytes:
+        try:
+            return await hot.hash_secret_key()
+        finally:
+            await hot.close()
+
+    return asyncio.run(read())
 
 
 def test_the_first_requests_of_a_fresh_database_agree_on_the_hashing_secret(

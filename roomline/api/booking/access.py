@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from fastapi import Request, Security
@@ -10,7 +10,7 @@ from fastapi import Request, Security
 from roomline.api.observability import request_info
 from roomline.compat.ultimo.router import UltimoGateway, api_key_header
 from roomline.services.audit import Actor
-from roomline.services.keys import authorize, identify
+from roomline.services.keys import secret_hash
 from roomline.storage.keys import StoredKey
 
 
@@ -22,20 +22,16 @@ class Caller:
     actor: Actor
 
 
-def grant(operation: str) -> Callable[..., Caller]:
+def grant(operation: str) -> Callable[..., Awaitable[Caller]]:
     """Return a route dependency admitting keys granted ``operation`` (a grant name from
     ``services.keys.GRANTS``): key, IP allow-list, grant, then request limits."""
 
-    def admit(request: Request, api_key: str | None = Security(api_key_header)) -> Caller:
+    async def admit(request: Request, api_key: str | None = Security(api_key_header)) -> Caller:
         gateway: UltimoGateway = request.app.state.ultimo
         info = request_info(request.scope)
         info.workflow = operation
-        with gateway.service.hot_reads.read() as reads:
-            key = identify(reads, api_key or None)
-        info.key_name = key.name  # logged even when the key is refused below
-        authorize(key, operation, info.client_address)
-        if gateway.limiter is not None:
-            gateway.limiter.check(key)  # may write: outside the read above
-        return Caller(key, Actor(key.name, info.client_address, operation, info.request_id))
+        candidate = secret_hash(await gateway.hot.hash_secret_key(), api_key or None)
+        key, actor = await gateway.admit(candidate, operation, info)
+        return Caller(key, actor)
 
     return admit

@@ -33,11 +33,11 @@ from roomline.domain.errors import (
     UnsupportedMediaType,
 )
 from roomline.services.audit import Actor
-from roomline.services.keys import authorize, identify
+from roomline.services.keys import admitted_key, authorize, secret_hash
 from roomline.services.limits import Limiter
-from roomline.services.reservations import ReservationService
+from roomline.services.reservations import Caller, NeedsCounting, ReservationService
 from roomline.storage.database import Database, DatabaseUnavailable
-from roomline.storage.hotreads import HotReads
+from roomline.storage.hotpath import FoundKey, HotPaths
 from roomline.storage.keys import StoredKey
 
 log = logging.getLogger("roomline.ultimo")
@@ -50,30 +50,19 @@ api_key_header = APIKeyHeader(
 )
 
 
-class Handover(Exception):
-    """An inline request reached a step that may write or wait.
-
-    With ``use_case`` the request is admitted (key, limits, parameters) and only that
-    write remains, for the event loop's write group (``Database.write_on_loop``);
-    without it the whole request runs again in the threadpool.
-    """
-
-    def __init__(self, use_case: Callable[[], dict[str, Any]] | None = None) -> None:
-        super().__init__()
-        self.use_case = use_case
-
-
 @dataclass
 class UltimoGateway:
-    """What the router needs from the app: storage, the use cases and the wire options."""
+    """What the router needs from the app: the use cases, how they run on this database
+    (``hot``: on the event loop on both) and the wire options."""
 
     database: Database
     service: ReservationService
+    hot: HotPaths
     application_element_ids: dict[str, str]
     strict: bool
     limiter: Limiter | None = None
 
-    def dispatch(
+    async def dispatch(
         self,
         workflow: str,
         raw: bytes,
@@ -81,33 +70,11 @@ class UltimoGateway:
         element_id: str | None,
         content_type: str | None,
         info: RequestInfo | None = None,
-        inline: bool = False,
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
-        """Run one workflow request; return status, body and extra headers.
-
-        ``inline`` (on the event loop) raises ``Handover`` before anything that
-        may write or wait.
-        """
+        """Run one workflow request; return status, body and extra headers."""
         info = info or RequestInfo(request_id="", client_address=None)
-        return self._guarded(
-            workflow,
-            lambda: self._run(workflow, raw, api_key, element_id, content_type, info, inline),
-        )
-
-    async def finish(
-        self, workflow: str, use_case: Callable[[], dict[str, Any]]
-    ) -> tuple[int, dict[str, Any], dict[str, str]]:
-        """Run the write an inline ``dispatch`` handed over, in the loop's write group."""
         try:
-            return 200, await self.database.write_on_loop(use_case), {}
-        except (RoomlineError, *DatabaseUnavailable) as exc:
-            return self._refusal(workflow, exc)
-
-    def _guarded(
-        self, workflow: str, step: Callable[[], dict[str, Any]]
-    ) -> tuple[int, dict[str, Any], dict[str, str]]:
-        try:
-            return 200, step(), {}
+            return 200, await self._run(workflow, raw, api_key, element_id, content_type, info), {}
         except (RoomlineError, *DatabaseUnavailable) as exc:
             return self._refusal(workflow, exc)
 
@@ -118,21 +85,7 @@ class UltimoGateway:
         metrics.WORKFLOW_ERRORS.labels(workflow, exc.code).inc()
         return status_for(exc), bodies.error(exc), headers_for(exc)
 
-    def runs_inline(self, workflow: str) -> bool:
-        """Whether ``workflow`` runs on the event loop rather than in the threadpool.
-
-        On SQLite, reading a few index pages never waits for a lock (WAL readers do not
-        block), so handing it to a worker thread costs more than running it: with every
-        request on a thread of its own, the threads mostly fight over the GIL. So a Get
-        runs inline, and a write is admitted inline (key, limits, parameters) and hands
-        only its use case to the loop's write group (``Handover``), which runs it on the
-        loop too and sends only the wait for the write lock and the commit to a thread.
-        A request whose key the limiter counts runs in the threadpool, since counting
-        may write. PostgreSQL queries wait on the network: all in the threadpool.
-        """
-        return self.database.dialect == "sqlite"
-
-    def _run(
+    async def _run(
         self,
         workflow: str,
         raw: bytes,
@@ -140,48 +93,76 @@ class UltimoGateway:
         element_id: str | None,
         content_type: str | None,
         info: RequestInfo,
-        inline: bool = False,
     ) -> dict[str, Any]:
-        with self.service.hot_reads.read() as reads:
-            key = self._key(reads, api_key, workflow, info)
-            if workflow == wire.GET and not self._counted(key):
-                # Nothing to count: one read for the key and the listing.
-                return self._listing(reads, raw, element_id, content_type)
-        # Counting may write, so it waits for a connection of its own: never while the
-        # read holds one, or ten requests waiting so would hold a pool of ten.
-        self._admit(key, inline)
-        if workflow == wire.GET:
-            with self.service.hot_reads.read() as reads:
-                return self._listing(reads, raw, element_id, content_type)
-        values = self._parameters(workflow, raw, element_id, content_type)
-        actor = Actor(key.name, info.client_address, workflow, info.request_id or None)
-        use_case = self._write(workflow, values, key.id, actor)
-        if inline:
-            raise Handover(use_case)
-        return use_case()
+        """Key (401) → allow-list and workflow (403) → limits (429) → the request's
+        parameters (400) → the use case. The key is read with the use case's first read;
+        a parameter error found before is raised in its turn, after the key's."""
+        candidate = secret_hash(await self.hot.hash_secret_key(), api_key)
+        try:
+            values = self._parameters(workflow, raw, element_id, content_type)
+            command = _command(workflow, values, self.strict)
+        except RoomlineError as wrong:
+            await self.admit(candidate, workflow, info)
+            raise wrong from None
+        caller = Caller(secret_hash=candidate, admit=self._admission(candidate, workflow, info))
+        try:
+            return await self._use_case(workflow, command, caller)
+        except NeedsCounting as counting:
+            # Counting may wait and write: never inside the use case's read or write.
+            await self._count(counting.key)
+            actor = _actor(counting.key, workflow, info)
+            return await self._use_case(workflow, command, Caller(counting.key.id, actor))
 
-    def _key(
-        self, reads: HotReads, api_key: str | None, workflow: str, info: RequestInfo
-    ) -> StoredKey:
-        key = identify(reads, api_key)
+    async def admit(
+        self, candidate: str, operation: str, info: RequestInfo
+    ) -> tuple[StoredKey, Actor]:
+        """Read and admit the key stored under ``candidate`` for ``operation`` on its own,
+        and count it: the key's errors, then the limits'."""
+        found = await self.hot.read(lambda path: path.read_key(candidate))
+        key = self._checked(found, candidate, operation, info)
+        if self.limiter is not None and self.limiter.counts(key):
+            await self._count(key)
+        return key, _actor(key, operation, info)
+
+    def _admission(
+        self, candidate: str, operation: str, info: RequestInfo
+    ) -> Callable[[FoundKey], tuple[int, Actor]]:
+        """Admit the key read with a use case's first read; one the limits count is
+        handed back (``NeedsCounting``)."""
+
+        def admit(found: FoundKey) -> tuple[int, Actor]:
+            key = self._checked(found, candidate, operation, info)
+            if self.limiter is not None and self.limiter.counts(key):
+                raise NeedsCounting(key)
+            return key.id, _actor(key, operation, info)
+
+        return admit
+
+    @staticmethod
+    def _checked(found: FoundKey, candidate: str, operation: str, info: RequestInfo) -> StoredKey:
+        key = admitted_key(found, candidate)
         info.key_name = key.name  # logged even when the key is refused below
-        authorize(key, workflow, info.client_address)
+        authorize(key, operation, info.client_address)
         return key
 
-    def _counted(self, key: StoredKey) -> bool:
-        return self.limiter is not None and self.limiter.counts(key)
+    async def _count(self, key: StoredKey) -> None:
+        assert self.limiter is not None
+        await run_in_threadpool(self.limiter.check, key)
 
-    def _admit(self, key: StoredKey, inline: bool) -> None:
-        if self.limiter is not None:
-            if inline and self.limiter.counts(key):
-                raise Handover()
-            self.limiter.check(key)
-
-    def _listing(
-        self, reads: HotReads, raw: bytes, element_id: str | None, content_type: str | None
-    ) -> dict[str, Any]:
-        values = self._parameters(wire.GET, raw, element_id, content_type)
-        return bodies.collection(self.service.in_window(wire.window(values), reads))
+    async def _use_case(self, workflow: str, command: Any, caller: Caller) -> dict[str, Any]:
+        service, hot = self.service, self.hot
+        if workflow == wire.GET:
+            listing = await hot.read(lambda path: service.listing_on(path, command, caller))
+            return bodies.collection(listing)
+        if workflow == wire.CREATE:
+            return bodies.created(
+                await hot.write(lambda path: service.create_on(path, command, caller))
+            )
+        if workflow == wire.UPDATE:
+            await hot.write(lambda path: service.update_on(path, command, caller))
+        else:
+            await hot.write(lambda path: service.cancel_on(path, command, caller))
+        return bodies.empty()
 
     def _parameters(
         self, workflow: str, raw: bytes, element_id: str | None, content_type: str | None
@@ -195,27 +176,20 @@ class UltimoGateway:
             )
         return wire.read_parameters(workflow, wire.parse_body(raw), self.strict)
 
-    def _write(
-        self, workflow: str, values: dict[str, str], key_id: int, actor: Actor
-    ) -> Callable[[], dict[str, Any]]:
-        if workflow == wire.CREATE:
-            request = wire.new_reservation(values)
-            return lambda: bodies.created(self.service.create(request, key_id, actor))
-        if workflow == wire.UPDATE:
-            change = wire.time_change(values, self.strict)
 
-            def update() -> dict[str, Any]:
-                self.service.update(change, actor)
-                return bodies.empty()
+def _command(workflow: str, values: dict[str, str], strict: bool) -> Any:
+    """What the workflow's use case takes, read from its parameters."""
+    if workflow == wire.GET:
+        return wire.window(values)
+    if workflow == wire.CREATE:
+        return wire.new_reservation(values)
+    if workflow == wire.UPDATE:
+        return wire.time_change(values, strict)
+    return wire.ultimo_id(values["UltimoId"])
 
-            return update
-        ultimo_id = wire.ultimo_id(values["UltimoId"])
 
-        def cancel() -> dict[str, Any]:
-            self.service.cancel(ultimo_id, actor)
-            return bodies.empty()
-
-        return cancel
+def _actor(key: StoredKey, operation: str, info: RequestInfo) -> Actor:
+    return Actor(key.name, info.client_address, operation, info.request_id or None)
 
 
 def _is_json(content_type: str | None) -> bool:
@@ -281,7 +255,7 @@ async def answer(
     info = request_info(scope)
     info.workflow = workflow
     raw = await read_body(receive)
-    arguments = (
+    status, body, extra = await gateway.dispatch(
         workflow,
         raw,
         headers.api_key,
@@ -289,16 +263,6 @@ async def answer(
         headers.content_type,
         info,
     )
-    if gateway.runs_inline(workflow):
-        try:
-            status, body, extra = gateway.dispatch(*arguments, inline=True)
-        except Handover as handover:
-            if handover.use_case is not None:
-                status, body, extra = await gateway.finish(workflow, handover.use_case)
-            else:
-                status, body, extra = await run_in_threadpool(gateway.dispatch, *arguments)
-    else:
-        status, body, extra = await run_in_threadpool(gateway.dispatch, *arguments)
     return status, orjson.dumps(body), extra
 
 
