@@ -8,6 +8,7 @@ other error, and SQLite's, passes straight through.
 from __future__ import annotations
 
 import functools
+import random
 import time
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
@@ -25,6 +26,12 @@ def is_transient(exc: DBAPIError) -> bool:
     return getattr(exc.orig, "sqlstate", None) in TRANSIENT_SQLSTATES
 
 
+def backoff(attempt: int) -> float:
+    """Seconds to wait before running a write again after ``attempt`` failed: growing,
+    and random so that writes that collided do not collide again in step."""
+    return random.uniform(0.005, 0.01 * 2**attempt)
+
+
 def retry_transient(operation: Callable[P, T]) -> Callable[P, T]:
     """Run ``operation`` again (up to ``ATTEMPTS`` times) when the database says to retry."""
 
@@ -36,7 +43,7 @@ def retry_transient(operation: Callable[P, T]) -> Callable[P, T]:
             except DBAPIError as exc:
                 if attempt == ATTEMPTS or not is_transient(exc):
                     raise
-                time.sleep(0.005 * 2**attempt)
+                time.sleep(backoff(attempt))
         raise AssertionError("unreachable")  # pragma: no cover
 
     return retrying

@@ -9,11 +9,13 @@ of rounds are those that caught each fault on PostgreSQL before it was fixed.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from typing import TypeVar
 
 import pytest
 from sqlalchemy import select
@@ -30,17 +32,21 @@ from roomline.services import spaces as space_service
 from roomline.services.audit import snapshot
 from roomline.services.clock import SystemClock
 from roomline.services.reservations import (
+    Caller,
     NewReservation,
     Policy,
     ReservationService,
     TimeChange,
+    hot_paths_for,
 )
 from roomline.storage import masterdata
 from roomline.storage import reservations as store
 from roomline.storage.database import Database
+from roomline.storage.hotpath import HotPath
 from roomline.storage.tables import audit_log, reservations
 from tests.storage.helpers import database_with, run_together
 
+T = TypeVar("T")
 ROOM = Space("R1", "Room one", "UTC", 15, 15, 4, True)
 PERSON = Person("P1", "Person")
 DAY = datetime(2035, 3, 5, tzinfo=UTC)  # the service runs on the real clock
@@ -51,9 +57,39 @@ def database(database_url: str) -> Iterator[Database]:
     yield from database_with(database_url, ROOM, PERSON)
 
 
-@pytest.fixture
-def service(database: Database) -> ReservationService:
-    return ReservationService(database, SystemClock(), Policy())
+class HotPathService:
+    """The same use cases as the Ultimo workflows run them (``hot_paths_for``: asyncpg on
+    PostgreSQL, the loop's write group on SQLite), each call on an event loop of its own."""
+
+    def __init__(self, service: ReservationService) -> None:
+        self.service = service
+
+    def create(self, request: NewReservation, api_key_id: int | None) -> int:
+        return self._write(lambda path: self.service.create_on(path, request, Caller(api_key_id)))
+
+    def update(self, change: TimeChange) -> None:
+        self._write(lambda path: self.service.update_on(path, change, Caller()))
+
+    def cancel(self, ultimo_id: int) -> None:
+        self._write(lambda path: self.service.cancel_on(path, ultimo_id, Caller()))
+
+    def _write(self, use_case: Callable[[HotPath], Awaitable[T]]) -> T:
+        async def run() -> T:
+            hot = hot_paths_for(self.service.database, self.service.clock)
+            try:
+                return await hot.write(use_case)
+            finally:
+                await hot.close()
+
+        return asyncio.run(run())
+
+
+@pytest.fixture(params=["threads", "hot path"])
+def service(database: Database, request: pytest.FixtureRequest) -> ReservationService:
+    threaded = ReservationService(database, SystemClock(), Policy())
+    if request.param == "threads":
+        return threaded
+    return HotPathService(threaded)  # type: ignore[return-value]
 
 
 def together(*work: Callable[[], object]) -> list[object]:
