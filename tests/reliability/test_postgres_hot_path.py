@@ -129,7 +129,15 @@ def _controller(bin_dir: Path, data: Path, port: int):  # type: ignore[no-untype
     def control(action: str, *options: str) -> None:
         # -l: the server's own output goes to a file, not to the pipe this test reads.
         log = data.parent / "server.log"
-        arguments = ["-D", str(data), "-l", str(log), "-w", "-o", f"-p {port} -k {data} -h 127.0.0.1"]
+        arguments = [
+            "-D",
+            str(data),
+            "-l",
+            str(log),
+            "-w",
+            "-o",
+            f"-p {port} -k {data} -h 127.0.0.1",
+        ]
         _as_postgres(bin_dir / "pg_ctl", action, *arguments, *options)
 
     return control
