@@ -12,8 +12,9 @@ nothing more:
   no-overlap triggers and ``synchronous=FULL``: the space, the person, the conflict check,
   the insert and an audit row. A conflict answers Ultimo's 1015 envelope. It uses the
   cheapest design we know: every statement runs on the event loop, one writer task runs
-  all queued creates in one transaction (each in a SAVEPOINT), and only the COMMIT (the
-  fsync) goes to a thread.
+  all queued creates in one transaction (each in a SAVEPOINT), and only what waits goes
+  to a thread: ``BEGIN IMMEDIATE`` (which with several workers waits for another
+  process's write lock, as roomline's group commit does it) and the COMMIT (the fsync).
 
 Everything else roomline does is left out: checking the parameters and their errors,
 times read and written in the space's zone, the rules on past and too-long
@@ -142,9 +143,10 @@ class Floor:
         loop = asyncio.get_running_loop()
         while True:
             await queued.wait()
+            await loop.run_in_executor(None, self.conn.execute, "BEGIN IMMEDIATE")
+            # Creates queued while the lock was awaited join this transaction.
             queued.clear()
             batch, self.queue = self.queue, []
-            self.conn.execute("BEGIN IMMEDIATE")
             answers = [self._insert(values, key_id) for values, key_id, _ in batch]
             await loop.run_in_executor(None, self.conn.execute, "COMMIT")
             for (_, _, future), answer in zip(batch, answers, strict=True):
