@@ -3,14 +3,16 @@
 The same idea as the SQLite floor (bench/floor.py, whose ASGI shell it shares), served by
 the same uvicorn on the same seeded database as ``roomline serve``. It runs exactly the
 statements of roomline's PostgreSQL hot path (``roomline.storage.pg_hot``), imported
-from there, on an asyncpg pool of the size roomline's pool has by default:
+from there, on an asyncpg pool set up as roomline's (its default size, nothing reset when a
+connection goes back):
 
 - Get: the API key hashed as roomline hashes it (HMAC-SHA256 of the upper-cased secret
   under the instance's key), then ``_GET``: key, space and window in one round trip; the
   rows go out as JSON with the times as the statement formats them.
 - Create: ``_CREATE_FACTS`` (key, space, applicant, clock), then ``_INSERT`` (the
-  reservation, the log's advisory lock and its entry, one implicit transaction): two
-  round trips. The exclusion constraint refusing it answers Ultimo's 1015 envelope.
+  space's turn, the reservation, the log's lock and its entry, one implicit
+  transaction): two round trips. The exclusion constraint's refusal answers Ultimo's
+  1015 envelope.
 
 Everything else roomline does is left out, as on SQLite: parameter checks and their
 errors, times read in the space's zone, the rules on past and overlong reservations, the
@@ -40,6 +42,7 @@ from roomline.storage.pg_hot import (
     _INSERT,
     _KEY_COLUMNS,
     _SPACE_COLUMNS,
+    _keep_session,
     asyncpg_dsn,
 )
 
@@ -65,7 +68,11 @@ class PgFloor:
     @classmethod
     async def open(cls, url: str) -> PgFloor:
         pool = await asyncpg.create_pool(
-            asyncpg_dsn(url), min_size=0, max_size=POOL_SIZE, max_inactive_connection_lifetime=60
+            asyncpg_dsn(url),
+            min_size=0,
+            max_size=POOL_SIZE,
+            max_inactive_connection_lifetime=60,
+            reset=_keep_session,
         )
         rows = await pool.fetch(_HASH_SECRET)
         return cls(pool, bytes.fromhex(rows[0][0]))
