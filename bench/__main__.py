@@ -22,13 +22,25 @@ def _sizes(text: str) -> list[int]:
     return [int(part.replace("_", "")) for part in text.split(",") if part.strip()]
 
 
+def _workers(text: str) -> list[int]:
+    counts = [int(part) for part in text.split(",") if part.strip()]
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError("worker counts are whole numbers from 1 on")
+    return counts
+
+
 def parse(argv: list[str]) -> Plan:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="seconds, small data (CI)")
     parser.add_argument("--sizes", type=_sizes, help="reservation counts [10000,1000000]")
     parser.add_argument("--backends", default="sqlite,postgresql", help="[sqlite,postgresql]")
     parser.add_argument("--spaces", type=int, help="spaces to seed [1000]")
-    parser.add_argument("--workers", type=int, default=1, help="server worker processes [1]")
+    parser.add_argument(
+        "--workers",
+        type=_workers,
+        default=[1],
+        help="server worker processes; several (1,2) measure each in turn [1]",
+    )
     parser.add_argument("--threads", type=int, default=1, help="wrk threads [1]")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections [16]")
     parser.add_argument("--duration", type=int, help="seconds per workflow [10]")
@@ -45,8 +57,8 @@ def parse(argv: list[str]) -> Plan:
     parser.add_argument(
         "--floor",
         action="store_true",
-        help="on SQLite, also serve bench/floor.py (roomline's SQL and nothing else) "
-        "and drive its Get and Create",
+        help="also serve each backend's floor (bench/floor.py, bench/floor_pg.py: "
+        "roomline's SQL and nothing else) and drive its Get and Create",
     )
     parser.add_argument("--label", help="results file prefix [full | quick]")
     parser.add_argument(

@@ -12,8 +12,9 @@ nothing more:
   no-overlap triggers and ``synchronous=FULL``: the space, the person, the conflict check,
   the insert and an audit row. A conflict answers Ultimo's 1015 envelope. It uses the
   cheapest design we know: every statement runs on the event loop, one writer task runs
-  all queued creates in one transaction (each in a SAVEPOINT), and only the COMMIT (the
-  fsync) goes to a thread.
+  all queued creates in one transaction (each in a SAVEPOINT), and only what waits goes
+  to a thread: ``BEGIN IMMEDIATE`` (which with several workers waits for another
+  process's write lock, as roomline's group commit does it) and the COMMIT (the fsync).
 
 Everything else roomline does is left out: checking the parameters and their errors,
 times read and written in the space's zone, the rules on past and too-long
@@ -22,6 +23,9 @@ access log line, idempotent ExternalIds, the audit entry's states. So its share 
 ceiling is about the most any implementation of the contract on this stack (uvicorn,
 asyncio, Python's sqlite3) can reach. ``python -m bench --floor`` serves it; it is not
 part of roomline. ``BENCH_FLOOR_DATABASE`` names the SQLite file.
+
+The ASGI shell around a floor (``serve``: lifespan, body, key header, the two paths) is
+shared with the PostgreSQL floor (bench/floor_pg.py), so the two differ only in their SQL.
 """
 
 from __future__ import annotations
@@ -31,8 +35,9 @@ import hashlib
 import hmac
 import os
 import sqlite3
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -67,6 +72,30 @@ def _connect(path: str) -> sqlite3.Connection:
     return conn
 
 
+def listing(rows: Iterable[Sequence[Any]]) -> bytes:
+    """A Get's answer from the window's rows (UltimoId, description, applicant's id and
+    name, the four times as stored text, status), as roomline writes it."""
+    collection = [
+        {
+            "UltimoId": str(row[0]),
+            "Description": row[1],
+            "ApplicantId": row[2],
+            "ApplicantName": row[3],
+            "StartTime": row[4],
+            "EndTime": row[5],
+            "BlockStart": row[6],
+            "BlockEnd": row[7],
+            "Status": row[8],
+        }
+        for row in rows
+    ]
+    return orjson.dumps({"properties": {"Output": {"collection": collection}}})
+
+
+def created(ultimo_id: int) -> tuple[int, bytes]:
+    return 200, orjson.dumps({"properties": {"UltimoId": str(ultimo_id)}})
+
+
 class Floor:
     """A connection for reads, one for the writer, and the creates waiting for it."""
 
@@ -84,7 +113,7 @@ class Floor:
         digest = hmac.new(self.hash_key, secret.upper(), hashlib.sha256).hexdigest()
         return int(_run(self.reads, ACTIVE_KEY, secret_hash=digest).fetchone()[0])
 
-    def get(self, values: dict[str, Any], secret: bytes) -> bytes:
+    async def get(self, values: dict[str, Any], secret: bytes) -> bytes:
         self.reads.execute("BEGIN")
         try:
             self.key_id(secret)
@@ -98,21 +127,7 @@ class Floor:
             ).fetchall()
         finally:
             self.reads.execute("COMMIT")
-        collection = [
-            {
-                "UltimoId": str(row[0]),
-                "Description": row[1],
-                "ApplicantId": row[2],
-                "ApplicantName": row[3],
-                "StartTime": row[4],
-                "EndTime": row[5],
-                "BlockStart": row[6],
-                "BlockEnd": row[7],
-                "Status": row[8],
-            }
-            for row in rows
-        ]
-        return orjson.dumps({"properties": {"Output": {"collection": collection}}})
+        return listing(rows)
 
     async def create(self, values: dict[str, Any], secret: bytes) -> tuple[int, bytes]:
         key_id = self.key_id(secret)
@@ -128,9 +143,10 @@ class Floor:
         loop = asyncio.get_running_loop()
         while True:
             await queued.wait()
+            await loop.run_in_executor(None, self.conn.execute, "BEGIN IMMEDIATE")
+            # Creates queued while the lock was awaited join this transaction.
             queued.clear()
             batch, self.queue = self.queue, []
-            self.conn.execute("BEGIN IMMEDIATE")
             answers = [self._insert(values, key_id) for values, key_id, _ in batch]
             await loop.run_in_executor(None, self.conn.execute, "COMMIT")
             for (_, _, future), answer in zip(batch, answers, strict=True):
@@ -191,38 +207,68 @@ class Floor:
             space_id=space[0],
         )
         conn.execute("RELEASE floor")
-        return 200, orjson.dumps({"properties": {"UltimoId": str(ultimo_id)}})
+        return created(ultimo_id)
+
+    async def close(self) -> None:
+        self.reads.close()
+        self.conn.close()
 
 
-_floor: Floor | None = None
+class Answers(Protocol):
+    """What a floor answers; ``serve`` makes it an ASGI app."""
+
+    async def get(self, values: dict[str, Any], secret: bytes) -> bytes: ...
+
+    async def create(self, values: dict[str, Any], secret: bytes) -> tuple[int, bytes]: ...
+
+    async def close(self) -> None: ...
 
 
-async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    global _floor
-    if scope["type"] == "lifespan":
-        while True:
+ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
+
+
+def serve(open_floor: Callable[[], Awaitable[Answers]]) -> ASGIApp:
+    """The ASGI app answering Get and Create with the floor ``open_floor`` gives at
+    start-up (in each worker process), and 200 ``{}`` on any other path (readiness)."""
+    floor: Answers | None = None
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        nonlocal floor
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    floor = await open_floor()
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    if floor is not None:
+                        await floor.close()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        assert floor is not None
+        body = b""
+        more_body = True
+        while more_body:
             message = await receive()
-            if message["type"] == "lifespan.startup":
-                _floor = Floor(os.environ["BENCH_FLOOR_DATABASE"])
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-    assert _floor is not None
-    body = b""
-    more_body = True
-    while more_body:
-        message = await receive()
-        body += message.get("body", b"")
-        more_body = message.get("more_body", False)
-    secret = next((value for name, value in scope["headers"] if name == b"apikey"), b"")
-    status = 200
-    if scope["path"] == GET:
-        answer = _floor.get(orjson.loads(body), secret)
-    elif scope["path"] == CREATE:
-        status, answer = await _floor.create(orjson.loads(body), secret)
-    else:  # readiness probe
-        answer = b"{}"
-    headers = [JSON, (b"content-length", str(len(answer)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": answer})
+            body += message.get("body", b"")
+            more_body = message.get("more_body", False)
+        secret = next((value for name, value in scope["headers"] if name == b"apikey"), b"")
+        status = 200
+        if scope["path"] == GET:
+            answer = await floor.get(orjson.loads(body), secret)
+        elif scope["path"] == CREATE:
+            status, answer = await floor.create(orjson.loads(body), secret)
+        else:  # readiness probe
+            answer = b"{}"
+        headers = [JSON, (b"content-length", str(len(answer)).encode())]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": answer})
+
+    return app
+
+
+async def _open() -> Floor:
+    return Floor(os.environ["BENCH_FLOOR_DATABASE"])
+
+
+app = serve(_open)

@@ -71,9 +71,15 @@ class Server:
             with suppress(OSError):
                 Path(f"/proc/{pid}/clear_refs").write_text("5")
 
-    def peak_rss_bytes(self) -> int:
-        """Sum of the processes' peak resident set sizes (VmHWM)."""
-        total = 0
+    def peak_rss_bytes(self) -> tuple[int, int]:
+        """The largest single process's peak resident set size (VmHWM), and their sum.
+
+        The largest is what the target of 150 MB per worker bounds: ``roomline serve``
+        runs a background process beside its workers, and with several workers a
+        supervisor too, so the sum grows with the number of processes, not with what a
+        worker holds.
+        """
+        peaks = []
         for pid in self.pids():
             try:
                 status = Path(f"/proc/{pid}/status").read_text()
@@ -81,8 +87,8 @@ class Server:
                 continue
             for line in status.splitlines():
                 if line.startswith("VmHWM:"):
-                    total += int(line.split()[1]) * 1024
-        return total
+                    peaks.append(int(line.split()[1]) * 1024)
+        return max(peaks, default=0), sum(peaks)
 
     def stop(self) -> None:
         if self.process.poll() is None:
