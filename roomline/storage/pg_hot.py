@@ -72,33 +72,30 @@ _KEY_COLUMNS, _SPACE_COLUMNS, _RESERVATION_COLUMNS = 8, 13, 15
 _UTC_TEXT = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
 _PROCESSED = ReservationStatus.PROCESSED.value
 
-# One row per listed reservation (or one row with no reservation), each carrying the key
-# and the space. $1 key hash, $2 space, $3 and $4 the window (NULL: not read). As in
+# One row: the key, the space, and the window's reservations as an array of rows (one
+# row, so the key's and the space's columns are not repeated and decoded for each
+# reservation). $1 key hash, $2 space, $3 and $4 the window (NULL: not read). As in
 # ``reservations.in_window``, only the latest active reservation starting before the
 # window can reach into it, so the index range starts there.
 _GET = f"""
-SELECT {_KEY}, {_SPACE},
-       w.ultimo_id, w.description, w.applicant_id, w.applicant_name,
-       w.start_text, w.end_text, w.blocked_start_text, w.blocked_end_text, w.status
-FROM (SELECT 1) AS one
-LEFT JOIN api_keys AS k ON k.secret_hash = $1 AND k.revoked_at IS NULL
-LEFT JOIN spaces AS s ON s.id = $2
-LEFT JOIN LATERAL (
-    SELECT r.ultimo_id, r.description, r.applicant_id, p.name AS applicant_name,
-           r.start_time, {_UTC_TEXT.format("r.start_time")} AS start_text,
-           {_UTC_TEXT.format("r.end_time")} AS end_text,
-           {_UTC_TEXT.format("r.blocked_start")} AS blocked_start_text,
-           {_UTC_TEXT.format("r.blocked_end")} AS blocked_end_text, r.status
+SELECT {_KEY}, {_SPACE}, ARRAY(
+    SELECT ROW(r.ultimo_id, r.description, r.applicant_id, p.name,
+               {_UTC_TEXT.format("r.start_time")}, {_UTC_TEXT.format("r.end_time")},
+               {_UTC_TEXT.format("r.blocked_start")}, {_UTC_TEXT.format("r.blocked_end")},
+               r.status)
     FROM reservations AS r JOIN people AS p ON p.id = r.applicant_id
-    WHERE r.space_id = s.id AND r.status = '{_PROCESSED}'
+    WHERE r.space_id = $2 AND r.status = '{_PROCESSED}'
       AND r.start_time >= COALESCE((
           SELECT before.start_time FROM reservations AS before
-          WHERE before.space_id = s.id AND before.status = '{_PROCESSED}'
+          WHERE before.space_id = $2 AND before.status = '{_PROCESSED}'
             AND before.start_time < $3
           ORDER BY before.start_time DESC LIMIT 1), $3)
       AND r.start_time < $4 AND r.end_time > $3
-) AS w ON TRUE
-ORDER BY w.start_time, w.ultimo_id
+    ORDER BY r.start_time, r.ultimo_id
+) AS window
+FROM (SELECT 1) AS one
+LEFT JOIN api_keys AS k ON k.secret_hash = $1 AND k.revoked_at IS NULL
+LEFT JOIN spaces AS s ON s.id = $2
 """
 
 _KEY_ONLY = f"SELECT {_KEY} FROM api_keys AS k WHERE k.secret_hash = $1 AND k.revoked_at IS NULL"
@@ -223,13 +220,13 @@ class PgHotPath:
     ) -> GetRead:
         start, end = bounds if bounds is not None else (None, None)
         rows = await self.pool.fetch(_GET, secret_hash, space_id, start, end)
-        first = rows[0]
-        space = _space(first, _KEY_COLUMNS)
+        row = rows[0]
+        space = _space(row, _KEY_COLUMNS)
         window = None
         if bounds is not None and space is not None:
-            offset = _KEY_COLUMNS + _SPACE_COLUMNS
-            window = [ListedReservation(*row[offset:]) for row in rows if row[offset] is not None]
-        return GetRead(_key(first, 0), space, window)
+            listed = row[_KEY_COLUMNS + _SPACE_COLUMNS]
+            window = [ListedReservation(*reservation) for reservation in listed]
+        return GetRead(_key(row, 0), space, window)
 
     async def window(
         self, space_id: str, start: datetime, end: datetime
