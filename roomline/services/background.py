@@ -62,11 +62,13 @@ class BackgroundWork:
 
     async def _loop(self, job: Job) -> None:
         while True:
+            # Cleared before the run, not after: a wake-up that comes while the job runs
+            # (new work it did not see) must not wait out the sleep.
+            job._wake.clear()
             busy = await run_once(job)
             if busy:
                 await asyncio.sleep(0)  # let requests in between batches
                 continue
-            job._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(job._wake.wait(), job.every)
 
