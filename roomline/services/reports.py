@@ -129,7 +129,7 @@ def utilisation(
         end = _instant(max(calendar.last for calendar in calendars.values()))
         found = store.reservation_rows(conn, start, end)
         ids = [row[1] for row in found]
-        log = LogFacts.from_entries(store.log_rows(conn, min(ids), max(ids))) if ids else LogFacts()
+        log = store.log_facts(conn, min(ids), max(ids)) if ids else LogFacts()
     by_space: dict[str, list[Any]] = {space_id: [] for space_id in spaces}
     for row in found:
         by_space[row[0]].append(row)
