@@ -56,7 +56,7 @@ def reservation_rows(conn: Connection, start: datetime, end: datetime) -> Iterat
         reservations.c.status == ReservationStatus.CANCELLED.value,
         _epoch(conn, reservations.c.created_at),
     ).where(reservations.c.blocked_start < end, reservations.c.blocked_end > start)
-    if conn.dialect.name == "postgresql":
+    if conn.dialect.name == "postgresql" and _libpq_sends_chunks():
         return _streamed_rows(conn, query)
     return iter(_driver_rows(conn, query))
 
@@ -97,6 +97,14 @@ def _ids(conn: Connection, action: str, first_id: int, last_id: int) -> list[int
 
 # Rows per message from PostgreSQL while streaming (libpq's chunked rows).
 STREAM_CHUNK = 5000
+
+
+def _libpq_sends_chunks() -> bool:
+    # Chunked rows came with libpq 17 (psycopg[binary] brings its own); before it,
+    # psycopg's stream could only send a message a row, slower than reading all at once.
+    from psycopg import pq
+
+    return pq.version() >= 170000
 
 
 def _streamed_rows(conn: Connection, query: Any) -> Iterator[tuple[Any, ...]]:
