@@ -7,11 +7,16 @@ reservation, and cancellations (5 %), releases (5 %) and check-ins (30 %). Then 
 the quarter's report (91 days from the first seeded day, about 730,000 reservations)
 grouped per space, floor and building: ``services.reports.utilisation`` plus its JSON,
 what ``GET /api/manage/reports/utilisation`` runs. Target (issue 21): 2 s on SQLite.
+
+Besides wall-clock time it prints this process's CPU time (on SQLite, all of the work;
+on PostgreSQL, all but the server's) and the load average as the timing began: on a
+shared machine the wall clock says as much about the neighbours as about the report.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -59,7 +64,9 @@ def furnish(database: Database, spaces_count: int) -> None:
             conn.execute(text(log.format(at="start_time", action=action, where=f"WHERE {where}")))
 
 
-def bench_backend(url: str, spaces_count: int, total: int, runs: int) -> dict[str, list[float]]:
+def bench_backend(
+    url: str, spaces_count: int, total: int, runs: int
+) -> dict[str, list[tuple[float, float]]]:
     database = Database(url)
     try:
         began = time.perf_counter()
@@ -75,14 +82,15 @@ def bench_backend(url: str, spaces_count: int, total: int, runs: int) -> dict[st
         first = layout.day0.date()
         till = first + timedelta(days=QUARTER_DAYS)
         hours = parse_working_hours(DEFAULT_WORKING_HOURS)
-        samples: dict[str, list[float]] = {}
+        samples: dict[str, list[tuple[float, float]]] = {}
+        print(f"  load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         for group in reports.GROUPS:
             times = samples[f"quarter, per {group}"] = []
             for _ in range(runs + 1):  # the first run warms the caches and is not counted
-                start = time.perf_counter()
+                start, cpu = time.perf_counter(), time.process_time()
                 report = reports.utilisation(database, hours, "UTC", first, till, group)
                 body = reports.report_json(report)
-                times.append(time.perf_counter() - start)
+                times.append((time.perf_counter() - start, time.process_time() - cpu))
             times.pop(0)
             print(f"  per {group}: {body['total']['reservations']:,} reservations in the quarter")
         return samples
@@ -108,9 +116,12 @@ def main() -> None:
             with _fresh_database(backend, Path(work), args.pg_admin_url) as url:
                 results = bench_backend(url, args.spaces, args.reservations, args.runs)
             for name, times in results.items():
+                wall = [seconds for seconds, _ in times]
+                cpu = [seconds for _, seconds in times]
                 print(
-                    f"  {name:22} median {statistics.median(times):6.2f} s   "
-                    f"best {min(times):6.2f} s   worst {max(times):6.2f} s"
+                    f"  {name:22} median {statistics.median(wall):6.2f} s   "
+                    f"best {min(wall):6.2f} s   worst {max(wall):6.2f} s   "
+                    f"CPU median {statistics.median(cpu):5.2f} s"
                 )
 
 

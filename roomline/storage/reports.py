@@ -2,21 +2,23 @@
 
 Instants come back as whole seconds since the epoch, computed by the database, so a
 quarter's million rows cost no datetime objects (services/reports.py, domain/utilisation.py).
+Every value a row carries costs the driver time to hand over (a tenth of a second per
+column over a quarter's rows on SQLite), so each query asks for no more than the report
+uses.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Connection, cast, func, select
+from sqlalchemy import BigInteger, ColumnElement, Connection, case, cast, func, select
 
 from roomline.domain.reservations import ReservationStatus
+from roomline.domain.utilisation import LogFacts
 from roomline.storage.tables import audit_log, reservations
-
-# The log entries that say more than a reservation's current state does.
-LOG_ACTIONS = ("cancel", "release", "check_in")
 
 
 def _epoch(conn: Connection, column: Any) -> ColumnElement[int]:
@@ -26,14 +28,24 @@ def _epoch(conn: Connection, column: Any) -> ColumnElement[int]:
         if sqlite3.sqlite_version_info >= (3, 38):
             return cast(func.unixepoch(column), BigInteger)
         return cast(func.strftime("%s", column), BigInteger)
-    # floor, not a cast's rounding: whole seconds the way SQLite's '%s' has them.
-    return cast(func.floor(func.extract("epoch", column)), BigInteger)
+    # Whole seconds, rounded down as SQLite's are. date_part's double is the instant to
+    # the microsecond while it is below 2**33 seconds (before 2242), so rounding it down
+    # is exact there and costs half what numeric extract() does (0.3 s of PostgreSQL's time
+    # over a quarter's rows); later instants have their fraction cut off first.
+    seconds = case(
+        (column < _DOUBLE_EXACT_UNTIL, func.floor(func.date_part("epoch", column))),
+        else_=func.date_part("epoch", func.date_trunc("second", column)),
+    )
+    return cast(seconds, BigInteger)
 
 
-def reservation_rows(conn: Connection, start: datetime, end: datetime) -> list[tuple[Any, ...]]:
+_DOUBLE_EXACT_UNTIL = datetime(2242, 1, 1, tzinfo=UTC)
+
+
+def reservation_rows(conn: Connection, start: datetime, end: datetime) -> Iterator[tuple[Any, ...]]:
     """Rows of every reservation (any status) whose blocked interval overlaps
-    ``[start, end)``, in no order: (space_id, ultimo_id, start, end, preparation and
-    cleanup minutes, cancelled, created)."""
+    ``[start, end)``, in no order, as they arrive: (space_id, ultimo_id, start, end,
+    preparation and cleanup minutes, cancelled, created)."""
     query = select(
         reservations.c.space_id,
         reservations.c.ultimo_id,
@@ -44,18 +56,66 @@ def reservation_rows(conn: Connection, start: datetime, end: datetime) -> list[t
         reservations.c.status == ReservationStatus.CANCELLED.value,
         _epoch(conn, reservations.c.created_at),
     ).where(reservations.c.blocked_start < end, reservations.c.blocked_end > start)
-    return _driver_rows(conn, query)
+    if conn.dialect.name == "postgresql" and _libpq_sends_chunks():
+        return _streamed_rows(conn, query)
+    return iter(_driver_rows(conn, query))
 
 
-def log_rows(conn: Connection, first_id: int, last_id: int) -> list[tuple[Any, ...]]:
-    """Cancel, check-in and release entries of the reservations ``first_id`` to
-    ``last_id``: (ultimo_id, action, at), from ``ix_audit_log_action_ultimo_id`` alone."""
-    query = select(audit_log.c.ultimo_id, audit_log.c.action, _epoch(conn, audit_log.c.at)).where(
-        audit_log.c.action.in_(LOG_ACTIONS),
+def log_facts(conn: Connection, first_id: int, last_id: int) -> LogFacts:
+    """What the log says of the reservations ``first_id`` to ``last_id`` beyond their
+    state: when each was cancelled, which were released and which checked in.
+
+    Three queries on ``ix_audit_log_action_ultimo_id`` (action, ultimo_id, at), each
+    a range of that index alone: check-ins are most of these entries and the report needs
+    only their UltimoIds, not their action or time.
+    """
+    # One cancel entry a reservation: cancelling a cancelled one records nothing.
+    cancelled_at = dict(_driver_rows(conn, _entries(conn, "cancel", first_id, last_id)))
+    return LogFacts(
+        cancelled_at,
+        frozenset(_ids(conn, "release", first_id, last_id)),
+        frozenset(_ids(conn, "check_in", first_id, last_id)),
+    )
+
+
+def _entries(conn: Connection, action: str, first_id: int, last_id: int) -> Any:
+    return select(audit_log.c.ultimo_id, _epoch(conn, audit_log.c.at)).where(
+        audit_log.c.action == action,
         audit_log.c.ultimo_id >= first_id,
         audit_log.c.ultimo_id <= last_id,
     )
-    return _driver_rows(conn, query)
+
+
+def _ids(conn: Connection, action: str, first_id: int, last_id: int) -> list[int]:
+    query = select(audit_log.c.ultimo_id).where(
+        audit_log.c.action == action,
+        audit_log.c.ultimo_id >= first_id,
+        audit_log.c.ultimo_id <= last_id,
+    )
+    return [ultimo_id for (ultimo_id,) in _driver_rows(conn, query)]
+
+
+# Rows per message from PostgreSQL while streaming (libpq's chunked rows).
+STREAM_CHUNK = 5000
+
+
+def _libpq_sends_chunks() -> bool:
+    # Chunked rows came with libpq 17 (psycopg[binary] brings its own); before it,
+    # psycopg's stream could only send a message a row, slower than reading all at once.
+    from psycopg import pq
+
+    return pq.version() >= 170000
+
+
+def _streamed_rows(conn: Connection, query: Any) -> Iterator[tuple[Any, ...]]:
+    # PostgreSQL's own process works out the rows while this one takes in the ones that
+    # have come, on the other core: a quarter's 730,000 rows arrive 0.5 s sooner than
+    # when the whole result is read first (psycopg's stream, same transaction).
+    compiled = query.compile(dialect=conn.dialect)
+    driver = conn.connection.driver_connection
+    assert driver is not None  # a connection in use always has its driver's
+    with driver.cursor() as cursor:
+        yield from cursor.stream(compiled.string, compiled.params, size=STREAM_CHUNK)
 
 
 def _driver_rows(conn: Connection, query: Any) -> list[tuple[Any, ...]]:

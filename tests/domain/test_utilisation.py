@@ -166,7 +166,7 @@ def test_a_release_is_not_counted_as_a_cancellation() -> None:
         ("S", 1, start, end, 0, 0, True, first),
         ("S", 2, start + 7200, end + 7200, 0, 0, True, first),
     ]
-    log = LogFacts.from_entries([(1, "release", start + 900), (2, "cancel", start)])
+    log = LogFacts(cancelled_at={2: start}, released=frozenset({1}))
     values = figures(tally_space(rows, log, calendar, None))
     assert (values["released"], values["cancelled"], values["late_cancelled"]) == (1, 1, 1)
     assert values["no_show_rate_percent"] == 100.0
