@@ -92,7 +92,7 @@ class ChangeRead:
     current: Reservation | None
     # The row's version as read (PostgreSQL's xmin): the write applies only if the row is
     # still this version. None where the read locked the row until the write commits.
-    version: int | None
+    version: str | None
     space: Space | None
     now: datetime
 
