@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import insert
@@ -22,6 +23,7 @@ from roomline.storage import reports as store
 from roomline.storage.database import Database
 from roomline.storage.migrate import upgrade
 from roomline.storage.tables import audit_log
+from tests.support import fresh_database_url
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 CANCELLED_AT = {
@@ -53,12 +55,17 @@ def _log(database: Database, entries: list[tuple[int, str, datetime]]) -> None:
         )
 
 
-def test_log_facts_give_whole_seconds_rounded_down(backend: str, database: Database) -> None:
-    if backend != "postgresql":
-        pytest.skip("SQLite reads instants to the millisecond (unixepoch), unchanged")
-    _log(database, [(ultimo_id, "cancel", at) for ultimo_id, at in CANCELLED_AT.items()])
-    with database.read() as conn:
-        facts = store.log_facts(conn, 1, 6)
+def test_postgresql_log_facts_give_whole_seconds_rounded_down(tmp_path: Path) -> None:
+    # PostgreSQL only: SQLite's unixepoch() reads to the millisecond first (see above).
+    with fresh_database_url("postgresql", tmp_path) as url:
+        database = Database(url)
+        try:
+            upgrade(database)
+            _log(database, [(ultimo_id, "cancel", at) for ultimo_id, at in CANCELLED_AT.items()])
+            with database.read() as conn:
+                facts = store.log_facts(conn, 1, 6)
+        finally:
+            database.dispose()
     # Whole seconds by integer arithmetic: datetime.timestamp()'s double rounds 9998's up.
     assert facts.cancelled_at == {
         ultimo_id: (at - EPOCH) // timedelta(seconds=1) for ultimo_id, at in CANCELLED_AT.items()
