@@ -105,8 +105,10 @@ function builders.create()
     space_name(space), at(start), at(start + length), math.random(1, people))
 end
 
+-- Updates take the even slots and cancels the odd ones, so that with several worker
+-- counts measured on one database no update meets a reservation a cancel took.
 function builders.update()
-  local space, k = math.random(0, spaces - 1), math.random(0, per_space - 1)
+  local space, k = math.random(0, spaces - 1), 2 * math.random(0, math.floor((per_space - 1) / 2))
   local start = slot_start(k)
   -- Alternate between the seeded end and 10 minutes later: never into the neighbour.
   local stretch = math.random(0, 1) * 600
@@ -116,7 +118,7 @@ end
 
 function builders.cancel()
   return string.format('{"UltimoId":"%s"}',
-    seeded_id(math.random(0, spaces - 1), math.random(0, per_space - 1)))
+    seeded_id(math.random(0, spaces - 1), 2 * math.random(0, math.floor(per_space / 2) - 1) + 1))
 end
 
 local build = builders[workflow]

@@ -6,8 +6,9 @@ find a committed entry below N. SQLite has one writer at a time, so ids follow c
 order by themselves. PostgreSQL hands out ids from a sequence when rows are inserted, and
 transactions commit in any order: an entry recording itself takes a transaction-level
 advisory lock first, so entries are numbered and committed one transaction after the
-other. The lock is held only from the log's insert (the last statement of a write) to
-its commit.
+other. A reservation write takes it before its rows (``reservations.take_space_turn``,
+``pg_hot``), so every writer takes its locks in one order; the hot path's writes commit
+in groups (``pg_hot.WriteGroups``), so the lock's turns are one per group, not per write.
 """
 
 from __future__ import annotations

@@ -138,31 +138,37 @@ _LOG_VALUES = ("at", "action", "workflow", "key_name", "address", "request_id", 
 
 
 def _log(first: int, *, new_reservation: bool) -> str:
-    """The rest of a write's statement: its log entry, taking the log's lock first
-    (``storage.audit``: entries are numbered in commit order). The entry's values are
-    parameters ``first`` on (``_entry_values``), then its after state: for a new
-    reservation, the JSON before and after the number the insert gave."""
+    """The rest of a write's statement: its log entry (the write took the log's lock
+    first, ``_TURN``). The entry's values are parameters ``first`` on (``_entry_values``),
+    then its after state: for a new reservation, the JSON before and after the number the
+    insert gave."""
     at = {name: f"${first + index}" for index, name in enumerate(_LOG_VALUES)}
     state = first + len(_LOG_VALUES)
     after = (
-        f"${state} || numbered.ultimo_id::text || ${state + 1}" if new_reservation else f"${state}"
+        f"${state} || changed.ultimo_id::text || ${state + 1}" if new_reservation else f"${state}"
     )
     return f"""
-numbered AS (SELECT changed.ultimo_id, pg_advisory_xact_lock({LOG_LOCK}) FROM changed),
 logged AS (
     INSERT INTO audit_log (at, action, workflow, ultimo_id, key_name, client_address,
                            request_id, before_state, after_state, space_id)
-    SELECT {at["at"]}, {at["action"]}, {at["workflow"]}, numbered.ultimo_id, {at["key_name"]},
+    SELECT {at["at"]}, {at["action"]}, {at["workflow"]}, changed.ultimo_id, {at["key_name"]},
            {at["address"]}, {at["request_id"]}, {at["before"]}, {after}, {at["space"]}
-    FROM numbered
+    FROM changed
 )
 SELECT ultimo_id FROM changed
 """
 
 
-# Writes into one space take turns (``reservations.take_space_turn``), before the row is
-# written.
-_SPACE_TURN = f"(SELECT pg_advisory_xact_lock({SPACE_LOCK}, hashtext($1))) AS turn"
+# Every write takes the log's lock first (``storage.audit``: entries are numbered in
+# commit order) and then its space's turn (``reservations.take_space_turn``), before it
+# writes a row: one order of locks everywhere, so no two writes (nor two groups of
+# ``WriteGroups``, which hold the log's lock from their first write to their commit) can
+# each hold what the other waits for.
+_TURN = (
+    f"(SELECT pg_advisory_xact_lock({SPACE_LOCK}, hashtext($1))"
+    f" FROM (SELECT pg_advisory_xact_lock({LOG_LOCK})) AS log) AS turn"
+)
+_LOG_TURN = f"(SELECT pg_advisory_xact_lock({LOG_LOCK})) AS turn"
 
 _INSERT = f"""
 WITH changed AS (
@@ -170,7 +176,7 @@ WITH changed AS (
         preparation_minutes, cleanup_minutes, blocked_start, blocked_end, status,
         api_key_id, external_id, request_fingerprint, created_at, updated_at)
     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14
-    FROM {_SPACE_TURN}
+    FROM {_TURN}
     -- An overlap (the exclusion constraint) or the key's ExternalId taken inserts nothing:
     -- an error would undo the other writes of its group.
     ON CONFLICT DO NOTHING
@@ -183,7 +189,7 @@ WITH changed AS (
     UPDATE reservations SET start_time = $4, end_time = $5, preparation_minutes = $6,
         cleanup_minutes = $7, blocked_start = $8, blocked_end = $9, updated_at = $10,
         series_exception = series_id IS NOT NULL
-    FROM {_SPACE_TURN}
+    FROM {_TURN}
     WHERE ultimo_id = $2 AND xmin = $3::text::xid
     RETURNING ultimo_id
 ),""" + _log(11, new_reservation=False)
@@ -192,6 +198,7 @@ _CANCEL = f"""
 WITH changed AS (
     UPDATE reservations SET status = '{ReservationStatus.CANCELLED.value}', updated_at = $3,
         series_exception = series_id IS NOT NULL
+    FROM {_LOG_TURN}
     WHERE ultimo_id = $1 AND xmin = $2::text::xid
     RETURNING ultimo_id
 ),""" + _log(4, new_reservation=False)

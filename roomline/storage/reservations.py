@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from roomline.domain.errors import SpaceNotAvailable, UnknownApplicant, UnknownSpace
 from roomline.domain.reservations import Interval, Reservation, ReservationStatus, Space
 from roomline.domain.times import utc_text
+from roomline.storage.audit import LOG_LOCK
 from roomline.storage.direct import DirectStatement
 from roomline.storage.tables import people, reservations, spaces
 
@@ -88,6 +89,8 @@ def get_for_update(conn: Connection, ultimo_id: int) -> Reservation | None:
     the row as committed, so two writes of one reservation run one after the other: a
     cancel and an update cannot both act on the state before the other.
     """
+    if conn.dialect.name == "postgresql":
+        conn.execute(_LOG_TURN)  # the log's lock before the row's (``take_space_turn``)
     row = _BY_ID_FOR_UPDATE.first(conn, {"ultimo_id": ultimo_id})
     return None if row is None else reservation_from_row(row)
 
@@ -370,7 +373,11 @@ def move(
 # "rl" in ASCII: the first number of the spaces' advisory locks, in the two-number form
 # that keeps them apart from the log's (``storage.audit``).
 SPACE_LOCK = 0x726C
-_SPACE_TURN = text(f"SELECT pg_advisory_xact_lock({SPACE_LOCK}, hashtext(:space_id))")
+_SPACE_TURN = text(
+    f"SELECT pg_advisory_xact_lock({SPACE_LOCK}, hashtext(:space_id))"
+    f" FROM (SELECT pg_advisory_xact_lock({LOG_LOCK})) AS log"
+)
+_LOG_TURN = text(f"SELECT pg_advisory_xact_lock({LOG_LOCK})")
 
 
 def take_space_turn(conn: Connection, space_id: str) -> None:
@@ -380,7 +387,10 @@ def take_space_turn(conn: Connection, space_id: str) -> None:
     Two transactions writing overlapping rows at once each find the other's row in the
     exclusion constraint's index and wait for it: a deadlock PostgreSQL breaks only after
     ``deadlock_timeout`` (a second). In turn, the second finds the first's row committed
-    and is refused at once. SQLite's writers take turns already.
+    and is refused at once. The log's lock (``storage.audit``) comes first: every
+    reservation write takes the log's lock before its space's turn and its rows, one
+    order everywhere (``pg_hot``), so none holds what another waits for. SQLite's writers
+    take turns already.
     """
     if conn.dialect.name == "postgresql":
         conn.execute(_SPACE_TURN, {"space_id": space_id})
