@@ -39,15 +39,13 @@ from roomline import metrics
 from roomline.domain.errors import (
     ServiceUnavailable,
     SpaceNotAvailable,
-    UnknownApplicant,
-    UnknownSpace,
 )
 from roomline.domain.reservations import Interval, Reservation, ReservationStatus, Space
 from roomline.storage.audit import LOG_LOCK, LogEntry
 from roomline.storage.hotpath import ChangeRead, CreateRead, FoundKey, GetRead, HotPath, NewRow
 from roomline.storage.keys import StoredKey
 from roomline.storage.masterdata import features_of
-from roomline.storage.reservations import SPACE_LOCK, ExternalIdTaken, ListedReservation
+from roomline.storage.reservations import SPACE_LOCK, ListedReservation, refusal_of
 from roomline.storage.transient import ATTEMPTS, TRANSIENT_SQLSTATES, backoff
 
 T = TypeVar("T")
@@ -443,17 +441,8 @@ def _reservation(row: asyncpg.Record, at: int) -> Reservation:
 def _refusal(
     exc: asyncpg.IntegrityConstraintViolationError, space: Space, applicant_id: str | None
 ) -> Exception:
-    """The database's refusal of a write as ours (as ``reservations._translated``)."""
-    if isinstance(exc, asyncpg.ExclusionViolationError):
-        return SpaceNotAvailable(space.display_name)
-    constraint = exc.constraint_name or ""
-    if isinstance(exc, asyncpg.UniqueViolationError) and "external_id" in constraint:
-        return ExternalIdTaken()
-    if isinstance(exc, asyncpg.ForeignKeyViolationError):
-        if "applicant_id" in constraint and applicant_id is not None:
-            return UnknownApplicant.named(applicant_id)
-        return UnknownSpace.named(space.id)
-    return exc
+    """The database's refusal of a write as ours (``reservations.refusal_of``)."""
+    return refusal_of(exc, space, applicant_id) or exc
 
 
 def asyncpg_dsn(url: str) -> str:

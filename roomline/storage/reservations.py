@@ -509,14 +509,10 @@ def _translated(conn: Connection, space: Space, applicant_id: str | None = None)
             savepoint.rollback()
         # SQLAlchemy wraps the driver's error; a direct statement raises it bare.
         driver_error = exc.orig if isinstance(exc, IntegrityError) else exc
-        overlap = getattr(driver_error, "sqlstate", None) == EXCLUSION_VIOLATION
-        if overlap or SQLITE_OVERLAP_MESSAGE in str(driver_error):
-            raise SpaceNotAvailable(space.display_name) from exc
-        if "external_id" in str(driver_error):
-            raise ExternalIdTaken() from exc
-        if getattr(driver_error, "sqlstate", None) == FOREIGN_KEY_VIOLATION:
-            raise _missing_reference(driver_error, space, applicant_id) from exc
-        raise
+        ours = refusal_of(driver_error, space, applicant_id)
+        if ours is None:
+            raise
+        raise ours from exc
     except BaseException:
         if savepoint is not None:
             savepoint.rollback()
@@ -525,13 +521,24 @@ def _translated(conn: Connection, space: Space, applicant_id: str | None = None)
         savepoint.commit()
 
 
-def _missing_reference(
+def refusal_of(
     driver_error: Any, space: Space, applicant_id: str | None
-) -> UnknownSpace | UnknownApplicant:
-    constraint = getattr(getattr(driver_error, "diag", None), "constraint_name", None) or ""
-    if "applicant_id" in constraint and applicant_id is not None:
-        return UnknownApplicant.named(applicant_id)
-    return UnknownSpace.named(space.id)
+) -> SpaceNotAvailable | ExternalIdTaken | UnknownSpace | UnknownApplicant | None:
+    """The database's refusal of a write as ours (sqlite3's, psycopg's or asyncpg's
+    error), or None for any other error."""
+    sqlstate = getattr(driver_error, "sqlstate", None)
+    if sqlstate == EXCLUSION_VIOLATION or SQLITE_OVERLAP_MESSAGE in str(driver_error):
+        return SpaceNotAvailable(space.display_name)
+    if "external_id" in str(driver_error):
+        return ExternalIdTaken()
+    if sqlstate == FOREIGN_KEY_VIOLATION:
+        # psycopg names the constraint in its diagnostics, asyncpg on the error itself.
+        diagnostics = getattr(driver_error, "diag", driver_error)
+        constraint = getattr(diagnostics, "constraint_name", None) or ""
+        if "applicant_id" in constraint and applicant_id is not None:
+            return UnknownApplicant.named(applicant_id)
+        return UnknownSpace.named(space.id)
+    return None
 
 
 def listing(
