@@ -3,7 +3,8 @@
 Seeds 1,000 spaces and 1M reservations (``bench/seed.py``: eight a day over 125 days),
 puts the spaces in 10 buildings of 5 floors, half of them in Europe/Amsterdam and half
 in UTC, and writes the log a real server would have: a create entry for every
-reservation, and cancellations (5 %), releases (5 %) and check-ins (30 %). Then it times
+reservation, and cancellations (5 %), releases (5 %) and check-ins (30 %), with the
+reservations' status and door columns as the server leaves them. Then it times
 the quarter's report (91 days from the first seeded day, about 730,000 reservations)
 grouped per space, floor and building: ``services.reports.utilisation`` plus its JSON,
 what ``GET /api/manage/reports/utilisation`` runs. Target (issue 21): 2 s on SQLite.
@@ -55,7 +56,13 @@ def furnish(database: Database, spaces_count: int) -> None:
             "SELECT {at}, '{action}', ultimo_id, '{{}}', space_id FROM reservations {where}"
         )
         conn.execute(text(log.format(at="created_at", action="create", where="")))
-        conn.execute(text("UPDATE reservations SET status = 'Cancelled' WHERE ultimo_id % 20 = 0"))
+        # What the door leaves on a reservation it releases or checks in, beside its entry.
+        for values, where in (
+            ("status = 'Cancelled'", "ultimo_id % 20 = 0"),
+            ("status = 'Cancelled', released_at = start_time", "ultimo_id % 20 = 1"),
+            ("checked_in_at = start_time", "ultimo_id % 20 BETWEEN 2 AND 7"),
+        ):
+            conn.execute(text(f"UPDATE reservations SET {values} WHERE {where}"))
         for action, where in (
             ("cancel", "ultimo_id % 20 = 0"),
             ("release", "ultimo_id % 20 = 1"),

@@ -8,6 +8,7 @@ with the reason when the server is unreachable, and fail instead under
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -15,8 +16,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Connection
 
-from roomline.domain.reservations import Person, Space, blocked_interval
+from roomline.domain.reservations import Person, ReservationStatus, Space, blocked_interval
+from roomline.services import audit
 from roomline.services.keys import store_key
 from roomline.storage import masterdata
 from roomline.storage import reservations as store
@@ -164,3 +167,19 @@ def make_world() -> Iterator[Callable[[str], World]]:
     yield make
     for database in databases:
         database.dispose()
+
+
+def door_event(conn: Connection, ultimo_id: int, action: str, at: datetime) -> None:
+    """Check a reservation in, or release it for nobody checking in, at ``at``: the
+    reservation's columns and its log entry, as services/door.py writes them (without
+    the door's rules of when it may)."""
+    before = store.get(conn, ultimo_id)
+    assert before is not None
+    if action == "check_in":
+        store.check_in(conn, ultimo_id, at, "door")
+        after = dataclasses.replace(before, checked_in_at=at, checked_in_by="door")
+    else:
+        assert action == "release", action
+        assert store.release(conn, ultimo_id, at)
+        after = dataclasses.replace(before, status=ReservationStatus.CANCELLED, released_at=at)
+    audit.record(conn, at=at, action=action, before=before, after=after, actor=None)

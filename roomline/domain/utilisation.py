@@ -223,7 +223,7 @@ class Tally:
     cancelled: int = 0
     late_cancelled: int = 0
     released: int = 0
-    tracked: int = 0  # reservations whose log shows a check-in or a release
+    tracked: int = 0  # reservations checked in or released
     held: int = 0  # reservations not cancelled
     length: int = 0  # seconds, summed over held reservations
     lead: int = 0  # seconds from booking to start, summed over held reservations
@@ -257,19 +257,17 @@ class Tally:
                 mine[index] += count
 
 
-@dataclass(frozen=True, slots=True)
-class LogFacts:
-    """What the log says beyond the reservations' current state, by UltimoId: when each
-    was cancelled, and which were released or checked in."""
+# What became of a reservation, as bits of one small number the database works out
+# per row (storage/reports.py): a row then costs no set lookups and carries no UltimoId.
+CANCELLED = 1  # status Cancelled, whether cancelled or released
+LATE = 2  # cancelled less than LATE_CANCELLATION before the start (the log's cancel entry)
+RELEASED = 4  # released by the door because nobody checked in (status Cancelled too)
+CHECKED_IN = 8
 
-    cancelled_at: dict[int, int] = field(default_factory=dict)
-    released: frozenset[int] = frozenset()
-    checked_in: frozenset[int] = frozenset()
-
-
-# A reservation as the report reads it: (space_id, ultimo_id, start, end, preparation
-# minutes, cleanup minutes, cancelled, created); instants in epoch seconds.
-Row = tuple[str, int, int, int, int, int, bool, int]
+# A reservation as the report reads it: (space_id, start, end, preparation minutes,
+# cleanup minutes, what became of it as the bits above, created); instants in epoch
+# seconds.
+Row = tuple[str, int, int, int, int, int, int]
 
 
 def band_of(capacity: int | None) -> str:
@@ -319,9 +317,7 @@ class Calendar:
 Shape = tuple[bool, int, int, int, tuple[tuple[int, int], ...]]
 
 
-def tally_space(
-    rows: Iterable[Row], log: LogFacts, calendar: Calendar, capacity: int | None
-) -> Tally:
+def tally_space(rows: Iterable[Row], calendar: Calendar, capacity: int | None) -> Tally:
     """Add up one space's reservations over its calendar's period.
 
     ``rows`` may hold reservations outside the period: only what lies inside counts, and
@@ -331,10 +327,9 @@ def tally_space(
     busy, weeks, shapes, shape_of = tally.busy, tally.weeks, calendar.shapes, calendar.shape
     reservations = cancelled_count = held = length = lead = booked = margins = 0
     released_count = tracked = late = 0
-    released, checked_in, cancelled_at = log.released, log.checked_in, log.cancelled_at
     # Runs once per reservation, most of a report's Python time: plain locals and no
     # calls but the shape's lookup on a miss.
-    for _space, ultimo_id, start, end, preparation, cleanup, cancelled, created in rows:
+    for _space, start, end, preparation, cleanup, state, created in rows:
         shape = shapes.get((start, end, preparation, cleanup)) or shape_of(
             start, end, preparation, cleanup
         )
@@ -345,26 +340,25 @@ def tally_space(
             if counts is None:
                 counts = weeks[week] = [0, 0, 0]
             counts[0] += 1
-            if ultimo_id in released:
-                released_count += 1
-                tracked += 1
-                counts[2] += 1
-            else:
-                if ultimo_id in checked_in:
+            if state:
+                if state & RELEASED:  # counted as a release, not as a cancellation
+                    released_count += 1
                     tracked += 1
-                if cancelled:  # a release is counted as such, not as a cancellation
-                    cancelled_count += 1
-                    at = cancelled_at.get(ultimo_id)
-                    if at is not None and start - at < LATE_CANCELLATION:
-                        late += 1
-                        counts[1] += 1
-            if cancelled:
-                continue
+                    counts[2] += 1
+                elif state & CHECKED_IN:
+                    tracked += 1
+                if state & CANCELLED:
+                    if not state & RELEASED:
+                        cancelled_count += 1
+                        if state & LATE:
+                            late += 1
+                            counts[1] += 1
+                    continue
             held += 1
             length += end - start
             if created < start:  # lead time: none for a reservation booked once begun
                 lead += start - created
-        elif cancelled:
+        elif state & CANCELLED:
             continue
         booked += inside
         margins += around

@@ -24,7 +24,6 @@ from roomline.domain.utilisation import (
     DAY_NAMES,
     FIGURE_NAMES,
     Calendar,
-    LogFacts,
     Tally,
     WorkingHours,
     figures,
@@ -164,12 +163,9 @@ def _space_tallies(
         by_space: dict[str, list[Any]] = {space_id: [] for space_id in spaces}
         for row in store.reservation_rows(conn, start, end):
             by_space[row[0]].append(row)
-        ids = [row[1] for rows in by_space.values() for row in rows]
-        log = store.log_facts(conn, min(ids), max(ids)) if ids else LogFacts()
     tallies = {
         space_id: tally_space(
             reservations,
-            log,
             calendars[spaces[space_id].time_zone or default_zone],
             spaces[space_id].capacity,
         )

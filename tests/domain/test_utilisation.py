@@ -10,8 +10,11 @@ import pytest
 
 from roomline.domain.errors import InvalidParameter
 from roomline.domain.utilisation import (
+    CANCELLED,
+    CHECKED_IN,
+    LATE,
+    RELEASED,
     Calendar,
-    LogFacts,
     band_of,
     epoch,
     figures,
@@ -138,7 +141,7 @@ def test_busy_hours_follow_local_time_across_the_clock_change() -> None:
     # Saturday 23:00 to Sunday 04:00 summer time: four real hours (02:00-03:00 is skipped).
     start, end = at("2030-03-30T23:00:00+01:00"), at("2030-03-31T04:00:00+02:00")
     created = at("2030-03-01T00:00:00+01:00")
-    tally = tally_space([("S", 1, start, end, 0, 0, False, created)], LogFacts(), calendar, 6)
+    tally = tally_space([("S", start, end, 0, 0, 0, created)], calendar, 6)
     saturday, sunday = 5 * 24, 6 * 24
     assert {slot: seconds for slot, seconds in enumerate(tally.busy) if seconds} == {
         saturday + 23: 3600,
@@ -163,14 +166,15 @@ def test_a_release_is_not_counted_as_a_cancellation() -> None:
     )
     start, end = at("2030-01-07T09:00:00+01:00"), at("2030-01-07T10:00:00+01:00")
     rows = [
-        ("S", 1, start, end, 0, 0, True, first),
-        ("S", 2, start + 7200, end + 7200, 0, 0, True, first),
+        ("S", start, end, 0, 0, CANCELLED | RELEASED, first),
+        ("S", start + 7200, end + 7200, 0, 0, CANCELLED | LATE, first),
+        ("S", start + 14400, end + 14400, 0, 0, CHECKED_IN, first),
     ]
-    log = LogFacts(cancelled_at={2: start}, released=frozenset({1}))
-    values = figures(tally_space(rows, log, calendar, None))
+    values = figures(tally_space(rows, calendar, None))
     assert (values["released"], values["cancelled"], values["late_cancelled"]) == (1, 1, 1)
-    assert values["no_show_rate_percent"] == 100.0
-    assert values["booked_hours"] == 0.0
+    assert values["check_in_tracked"] == 2
+    assert values["no_show_rate_percent"] == 50.0
+    assert values["booked_hours"] == 1.0  # the one checked in
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
-"""What a report reads from the log, on both databases: the entries of each action, and
-their instants as whole seconds.
+"""What a report reads of each reservation, on both databases: its instants as whole
+seconds and what became of it (``domain.utilisation``'s bits), worked out by the database.
 
 PostgreSQL's seconds come from ``date_part`` (a double), exact to the microsecond before
 2242 and cut to the second first after that (storage/reports.py): the instants below sit
@@ -11,29 +11,35 @@ unchanged, and not what these instants test.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import insert
 
-from roomline.domain.utilisation import LogFacts
+from roomline.domain.reservations import Space, blocked_interval
+from roomline.domain.utilisation import CANCELLED, CHECKED_IN, LATE, RELEASED
+from roomline.services import audit
 from roomline.storage import reports as store
+from roomline.storage import reservations
 from roomline.storage.database import Database
 from roomline.storage.migrate import upgrade
-from roomline.storage.tables import audit_log
+from tests.conftest import World, door_event
 from tests.support import fresh_database_url
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-CANCELLED_AT = {
-    1: datetime(1900, 1, 1, 0, 0, 0, 500000, tzinfo=UTC),
-    2: datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
-    3: datetime(2030, 3, 31, 1, 59, 59, 999999, tzinfo=UTC),
-    4: datetime(2241, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
-    5: datetime(2242, 1, 1, 0, 0, 0, tzinfo=UTC),
-    6: datetime(9998, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
-}
+CREATED_AT = [
+    datetime(1900, 1, 1, 0, 0, 0, 500000, tzinfo=UTC),
+    datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    datetime(2030, 3, 31, 1, 59, 59, 999999, tzinfo=UTC),
+    datetime(2241, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    datetime(2242, 1, 1, 0, 0, 0, tzinfo=UTC),
+    datetime(9998, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+]
+MONDAY_NINE = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)
+WEEK = (MONDAY_NINE - timedelta(days=1), MONDAY_NINE + timedelta(days=6))
 
 
 @pytest.fixture
@@ -44,53 +50,94 @@ def database(database_url: str) -> Iterator[Database]:
     database.dispose()
 
 
-def _log(database: Database, entries: list[tuple[int, str, datetime]]) -> None:
+def _space(database: Database, **options: Any) -> Space:
+    world = World(database, itertools.count(1))
+    world.person()  # P-1, the applicant of every reservation here
+    return world.space(tz="UTC", **options)
+
+
+def _book(database: Database, space: Space, slot: int, created: datetime) -> int:
+    start = MONDAY_NINE + timedelta(hours=2 * slot)  # apart by more than the margins
+    end = start + timedelta(hours=1)
     with database.write() as conn:
-        conn.execute(
-            insert(audit_log),
-            [
-                {"ultimo_id": ultimo_id, "action": action, "at": at, "after_state": "{}"}
-                for ultimo_id, action, at in entries
-            ],
+        return reservations.insert_reservation(
+            conn,
+            space=space,
+            applicant_id="P-1",
+            description="",
+            start=start,
+            end=end,
+            blocked=blocked_interval(start, end, space.preparation_minutes, space.cleanup_minutes),
+            api_key_id=None,
+            external_id="",
+            request_fingerprint=None,
+            now=created,
         )
 
 
-def test_postgresql_log_facts_give_whole_seconds_rounded_down(tmp_path: Path) -> None:
+def _cancel(database: Database, ultimo_id: int, at: datetime, *, logged: bool = True) -> None:
+    with database.write() as conn:
+        before = reservations.get(conn, ultimo_id)
+        reservations.cancel(conn, ultimo_id, at)
+        after = reservations.get(conn, ultimo_id)
+        if logged:
+            audit.record(conn, at=at, action="cancel", before=before, after=after, actor=None)
+
+
+def _rows(database: Database) -> list[tuple[object, ...]]:
+    start, end = WEEK
+    with database.read() as conn:
+        return sorted(store.reservation_rows(conn, start, end), key=lambda row: row[1])
+
+
+def test_postgresql_instants_are_whole_seconds_rounded_down(tmp_path: Path) -> None:
     # PostgreSQL only: SQLite's unixepoch() reads to the millisecond first (see above).
     with fresh_database_url("postgresql", tmp_path) as url:
         database = Database(url)
         try:
             upgrade(database)
-            _log(database, [(ultimo_id, "cancel", at) for ultimo_id, at in CANCELLED_AT.items()])
-            with database.read() as conn:
-                facts = store.log_facts(conn, 1, 6)
+            space = _space(database)
+            for slot, created in enumerate(CREATED_AT):
+                _book(database, space, slot, created)
+            rows = _rows(database)
         finally:
             database.dispose()
     # Whole seconds by integer arithmetic: datetime.timestamp()'s double rounds 9998's up.
-    assert facts.cancelled_at == {
-        ultimo_id: (at - EPOCH) // timedelta(seconds=1) for ultimo_id, at in CANCELLED_AT.items()
-    }
-    assert facts.cancelled_at[2] == -1
-    assert facts.cancelled_at[6] == 253370764799
+    created = [row[6] for row in rows]
+    assert created == [(at - EPOCH) // timedelta(seconds=1) for at in CREATED_AT]
+    assert created[1] == -1
+    assert created[5] == 253370764799
 
 
-def test_log_facts_keep_to_their_actions_and_ids(database: Database) -> None:
-    at = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)
-    _log(
-        database,
-        [
-            (10, "create", at),
-            (10, "check_in", at),
-            (11, "release", at),
-            (12, "cancel", at),
-            (12, "update", at),
-            (13, "check_in", at),  # outside the range asked for
-        ],
+def test_each_row_says_what_became_of_its_reservation(database: Database) -> None:
+    space = _space(database, prep=15, cleanup=5)
+    booked_at = MONDAY_NINE - timedelta(days=3)
+    _, checked_in, released, late, day_before, unlogged, running = (
+        _book(database, space, slot, booked_at) for slot in range(7)
     )
-    with database.read() as conn:
-        facts = store.log_facts(conn, 10, 12)
-    assert facts == LogFacts(
-        cancelled_at={12: int(at.timestamp())},
-        released=frozenset({11}),
-        checked_in=frozenset({10}),
-    )
+    _book(database, space, 12 * 7, booked_at)  # outside the period asked for
+    with database.write() as conn:
+        door_event(conn, checked_in, "check_in", MONDAY_NINE + timedelta(hours=2, minutes=2))
+        door_event(conn, released, "release", MONDAY_NINE + timedelta(hours=4, minutes=15))
+        door_event(conn, running, "check_in", MONDAY_NINE + timedelta(hours=12))
+    # Less than 24 hours before its start is late; exactly 24 hours is not.
+    _cancel(database, late, MONDAY_NINE + timedelta(hours=6) - timedelta(hours=23, minutes=59))
+    _cancel(database, day_before, MONDAY_NINE + timedelta(hours=8) - timedelta(hours=24))
+    _cancel(database, unlogged, MONDAY_NINE, logged=False)  # its entry pruned, say
+    _cancel(database, running, MONDAY_NINE + timedelta(hours=12, minutes=30))
+
+    start = int(MONDAY_NINE.timestamp())
+    assert _rows(database) == [
+        (space.id, start + slot * 7200, start + slot * 7200 + 3600, 15, 5, state, start - 259200)
+        for slot, state in enumerate(
+            [
+                0,
+                CHECKED_IN,
+                CANCELLED | RELEASED,
+                CANCELLED | LATE,
+                CANCELLED,
+                CANCELLED,
+                CANCELLED | LATE | CHECKED_IN,
+            ]
+        )
+    ]

@@ -18,11 +18,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect
 
-from roomline.domain.reservations import Reservation, blocked_interval
+from roomline.domain.reservations import blocked_interval
 from roomline.services import audit
 from roomline.storage import masterdata
 from roomline.storage import reservations as store
-from tests.conftest import World
+from tests.conftest import World, door_event
 from tests.support import Server, start_server
 from tests.web.test_browser import sign_in
 from tests.web.test_screenshots import PEOPLE, SPACES, _png_size, keep_screenshot
@@ -122,13 +122,9 @@ def _book(
         assert after is not None
         audit.record(conn, at=at, action="cancel", before=booked, after=after, actor=None)
     elif fate < 0.16:
-        _door(conn, booked, "release", start + timedelta(minutes=15))
+        door_event(conn, ultimo_id, "release", start + timedelta(minutes=15))
     elif fate < 0.7:
-        _door(conn, booked, "check_in", start + timedelta(minutes=2))
-
-
-def _door(conn: Any, reservation: Reservation, action: str, at: datetime) -> None:
-    audit.record(conn, at=at, action=action, before=reservation, after=reservation, actor=None)
+        door_event(conn, ultimo_id, "check_in", start + timedelta(minutes=2))
 
 
 @pytest.fixture
