@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -59,6 +60,8 @@ class Server:
     process: subprocess.Popen[bytes]
     base_url: str
     log_path: Path
+    # The PostgreSQL database it serves, whose backends' CPU the benchmark counts.
+    database_name: str | None = None
 
     def pids(self) -> list[int]:
         """The server process and all its descendants (uvicorn's workers)."""
@@ -98,6 +101,85 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+@dataclass(frozen=True)
+class CpuReading:
+    """CPU seconds used so far by each of the server's processes and of PostgreSQL's
+    serving its database, by this process's waited-for children (wrk), and the machine's
+    idle and total time."""
+
+    server: dict[int, float]
+    database: dict[int, float]
+    children: float
+    idle: float
+    total: float
+
+    def per_request(self, later: CpuReading, requests: int) -> dict[str, float]:
+        """Microseconds of CPU per request from this reading to ``later``, and how much
+        of the machine stood idle: where the cores went while wrk ran."""
+
+        def micros(seconds: float) -> float:
+            return round(seconds / max(requests, 1) * 1e6, 1)
+
+        elapsed = later.total - self.total
+        idle = (later.idle - self.idle) / elapsed * 100 if elapsed else 0.0
+        return {
+            "server_us": micros(_grown(self.server, later.server)),
+            "database_us": micros(_grown(self.database, later.database)),
+            "wrk_us": micros(later.children - self.children),
+            "idle_percent": round(idle, 1),
+        }
+
+
+def _grown(before: dict[int, float], after: dict[int, float]) -> float:
+    # A process that ended between the readings took its count with it: what it used
+    # since the first reading is lost (PostgreSQL backends of a pool that shrank).
+    return sum(used - before.get(pid, 0.0) for pid, used in after.items())
+
+
+def cpu_reading(server: Server) -> CpuReading:
+    """Read the CPU counters ``CpuReading`` holds (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    jiffies = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return CpuReading(
+        server={pid: _cpu_seconds(pid, ticks) for pid in server.pids()},
+        database={pid: _cpu_seconds(pid, ticks) for pid in _postgres_serving(server.database_name)},
+        children=children.ru_utime + children.ru_stime,
+        idle=(jiffies[3] + jiffies[4]) / ticks,  # idle and iowait
+        total=sum(jiffies[:8]) / ticks,
+    )
+
+
+def _cpu_seconds(pid: int, ticks: int) -> float:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    after_name = stat.rsplit(")", 1)[1].split()
+    return (int(after_name[11]) + int(after_name[12])) / ticks  # utime, stime
+
+
+def _postgres_serving(database: str | None) -> list[int]:
+    """PostgreSQL's processes that work for ``database``: its backends (their title is
+    ``postgres: [cluster:] user database host(port) state``) and the server's own (WAL
+    writer, checkpointer ...), not other databases' backends."""
+    if database is None:
+        return []
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with suppress(OSError):
+            if (entry / "comm").read_text().strip() != "postgres":
+                continue
+            words = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().split()
+            # A client's backend names its peer's address, the database just before it.
+            peer = next((index for index, word in enumerate(words) if "(" in word), None)
+            if peer is None or words[peer - 1] == database:
+                found.append(int(entry.name))
+    return found
 
 
 def _descendants(pid: int) -> list[int]:

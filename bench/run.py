@@ -186,6 +186,7 @@ def _serve_roomline(
     name = f"roomline-{backend}-{layout.reservations}-w{workers}"
     measured: dict[str, Any] = {}
     with processes.running(name, command, "/healthz", work, port) as server:
+        server.database_name = _postgres_database(url)
         if plan.warmup_seconds:
             warm = Load(plan.load.threads, plan.load.connections, plan.warmup_seconds)
             processes.run_wrk(wrk, server.base_url, "get", warm, layout.environment(), 0)
@@ -221,6 +222,7 @@ def _floor(
     measured: dict[str, Any] = {}
     environment = {variable: url.removeprefix("sqlite:///") if backend == "sqlite" else url}
     with processes.running(name, command, "/", work, port, environment) as server:
+        server.database_name = _postgres_database(url)
         if plan.warmup_seconds:
             warm = Load(plan.load.threads, plan.load.connections, plan.warmup_seconds)
             processes.run_wrk(wrk, server.base_url, "get", warm, layout.environment(), 0)
@@ -229,6 +231,10 @@ def _floor(
             measured[title] = result
             _print_line(f"floor {backend} {layout.reservations:,} w{workers} {title}", result)
     return measured
+
+
+def _postgres_database(url: str) -> str | None:
+    return url.rsplit("/", 1)[1] if url.startswith("postgresql") else None
 
 
 def _drive(
@@ -242,6 +248,7 @@ def _drive(
     workers: int = 1,
 ) -> dict[str, Any]:
     server.reset_peak_rss()
+    cpu_before = processes.cpu_reading(server)
     if raw_profile is None:
         measured = processes.run_wrk(
             wrk, server.base_url, workflow, plan.load, layout.environment(), run_number
@@ -253,6 +260,7 @@ def _drive(
             measured = processes.run_wrk(
                 wrk, server.base_url, workflow, plan.load, layout.environment(), run_number
             )
+    cpu = cpu_before.per_request(processes.cpu_reading(server), measured["requests"])
     seconds = measured["duration_us"] / 1e6
     errors = measured["bad_responses"] + measured["socket_errors"]
     largest_rss, total_rss = server.peak_rss_bytes()
@@ -270,6 +278,8 @@ def _drive(
         # The largest single process (a worker): what the 150 MB target bounds.
         "peak_rss_mb": round(largest_rss / 2**20, 1),
         "peak_rss_total_mb": round(total_rss / 2**20, 1),
+        # Where the cores went (CPU µs per request), to tell who limits a run.
+        "cpu": cpu,
     }
 
 
@@ -282,6 +292,14 @@ def _print_line(title: str, measured: dict[str, Any]) -> None:
         f"{measured['peak_rss_total_mb']:.0f} MB (all)",
         flush=True,
     )
+    cpu = measured.get("cpu")
+    if cpu:
+        print(
+            f"bench:   CPU per request: server {cpu['server_us']:.0f} µs, "
+            f"PostgreSQL {cpu['database_us']:.0f} µs, wrk {cpu['wrk_us']:.0f} µs; "
+            f"machine idle {cpu['idle_percent']:.0f} %",
+            flush=True,
+        )
 
 
 def _unavailable(backend: str, pg_admin_url: str) -> str | None:
