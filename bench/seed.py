@@ -130,6 +130,13 @@ def seed(database: Database, *, spaces_count: int, total: int, api_key: str) -> 
         with _no_overlap_checked_after(conn):
             _insert_reservations(conn, _reservation_batches(layout, now))
         reservation_store.continue_numbering_after(conn, layout.reservations)
+    if database.dialect == "postgresql":
+        # The statistics autovacuum gathers within a minute of a bulk load on a live
+        # database. Without them the planner takes the table for empty and reads a Get's
+        # window through the exclusion constraint's GiST index on the space alone: every
+        # reservation of the space, 0.7 ms of PostgreSQL's time a Get at 1M instead of 0.1.
+        with database.write() as conn:
+            conn.execute(text("ANALYZE"))
     return layout
 
 
