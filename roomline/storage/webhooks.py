@@ -95,19 +95,17 @@ def disable_subscription(
     )
 
 
-def add_deliveries(conn: Connection, rows: list[dict[str, Any]]) -> None:
+def add_deliveries(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
     """Insert deliveries (keys: message_id, subscription_id, event_type, cursor, payload,
-    status, attempt_count, next_attempt_at, lease_until, created_at)."""
-    if rows:
-        conn.execute(insert(webhook_deliveries), rows)
-
-
-def add_delivery(conn: Connection, row: dict[str, Any]) -> int:
-    return int(
-        conn.execute(
-            insert(webhook_deliveries).values(**row).returning(webhook_deliveries.c.id)
-        ).scalar_one()
+    status, attempt_count, next_attempt_at, lease_until, created_at) in few statements;
+    return their ids in the order of ``rows``."""
+    if not rows:
+        return []
+    inserted = conn.execute(
+        insert(webhook_deliveries).returning(webhook_deliveries.c.id, sort_by_parameter_order=True),
+        rows,
     )
+    return [int(delivery_id) for delivery_id in inserted.scalars()]
 
 
 def delivery(conn: Connection, delivery_id: int, *, lock: bool = False) -> Any:
@@ -115,6 +113,20 @@ def delivery(conn: Connection, delivery_id: int, *, lock: bool = False) -> Any:
     if lock:
         query = query.with_for_update()
     return conn.execute(query).first()
+
+
+def deliveries_by_id(conn: Connection, delivery_ids: Sequence[int]) -> dict[int, Any]:
+    """The deliveries of ``delivery_ids`` that still exist, locked until the caller's
+    transaction ends (PostgreSQL; SQLite's write transaction holds everything)."""
+    if not delivery_ids:
+        return {}
+    rows = conn.execute(
+        select(webhook_deliveries)
+        .where(webhook_deliveries.c.id.in_(list(delivery_ids)))
+        .order_by(webhook_deliveries.c.id)
+        .with_for_update()
+    )
+    return {row.id: row for row in rows}
 
 
 def _due(now: datetime) -> tuple[Any, ...]:
@@ -174,6 +186,21 @@ def settle(conn: Connection, delivery_id: int, **values: Any) -> None:
     )
 
 
+def settle_succeeded(conn: Connection, delivery_ids: Sequence[int]) -> None:
+    """Record the first attempt of pending deliveries that succeeded: one statement."""
+    if delivery_ids:
+        conn.execute(
+            update(webhook_deliveries)
+            .where(webhook_deliveries.c.id.in_(list(delivery_ids)))
+            .values(
+                status=SUCCEEDED,
+                attempt_count=webhook_deliveries.c.attempt_count + 1,
+                next_attempt_at=None,
+                lease_until=None,
+            )
+        )
+
+
 def restart(conn: Connection, delivery_id: int, now: datetime) -> None:
     """Make a delivery due now with a fresh retry schedule (a replay); a lease stays."""
     conn.execute(
@@ -183,30 +210,20 @@ def restart(conn: Connection, delivery_id: int, now: datetime) -> None:
     )
 
 
-def add_attempt(
-    conn: Connection,
-    *,
-    delivery_id: int,
-    at: datetime,
-    status_code: int | None,
-    error: str | None,
-    duration_ms: int,
-    response_excerpt: str,
-) -> int:
-    return int(
-        conn.execute(
-            insert(webhook_attempts)
-            .values(
-                delivery_id=delivery_id,
-                at=at,
-                status_code=status_code,
-                error=None if error is None else error[:500],
-                duration_ms=duration_ms,
-                response_excerpt=response_excerpt,
-            )
-            .returning(webhook_attempts.c.id)
-        ).scalar_one()
+def add_attempts(conn: Connection, attempts: list[dict[str, Any]]) -> list[int]:
+    """Insert attempts (keys: delivery_id, at, status_code, error, duration_ms,
+    response_excerpt) in few statements; return their ids in the order given."""
+    if not attempts:
+        return []
+    rows = [
+        {**values, "error": None if values["error"] is None else values["error"][:500]}
+        for values in attempts
+    ]
+    inserted = conn.execute(
+        insert(webhook_attempts).returning(webhook_attempts.c.id, sort_by_parameter_order=True),
+        rows,
     )
+    return [int(attempt_id) for attempt_id in inserted.scalars()]
 
 
 def attempt(conn: Connection, attempt_id: int) -> Any:
