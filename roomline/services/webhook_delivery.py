@@ -60,6 +60,12 @@ DELIVERY_BATCH = 100
 # Fallback polling, for what no wake-up announces: retries coming due, other hosts' work,
 # a subscription added by another process.
 DELIVER_EVERY = 1.0
+# Between rounds while deliveries are under way: at least ROUND_GAP (so each round
+# gathers what ended and what was logged meanwhile), at most ROUND_IDLE while nothing ends.
+ROUND_GAP = 0.05
+ROUND_IDLE = 0.2
+# Attempts under way at once; past it a round records but takes nothing new.
+MAX_IN_FLIGHT = 2000
 UTC_ZONE = ZoneInfo("UTC")
 
 
@@ -78,7 +84,9 @@ def event_body(event_type: str, timestamp: str, data: dict[str, Any]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Leased:
-    """A delivery this worker holds, with what sending it takes."""
+    """A delivery this worker holds, with what sending it takes. ``leased_at`` (the
+    server's clock as the lease was taken, just before sending) is the attempt's time, and
+    its retry is scheduled from then, not from when the attempt is recorded."""
 
     id: int
     message_id: str
@@ -86,11 +94,14 @@ class Leased:
     payload: str
     url: str
     secret: str
+    leased_at: datetime
 
     @classmethod
-    def of(cls, row: Any) -> Leased:
+    def of(cls, row: Any, leased_at: datetime) -> Leased:
         """From a delivery row joined with its subscription's url and secret."""
-        return cls(row.id, row.message_id, row.event_type, row.payload, row.url, row.secret)
+        return cls(
+            row.id, row.message_id, row.event_type, row.payload, row.url, row.secret, leased_at
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,35 +166,62 @@ class WebhookDelivery:
         self.job.wake()
 
     async def run(self) -> bool:
-        """Rounds until nothing is left to send or record; True if anything was sent.
-        One client for the whole burst keeps connections to receivers open."""
-        held = await asyncio.to_thread(self.next_round, [])
-        if held.cursor is None and not held.sends:
-            return False  # nobody subscribes: look again after DELIVER_EVERY
+        """Rounds while anything is left to send or record; True if anything was sent.
+
+        Attempts run beside the rounds: each round records the attempts that ended since
+        the one before while the others are still on their way, so neither a slow
+        receiver nor a wait for SQLite's write lock holds up the rest. One client for the
+        whole burst keeps connections to receivers open."""
+        held = await asyncio.to_thread(self.next_round, [], True)
         if not held.sends:
+            if held.cursor is None:
+                return False  # nobody subscribes: look again after DELIVER_EVERY
             # Caught up: wait for the log to grow (a change by any worker or host).
-            return await self.watch.wait_past(held.cursor or 0, DELIVER_EVERY)
+            return await self.watch.wait_past(held.cursor, DELIVER_EVERY)
+        ended: list[tuple[Leased, Outcome]] = []
+        in_flight: set[asyncio.Task[None]] = set()
+
+        async def attempt(session: Session, delivery: Leased) -> None:
+            ended.append((delivery, await _send(session, delivery)))
+
         async with self.sender.session() as session:
-            while held.sends:
-                outcomes = await asyncio.gather(*(_send(session, one) for one in held.sends))
-                held = await asyncio.to_thread(
-                    self.next_round, list(zip(held.sends, outcomes, strict=True))
-                )
+            try:
+                while held.sends or in_flight or ended:
+                    for delivery in held.sends:
+                        task = asyncio.create_task(attempt(session, delivery))
+                        in_flight.add(task)
+                        task.add_done_callback(in_flight.discard)
+                    # A pause between rounds gathers more into each one; then, while
+                    # nothing has ended, the log is looked at every ROUND_IDLE.
+                    await asyncio.sleep(ROUND_GAP)
+                    if in_flight and not ended:
+                        await asyncio.wait(
+                            in_flight, timeout=ROUND_IDLE, return_when=asyncio.FIRST_COMPLETED
+                        )
+                    finished = ended[:]
+                    ended.clear()
+                    held = await asyncio.to_thread(
+                        self.next_round, finished, len(in_flight) < MAX_IN_FLIGHT
+                    )
+            finally:
+                for task in in_flight:
+                    task.cancel()  # their leases expire and another round sends them again
         return True
 
-    def next_round(self, finished: list[tuple[Leased, Outcome]]) -> Round:
-        """Record ``finished`` attempts and take the next deliveries to send (module
-        docstring), in one write transaction; none when there is nothing to write."""
+    def next_round(self, finished: list[tuple[Leased, Outcome]], take: bool) -> Round:
+        """Record ``finished`` attempts and, if ``take``, the next deliveries to send
+        (module docstring), in one write transaction; none when there is nothing to
+        write."""
         with self.database.read() as conn:
             now = self.clock.now(conn)
             cursor = job_store.cursor(conn, FAN_OUT_JOB)
             subscribers = [Subscriber(row) for row in store.subscriptions(conn, active_only=True)]
             changes = (
                 self.changes.read_after(conn, cursor, FAN_OUT_PAGE)
-                if cursor is not None and subscribers
+                if take and cursor is not None and subscribers
                 else []
             )
-            due = store.any_due(conn, now)
+            due = take and store.any_due(conn, now)
         if subscribers and cursor is None:
             cursor = self._start_at_latest()
         page = self._page(cursor, subscribers, changes) if cursor is not None and changes else None
@@ -195,9 +233,11 @@ class WebhookDelivery:
             sends: list[Leased] = []
             if page is not None:
                 sends, cursor = self._fan_out(conn, now, page)
-            sends += [
-                Leased.of(row) for row in store.lease_due(conn, now, now + LEASE, DELIVERY_BATCH)
-            ]
+            if due:
+                sends += [
+                    Leased.of(row, now)
+                    for row in store.lease_due(conn, now, now + LEASE, DELIVERY_BATCH)
+                ]
         return Round(sends, cursor)
 
     # -- fan-out --------------------------------------------------------------------
@@ -253,7 +293,9 @@ class WebhookDelivery:
         ids = store.add_deliveries(conn, rows)
         job_store.set_cursor(conn, FAN_OUT_JOB, page.through, now)
         sends = [
-            Leased(delivery_id, v["message_id"], v["event_type"], v["payload"], s.url, s.secret)
+            Leased(
+                delivery_id, v["message_id"], v["event_type"], v["payload"], s.url, s.secret, now
+            )
             for delivery_id, (s, v) in zip(ids, kept, strict=True)
         ]
         return sends, page.through
@@ -271,50 +313,48 @@ class WebhookDelivery:
 
     # -- recording ------------------------------------------------------------------
 
-    def record(self, delivery: Leased, outcome: Outcome) -> int | None:
-        """Keep one attempt (a ping's) in a transaction of its own; return its id."""
+    def record(self, delivery: Leased, outcome: Outcome) -> None:
+        """Keep one attempt (a ping's) in a transaction of its own."""
         with self.database.write() as conn:
-            return self._record(conn, self.clock.now(conn), [(delivery, outcome)])[0]
+            self._record(conn, self.clock.now(conn), [(delivery, outcome)])
 
     @staticmethod
-    def _record(
-        conn: Any, now: datetime, finished: list[tuple[Leased, Outcome]]
-    ) -> list[int | None]:
-        """Keep attempts and decide what comes next for each delivery; return the
-        attempts' ids (None for a delivery removed meanwhile). The usual case, a first
-        success, is one UPDATE for all of them."""
+    def _record(conn: Any, now: datetime, finished: list[tuple[Leased, Outcome]]) -> None:
+        """Keep attempts and decide what comes next for each delivery (nothing for one
+        removed meanwhile). The usual case, a pending delivery's first success, is one
+        UPDATE for all of them, with no read before it."""
         if not finished:
-            return []
-        current = store.deliveries_by_id(conn, [delivery.id for delivery, _ in finished])
-        kept = [(delivery, outcome) for delivery, outcome in finished if delivery.id in current]
-        attempt_ids = store.add_attempts(
+            return
+        first_successes = store.settle_succeeded(
+            conn, [delivery.id for delivery, outcome in finished if outcome.succeeded]
+        )
+        rest = [
+            (delivery, outcome)
+            for delivery, outcome in finished
+            if delivery.id not in first_successes
+        ]
+        current = store.deliveries_by_id(conn, [delivery.id for delivery, _ in rest])
+        store.add_attempts(
             conn,
             [
                 {
                     "delivery_id": delivery.id,
-                    "at": now,
+                    "at": delivery.leased_at,
                     "status_code": outcome.status_code,
                     "error": outcome.error,
                     "duration_ms": outcome.duration_ms,
                     "response_excerpt": outcome.excerpt,
                 }
-                for delivery, outcome in kept
+                for delivery, outcome in finished
+                if delivery.id in first_successes or delivery.id in current
             ],
         )
-        # First successes before the rest: a 410 in the same round disables what is
-        # still pending of its subscription, not what was just delivered.
-        first_successes = {
-            delivery.id
-            for delivery, outcome in kept
-            if outcome.succeeded and current[delivery.id].status == store.PENDING
-        }
-        store.settle_succeeded(conn, sorted(first_successes))
+        # After the first successes: a 410 in the same round disables what is still
+        # pending of its subscription, not what was just delivered.
         disabled: set[int] = set()
-        for delivery, outcome in kept:
-            if delivery.id not in first_successes:
-                _settle(conn, now, current[delivery.id], outcome, disabled, delivery.event_type)
-        found = dict(zip((delivery.id for delivery, _ in kept), attempt_ids, strict=True))
-        return [found.get(delivery.id) for delivery, _ in finished]
+        for delivery, outcome in rest:
+            if delivery.id in current:
+                _settle(conn, now, current[delivery.id], delivery, outcome, disabled)
 
     # -- ping -----------------------------------------------------------------------
 
@@ -323,8 +363,8 @@ class WebhookDelivery:
         delivery = await asyncio.to_thread(self._add_ping, subscription_id)
         async with self.sender.session() as session:
             outcome = await _send(session, delivery)
-        attempt_id = await asyncio.to_thread(self.record, delivery, outcome)
-        return await asyncio.to_thread(self._attempt_values, attempt_id, delivery.id)
+        await asyncio.to_thread(self.record, delivery, outcome)
+        return await asyncio.to_thread(self._attempt_values, delivery.id)
 
     def _add_ping(self, subscription_id: int) -> Leased:
         with self.database.write() as conn:
@@ -356,11 +396,13 @@ class WebhookDelivery:
                     }
                 ],
             )
-        return Leased(delivery_id, message_id, PING, body, subscription.url, subscription.secret)
+        return Leased(
+            delivery_id, message_id, PING, body, subscription.url, subscription.secret, now
+        )
 
-    def _attempt_values(self, attempt_id: int | None, delivery_id: int) -> dict[str, Any]:
+    def _attempt_values(self, delivery_id: int) -> dict[str, Any]:
         with self.database.read() as conn:
-            found = None if attempt_id is None else store.attempt(conn, attempt_id)
+            found = store.last_attempt(conn, delivery_id)
         if found is None:
             raise RecordNotFound(f"Delivery {delivery_id} was removed while it was sent.")
         return {"delivery_id": delivery_id, **attempt_values(found)}
@@ -371,7 +413,7 @@ async def _send(session: Session, delivery: Leased) -> Outcome:
 
 
 def _settle(
-    conn: Any, now: datetime, row: Any, outcome: Outcome, disabled: set[int], event_type: str
+    conn: Any, now: datetime, row: Any, delivery: Leased, outcome: Outcome, disabled: set[int]
 ) -> None:
     """Where a delivery stands after an attempt that was not its first success.
     ``disabled``: subscriptions a 410 disabled earlier in the round (their pending
@@ -386,14 +428,14 @@ def _settle(
         )
         disabled.add(row.subscription_id)
     else:
-        retry = event_type != PING
+        retry = delivery.event_type != PING
         delay = next_attempt_delay(count, outcome.retry_after) if retry else None
         store.settle(
             conn,
             row.id,
             status=store.FAILED if delay is None else store.PENDING,
             attempt_count=count,
-            next_attempt_at=None if delay is None else now + delay,
+            next_attempt_at=None if delay is None else delivery.leased_at + delay,
         )
 
 

@@ -121,7 +121,12 @@ def deliveries_by_id(conn: Connection, delivery_ids: Sequence[int]) -> dict[int,
     if not delivery_ids:
         return {}
     rows = conn.execute(
-        select(webhook_deliveries)
+        select(
+            webhook_deliveries.c.id,
+            webhook_deliveries.c.subscription_id,
+            webhook_deliveries.c.status,
+            webhook_deliveries.c.attempt_count,
+        )
         .where(webhook_deliveries.c.id.in_(list(delivery_ids)))
         .order_by(webhook_deliveries.c.id)
         .with_for_update()
@@ -186,19 +191,26 @@ def settle(conn: Connection, delivery_id: int, **values: Any) -> None:
     )
 
 
-def settle_succeeded(conn: Connection, delivery_ids: Sequence[int]) -> None:
-    """Record the first attempt of pending deliveries that succeeded: one statement."""
-    if delivery_ids:
-        conn.execute(
-            update(webhook_deliveries)
-            .where(webhook_deliveries.c.id.in_(list(delivery_ids)))
-            .values(
-                status=SUCCEEDED,
-                attempt_count=webhook_deliveries.c.attempt_count + 1,
-                next_attempt_at=None,
-                lease_until=None,
-            )
+def settle_succeeded(conn: Connection, delivery_ids: Sequence[int]) -> set[int]:
+    """Record the success of an attempt for those of ``delivery_ids`` that were pending
+    (their first success), in one statement; return their ids."""
+    if not delivery_ids:
+        return set()
+    settled = conn.execute(
+        update(webhook_deliveries)
+        .where(
+            webhook_deliveries.c.id.in_(list(delivery_ids)),
+            webhook_deliveries.c.status == PENDING,
         )
+        .values(
+            status=SUCCEEDED,
+            attempt_count=webhook_deliveries.c.attempt_count + 1,
+            next_attempt_at=None,
+            lease_until=None,
+        )
+        .returning(webhook_deliveries.c.id)
+    )
+    return set(settled.scalars())
 
 
 def restart(conn: Connection, delivery_id: int, now: datetime) -> None:
@@ -210,24 +222,26 @@ def restart(conn: Connection, delivery_id: int, now: datetime) -> None:
     )
 
 
-def add_attempts(conn: Connection, attempts: list[dict[str, Any]]) -> list[int]:
+def add_attempts(conn: Connection, attempts: list[dict[str, Any]]) -> None:
     """Insert attempts (keys: delivery_id, at, status_code, error, duration_ms,
-    response_excerpt) in few statements; return their ids in the order given."""
-    if not attempts:
-        return []
-    rows = [
-        {**values, "error": None if values["error"] is None else values["error"][:500]}
-        for values in attempts
-    ]
-    inserted = conn.execute(
-        insert(webhook_attempts).returning(webhook_attempts.c.id, sort_by_parameter_order=True),
-        rows,
-    )
-    return [int(attempt_id) for attempt_id in inserted.scalars()]
+    response_excerpt), all in one executemany."""
+    if attempts:
+        conn.execute(
+            insert(webhook_attempts),
+            [
+                {**values, "error": None if values["error"] is None else values["error"][:500]}
+                for values in attempts
+            ],
+        )
 
 
-def attempt(conn: Connection, attempt_id: int) -> Any:
-    return conn.execute(select(webhook_attempts).where(webhook_attempts.c.id == attempt_id)).first()
+def last_attempt(conn: Connection, delivery_id: int) -> Any:
+    return conn.execute(
+        select(webhook_attempts)
+        .where(webhook_attempts.c.delivery_id == delivery_id)
+        .order_by(webhook_attempts.c.id.desc())
+        .limit(1)
+    ).first()
 
 
 def deliveries(
