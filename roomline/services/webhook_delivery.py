@@ -88,7 +88,6 @@ class Leased:
     server's clock as the lease was taken, just before sending) is the attempt's time, and
     its retry is scheduled from then, not from when the attempt is recorded."""
 
-    id: int
     message_id: str
     event_type: str
     payload: str
@@ -99,9 +98,7 @@ class Leased:
     @classmethod
     def of(cls, row: Any, leased_at: datetime) -> Leased:
         """From a delivery row joined with its subscription's url and secret."""
-        return cls(
-            row.id, row.message_id, row.event_type, row.payload, row.url, row.secret, leased_at
-        )
+        return cls(row.message_id, row.event_type, row.payload, row.url, row.secret, leased_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,13 +287,11 @@ class WebhookDelivery:
             }
             for _, values in kept
         ]
-        ids = store.add_deliveries(conn, rows)
+        store.add_deliveries(conn, rows)
         job_store.set_cursor(conn, FAN_OUT_JOB, page.through, now)
         sends = [
-            Leased(
-                delivery_id, v["message_id"], v["event_type"], v["payload"], s.url, s.secret, now
-            )
-            for delivery_id, (s, v) in zip(ids, kept, strict=True)
+            Leased(v["message_id"], v["event_type"], v["payload"], s.url, s.secret, now)
+            for s, v in kept
         ]
         return sends, page.through
 
@@ -321,24 +316,15 @@ class WebhookDelivery:
     @staticmethod
     def _record(conn: Any, now: datetime, finished: list[tuple[Leased, Outcome]]) -> None:
         """Keep attempts and decide what comes next for each delivery (nothing for one
-        removed meanwhile). The usual case, a pending delivery's first success, is one
-        UPDATE for all of them, with no read before it."""
+        removed meanwhile). Successes, the usual case, take a few statements for all of
+        them, with no read before; the rest one at a time."""
         if not finished:
             return
-        first_successes = store.settle_succeeded(
-            conn, [delivery.id for delivery, outcome in finished if outcome.succeeded]
-        )
-        rest = [
-            (delivery, outcome)
-            for delivery, outcome in finished
-            if delivery.id not in first_successes
-        ]
-        current = store.deliveries_by_id(conn, [delivery.id for delivery, _ in rest])
         store.add_attempts(
             conn,
             [
                 {
-                    "delivery_id": delivery.id,
+                    "message_id": delivery.message_id,
                     "at": delivery.leased_at,
                     "status_code": outcome.status_code,
                     "error": outcome.error,
@@ -346,27 +332,31 @@ class WebhookDelivery:
                     "response_excerpt": outcome.excerpt,
                 }
                 for delivery, outcome in finished
-                if delivery.id in first_successes or delivery.id in current
             ],
         )
-        # After the first successes: a 410 in the same round disables what is still
+        # Successes before the rest: a 410 in the same round disables what is still
         # pending of its subscription, not what was just delivered.
+        store.settle_succeeded(
+            conn, [delivery.message_id for delivery, outcome in finished if outcome.succeeded]
+        )
+        rest = [(delivery, outcome) for delivery, outcome in finished if not outcome.succeeded]
+        current = store.deliveries_by_message_id(conn, [d.message_id for d, _ in rest])
         disabled: set[int] = set()
         for delivery, outcome in rest:
-            if delivery.id in current:
-                _settle(conn, now, current[delivery.id], delivery, outcome, disabled)
+            if delivery.message_id in current:
+                _settle(conn, now, current[delivery.message_id], delivery, outcome, disabled)
 
     # -- ping -----------------------------------------------------------------------
 
     async def ping(self, subscription_id: int) -> dict[str, Any]:
         """Send a ``webhook.ping`` to a subscription now (no retries); return the attempt."""
-        delivery = await asyncio.to_thread(self._add_ping, subscription_id)
+        delivery_id, delivery = await asyncio.to_thread(self._add_ping, subscription_id)
         async with self.sender.session() as session:
             outcome = await _send(session, delivery)
         await asyncio.to_thread(self.record, delivery, outcome)
-        return await asyncio.to_thread(self._attempt_values, delivery.id)
+        return await asyncio.to_thread(self._attempt_values, delivery_id)
 
-    def _add_ping(self, subscription_id: int) -> Leased:
+    def _add_ping(self, subscription_id: int) -> tuple[int, Leased]:
         with self.database.write() as conn:
             subscription = store.subscription(conn, subscription_id)
             if subscription is None:
@@ -378,27 +368,24 @@ class WebhookDelivery:
                 {"subscription_id": subscription_id, "url": subscription.url},
             )
             message_id = new_message_id()
-            [delivery_id] = store.add_deliveries(
+            delivery_id = store.add_delivery(
                 conn,
-                [
-                    {
-                        "message_id": message_id,
-                        "subscription_id": subscription_id,
-                        "event_type": PING,
-                        "cursor": None,
-                        "payload": body,
-                        "status": store.PENDING,
-                        "attempt_count": 0,
-                        "next_attempt_at": now,
-                        # Held by this request from the start, so no worker sends it too.
-                        "lease_until": now + LEASE,
-                        "created_at": now,
-                    }
-                ],
+                {
+                    "message_id": message_id,
+                    "subscription_id": subscription_id,
+                    "event_type": PING,
+                    "cursor": None,
+                    "payload": body,
+                    "status": store.PENDING,
+                    "attempt_count": 0,
+                    "next_attempt_at": now,
+                    # Held by this request from the start, so no worker sends it too.
+                    "lease_until": now + LEASE,
+                    "created_at": now,
+                },
             )
-        return Leased(
-            delivery_id, message_id, PING, body, subscription.url, subscription.secret, now
-        )
+        leased = Leased(message_id, PING, body, subscription.url, subscription.secret, now)
+        return delivery_id, leased
 
     def _attempt_values(self, delivery_id: int) -> dict[str, Any]:
         with self.database.read() as conn:
