@@ -28,7 +28,6 @@ receivers compare that with their own clocks.
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import logging
 import secrets
@@ -130,15 +129,6 @@ class Subscriber:
 
 
 @dataclass(frozen=True, slots=True)
-class _Seen:
-    """What a round read before writing (cursor None: nobody subscribes)."""
-
-    cursor: int | None
-    page: _Page | None
-    due: bool
-
-
-@dataclass(frozen=True, slots=True)
 class _Page:
     """A page of the log read after ``cursor``, as deliveries to add."""
 
@@ -179,7 +169,7 @@ class WebhookDelivery:
         the one before while the others are still on their way, so neither a slow
         receiver nor a wait for SQLite's write lock holds up the rest. One client for the
         whole burst keeps connections to receivers open."""
-        held = await self.next_round([], True)
+        held = await asyncio.to_thread(self.next_round, [], True)
         if not held.sends:
             if held.cursor is None:
                 return False  # nobody subscribes: look again after DELIVER_EVERY
@@ -207,31 +197,18 @@ class WebhookDelivery:
                         )
                     finished = ended[:]
                     ended.clear()
-                    held = await self.next_round(finished, len(in_flight) < MAX_IN_FLIGHT)
+                    held = await asyncio.to_thread(
+                        self.next_round, finished, len(in_flight) < MAX_IN_FLIGHT
+                    )
             finally:
                 for task in in_flight:
                     task.cancel()  # their leases expire and another round sends them again
         return True
 
-    async def next_round(self, finished: list[tuple[Leased, Outcome]], take: bool) -> Round:
+    def next_round(self, finished: list[tuple[Leased, Outcome]], take: bool) -> Round:
         """Record ``finished`` attempts and, if ``take``, the next deliveries to send
         (module docstring), in one write transaction; none when there is nothing to
         write."""
-        seen = await asyncio.to_thread(self._look, take)
-        if not finished and seen.page is None and not seen.due:
-            return Round([], seen.cursor)
-        write = functools.partial(self._write_round, finished, seen)
-        if self.database.dialect == "sqlite":
-            # On the event loop, where only taking the write lock and committing leave it
-            # (storage/groupcommit.py): in a thread, each row of an executemany took the
-            # GIL back from the loop's sending, and the write lock was held several
-            # times as long as the statements took.
-            return await self.database.write_on_loop(write)
-        return await asyncio.to_thread(write)
-
-    def _look(self, take: bool) -> _Seen:
-        """What a round has to do, read outside the write lock: the next page of the log
-        shaped as deliveries, whether any delivery is due."""
         with self.database.read() as conn:
             now = self.clock.now(conn)
             cursor = job_store.cursor(conn, FAN_OUT_JOB)
@@ -245,17 +222,15 @@ class WebhookDelivery:
         if subscribers and cursor is None:
             cursor = self._start_at_latest()
         page = self._page(cursor, subscribers, changes) if cursor is not None and changes else None
-        return _Seen(cursor if subscribers else None, page, due)
-
-    def _write_round(self, finished: list[tuple[Leased, Outcome]], seen: _Seen) -> Round:
-        cursor = seen.cursor
+        if not finished and page is None and not due:
+            return Round([], cursor if subscribers else None)
         with self.database.write() as conn:
             now = self.clock.now(conn)
             self._record(conn, now, finished)
             sends: list[Leased] = []
-            if seen.page is not None:
-                sends, cursor = self._fan_out(conn, now, seen.page)
-            if seen.due:
+            if page is not None:
+                sends, cursor = self._fan_out(conn, now, page)
+            if due:
                 sends += [
                     Leased.of(row, now)
                     for row in store.lease_due(conn, now, now + LEASE, DELIVERY_BATCH)
