@@ -4,13 +4,14 @@ One background job in every server process works in rounds. A round:
 
 1. reads the log after the fan-out's cursor and shapes each new change's body, once per
    change, in a read transaction (outside SQLite's one write lock);
-2. in **one write transaction**: records the attempts the previous round made and what
-   comes next for each (``RETRY_DELAYS``); if the fan-out's ``job_state`` row still holds
+2. in **one write transaction**: records the attempts that ended since the previous
+   round and what comes next for each (``RETRY_DELAYS``); if the fan-out's ``job_state`` row still holds
    the cursor it read (no other worker fanned the page out meanwhile), adds a delivery
    for every active subscription each change matches, already leased to this worker, and
    moves the cursor; and leases deliveries that are due (retries, replays, those a killed
    worker left behind) (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite's one writer);
-3. sends everything it holds at once (``webhook_sender``).
+3. starts sending what it took (``webhook_sender``); the attempts run beside the next
+   rounds, which record them as they end, so a slow receiver holds up no one else.
 
 A change is either fanned out and the cursor moved, or neither; a delivery is leased and
 committed before it is sent. A worker killed while sending leaves its leases behind; once
@@ -18,7 +19,7 @@ they expire (``LEASE``), another worker sends again, with the same ``webhook-id`
 write transaction a round, however many deliveries it holds, keeps delivery from taking
 SQLite's write lock away from reservation writes hundreds of times a second. While the
 log is quiet the job waits for it to grow (``ChangeWatch``, which sees changes of every
-worker and host), and looks for retries coming due every ``DELIVER_EVERY``.
+worker and host), and looks for retries coming due every second or two (``DELIVER_EVERY``).
 
 Scheduling (next attempt, leases) follows the server's clock, so a demo's clock moves
 retries; the HTTP timeout and the signature's ``webhook-timestamp`` are real time, since
