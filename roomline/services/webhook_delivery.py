@@ -1,17 +1,25 @@
 """Delivering webhooks from the log of changes: at least once, never lost (SPEC §8–§9).
 
-Two background jobs run in every server process:
+One background job in every server process works in rounds. A round:
 
-- **fan-out** claims its ``job_state`` row (one worker at a time), reads the log after
-  its cursor and, in the same transaction that moves the cursor, adds a delivery for
-  every active subscription the change matches. A change is either fanned out and the
-  cursor moved, or neither: a crash in between loses nothing and repeats nothing. It
-  wakes when the log grows (``ChangeWatch``, which sees changes of every worker and host).
-- **deliver** leases due deliveries in a committed transaction (``FOR UPDATE SKIP
-  LOCKED`` on PostgreSQL; SQLite's one writer), sends each, records the attempt and
-  schedules the next (``domain.webhooks.RETRY_DELAYS``). A worker killed while sending
-  leaves its lease behind; once it expires (``LEASE``), another worker sends again, with
-  the same ``webhook-id``.
+1. reads the log after the fan-out's cursor and shapes each new change's body, once per
+   change, in a read transaction (outside SQLite's one write lock);
+2. in **one write transaction**: records the attempts that ended since the previous
+   round and what comes next for each (``RETRY_DELAYS``); if the fan-out's ``job_state`` row still holds
+   the cursor it read (no other worker fanned the page out meanwhile), adds a delivery
+   for every active subscription each change matches, already leased to this worker, and
+   moves the cursor; and leases deliveries that are due (retries, replays, those a killed
+   worker left behind) (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite's one writer);
+3. starts sending what it took (``webhook_sender``); the attempts run beside the next
+   rounds, which record them as they end, so a slow receiver holds up no one else.
+
+A change is either fanned out and the cursor moved, or neither; a delivery is leased and
+committed before it is sent. A worker killed while sending leaves its leases behind; once
+they expire (``LEASE``), another worker sends again, with the same ``webhook-id``. One
+write transaction a round, however many deliveries it holds, keeps delivery from taking
+SQLite's write lock away from reservation writes hundreds of times a second. While the
+log is quiet the job waits for it to grow (``ChangeWatch``, which sees changes of every
+worker and host), and looks for retries coming due every second or two (``DELIVER_EVERY``).
 
 Scheduling (next attempt, leases) follows the server's clock, so a demo's clock moves
 retries; the HTTP timeout and the signature's ``webhook-timestamp`` are real time, since
@@ -24,23 +32,18 @@ import asyncio
 import json
 import logging
 import secrets
-import socket
-import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
-from standardwebhooks.webhooks import Webhook
-
-from roomline import __version__
-from roomline.domain.errors import InvalidWebhookUrl, RecordNotFound, WebhookTargetNotAllowed
+from roomline.domain.errors import RecordNotFound
 from roomline.domain.times import format_iso
-from roomline.domain.webhooks import Targets, check_url, next_attempt_delay, parse_retry_after
+from roomline.domain.webhooks import Targets, next_attempt_delay
 from roomline.services.background import Job
 from roomline.services.changes import Change, ChangeLog, ChangeWatch, change_json
 from roomline.services.clock import Clock
+from roomline.services.webhook_sender import Outcome, Sender, Session
 from roomline.storage import audit as log_store
 from roomline.storage import jobs as job_store
 from roomline.storage import webhooks as store
@@ -52,15 +55,18 @@ FAN_OUT_JOB = "webhooks.fan_out"
 PING = "webhook.ping"
 # Longer than a send can take (SEND_TIMEOUT for the answer, plus resolving and recording).
 LEASE = timedelta(seconds=60)
-SEND_TIMEOUT = 15.0
-EXCERPT_BYTES = 1024
+# Changes read a round, and due deliveries leased a round besides the new ones.
 FAN_OUT_PAGE = 500
 DELIVERY_BATCH = 100
-CONNECTIONS = 8
-# Fallback polling, for what no wake-up announces: retries coming due, other hosts' work.
+# Fallback polling, for what no wake-up announces: retries coming due, other hosts' work,
+# a subscription added by another process.
 DELIVER_EVERY = 1.0
-FAN_OUT_EVERY = 1.0
-WATCH_SECONDS = 60.0
+# Between rounds while deliveries are under way: at least ROUND_GAP (so each round
+# gathers what ended and what was logged meanwhile), at most ROUND_IDLE while nothing ends.
+ROUND_GAP = 0.05
+ROUND_IDLE = 0.2
+# Attempts under way at once; past it a round records but takes nothing new.
+MAX_IN_FLIGHT = 2000
 UTC_ZONE = ZoneInfo("UTC")
 
 
@@ -78,129 +84,62 @@ def event_body(event_type: str, timestamp: str, data: dict[str, Any]) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
-    """What one attempt came to: an HTTP status, or why there was none."""
+class Leased:
+    """A delivery this worker holds, with what sending it takes. ``leased_at`` (the
+    server's clock as the lease was taken, just before sending) is the attempt's time, and
+    its retry is scheduled from then, not from when the attempt is recorded."""
 
-    status_code: int | None
-    error: str | None
-    duration_ms: int
-    excerpt: str
-    retry_after: timedelta | None
+    message_id: str
+    event_type: str
+    payload: str
+    url: str
+    secret: str
+    leased_at: datetime
 
-    @property
-    def succeeded(self) -> bool:
-        return self.status_code is not None and 200 <= self.status_code < 300
+    @classmethod
+    def of(cls, row: Any, leased_at: datetime) -> Leased:
+        """From a delivery row joined with its subscription's url and secret."""
+        return cls(row.message_id, row.event_type, row.payload, row.url, row.secret, leased_at)
 
 
-class Sender:
-    """Signs and POSTs one delivery, to an address the target rule allows."""
+@dataclass(frozen=True, slots=True)
+class Round:
+    """What a round holds to send, and the fan-out's cursor (None: nobody subscribes)."""
 
-    def __init__(self, targets: Targets) -> None:
-        self.targets = targets
+    sends: list[Leased]
+    cursor: int | None
 
-    @staticmethod
-    def client() -> httpx.AsyncClient:
-        # No redirects (a 3xx could point anywhere, past the target check) and no proxy
-        # from the environment (the check must see where the request really goes).
-        # A few connections: httpcore's pool does work for every connection it holds on
-        # every request, and a hundred connections to one receiver cost more than they
-        # bring (bench/changes.py).
-        return httpx.AsyncClient(
-            timeout=SEND_TIMEOUT,
-            follow_redirects=False,
-            trust_env=False,
-            limits=httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS),
+
+class Subscriber:
+    """An active subscription as the fan-out matches changes against it."""
+
+    def __init__(self, row: Any) -> None:
+        self.id: int = row.id
+        self.url: str = row.url
+        self.secret: str = row.secret
+        self.start_cursor: int = row.start_cursor
+        self.event_types = frozenset(json.loads(row.event_types))
+        self.space_ids = frozenset(json.loads(row.space_ids))
+
+    def wants(self, change: Change) -> bool:
+        return (
+            change.cursor > self.start_cursor
+            and change.type in self.event_types
+            and (not self.space_ids or change.reservation.space_id in self.space_ids)
         )
 
-    async def send(
-        self, client: httpx.AsyncClient, url: str, secret: str, message_id: str, body: str
-    ) -> Outcome:
-        """Resolve, check, sign and POST; the whole attempt ends after SEND_TIMEOUT (a
-        receiver trickling its answer cannot hold it past the lease)."""
-        started = time.monotonic()
-        try:
-            async with asyncio.timeout(SEND_TIMEOUT):
-                return await self._send(client, url, secret, message_id, body, started)
-        except TimeoutError:
-            return _failed(started, f"no answer within {SEND_TIMEOUT:g} s")
 
-    async def _send(
-        self,
-        client: httpx.AsyncClient,
-        url: str,
-        secret: str,
-        message_id: str,
-        body: str,
-        started: float,
-    ) -> Outcome:
-        try:
-            host, port = check_url(url)
-            # Again at every attempt: what a name resolves to can change after ``add``.
-            self.targets.check(url, await resolve(host, port))
-        except (InvalidWebhookUrl, WebhookTargetNotAllowed) as exc:
-            return _failed(started, f"refused, not sent: {exc.message}")
-        except OSError as exc:
-            return _failed(started, f"cannot resolve the host: {exc}")
-        timestamp = datetime.now(UTC)
-        headers = {
-            "content-type": "application/json",
-            "user-agent": f"roomline/{__version__}",
-            "webhook-id": message_id,
-            "webhook-timestamp": str(int(timestamp.timestamp())),
-            "webhook-signature": Webhook(secret).sign(message_id, timestamp, body),
-        }
-        try:
-            async with client.stream("POST", url, content=body.encode(), headers=headers) as answer:
-                excerpt = await _excerpt(answer)
-                retry_after = parse_retry_after(
-                    answer.headers.get("retry-after"), datetime.now(UTC)
-                )
-                return Outcome(answer.status_code, None, _ms_since(started), excerpt, retry_after)
-        except httpx.TimeoutException:
-            return _failed(started, f"no answer within {SEND_TIMEOUT:g} s")
-        except httpx.HTTPError as exc:
-            return _failed(
-                started, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            )
+@dataclass(frozen=True, slots=True)
+class _Page:
+    """A page of the log read after ``cursor``, as deliveries to add."""
 
-
-def _failed(started: float, error: str) -> Outcome:
-    return Outcome(None, error, _ms_since(started), "", None)
-
-
-async def resolve(host: str, port: int) -> list[str]:
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [str(info[4][0]) for info in infos]
-
-
-def resolve_now(host: str, port: int) -> list[str]:
-    return [str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
-
-
-async def _excerpt(answer: httpx.Response) -> str:
-    taken = b""
-    async for chunk in answer.aiter_raw():
-        taken += chunk
-        if len(taken) >= EXCERPT_BYTES:
-            break
-    return taken[:EXCERPT_BYTES].decode("utf-8", "replace")
-
-
-def _ms_since(started: float) -> int:
-    return round((time.monotonic() - started) * 1000)
-
-
-def matches(subscription: Any, change: Change) -> bool:
-    spaces = json.loads(subscription.space_ids)
-    return (
-        change.cursor > subscription.start_cursor
-        and change.type in json.loads(subscription.event_types)
-        and (not spaces or change.reservation.space_id in spaces)
-    )
+    cursor: int
+    through: int
+    deliveries: list[tuple[Subscriber, dict[str, Any]]]
 
 
 class WebhookDelivery:
-    """The fan-out and delivery jobs of one server process, and ``ping``."""
+    """The delivery job of one server process, and ``ping``."""
 
     def __init__(
         self,
@@ -215,54 +154,149 @@ class WebhookDelivery:
         self.changes = changes
         self.watch = watch
         self.sender = Sender(targets)
-        self.fan_out_job = Job("webhooks_fan_out", FAN_OUT_EVERY, self._fan_out_run)
-        self.deliver_job = Job("webhooks_deliver", DELIVER_EVERY, self.deliver)
+        self.job = Job("webhooks_deliver", DELIVER_EVERY, self.run)
 
     def jobs(self) -> list[Job]:
-        return [self.fan_out_job, self.deliver_job]
+        return [self.job]
 
-    # -- fan-out --------------------------------------------------------------------
+    def wake(self) -> None:
+        """Look at the log and the deliveries now (a subscription added, a replay)."""
+        self.job.wake()
 
-    def fan_out(self) -> tuple[int, int | None, bool]:
-        """Turn the next page of the log into deliveries; return how many were added, the
-        cursor reached (None while nobody subscribes), and whether it moved.
+    async def run(self) -> bool:
+        """Rounds while anything is left to send or record; True if anything was sent.
 
-        The page is read and shaped in a read transaction; the write transaction only
-        checks that the cursor is still where it was and inserts the rows, so SQLite's one
-        write lock is held for milliseconds, not for the shaping of hundreds of events."""
+        Attempts run beside the rounds: each round records the attempts that ended since
+        the one before while the others are still on their way, so neither a slow
+        receiver nor a wait for SQLite's write lock holds up the rest. One client for the
+        whole burst keeps connections to receivers open."""
+        held = await asyncio.to_thread(self.next_round, [], True)
+        if not held.sends:
+            if held.cursor is None:
+                return False  # nobody subscribes: look again after DELIVER_EVERY
+            # Caught up: wait for the log to grow (a change by any worker or host).
+            return await self.watch.wait_past(held.cursor, DELIVER_EVERY)
+        ended: list[tuple[Leased, Outcome]] = []
+        in_flight: set[asyncio.Task[None]] = set()
+
+        async def attempt(session: Session, delivery: Leased) -> None:
+            ended.append((delivery, await _send(session, delivery)))
+
+        async with self.sender.session() as session:
+            try:
+                while held.sends or in_flight or ended:
+                    for delivery in held.sends:
+                        task = asyncio.create_task(attempt(session, delivery))
+                        in_flight.add(task)
+                        task.add_done_callback(in_flight.discard)
+                    # A pause between rounds gathers more into each one; then, while
+                    # nothing has ended, the log is looked at every ROUND_IDLE.
+                    await asyncio.sleep(ROUND_GAP)
+                    if in_flight and not ended:
+                        await asyncio.wait(
+                            in_flight, timeout=ROUND_IDLE, return_when=asyncio.FIRST_COMPLETED
+                        )
+                    finished = ended[:]
+                    ended.clear()
+                    held = await asyncio.to_thread(
+                        self.next_round, finished, len(in_flight) < MAX_IN_FLIGHT
+                    )
+            finally:
+                for task in in_flight:
+                    task.cancel()  # their leases expire and another round sends them again
+        return True
+
+    def next_round(self, finished: list[tuple[Leased, Outcome]], take: bool) -> Round:
+        """Record ``finished`` attempts and, if ``take``, the next deliveries to send
+        (module docstring), in one write transaction; none when there is nothing to
+        write."""
         with self.database.read() as conn:
             now = self.clock.now(conn)
             cursor = job_store.cursor(conn, FAN_OUT_JOB)
-            subscriptions = store.subscriptions(conn, active_only=True)
+            subscribers = [Subscriber(row) for row in store.subscriptions(conn, active_only=True)]
             changes = (
                 self.changes.read_after(conn, cursor, FAN_OUT_PAGE)
-                if cursor is not None and subscriptions
+                if take and cursor is not None and subscribers
                 else []
             )
-        if not subscriptions:
-            return 0, None, False  # nobody to tell: no reads of the log, no writes
-        if cursor is None:
-            return self._start_at_latest()
-        if not changes:
-            return 0, cursor, False
-        rows = [
-            self._delivery_row(subscription.id, change, now)
-            for change in changes
-            for subscription in subscriptions
-            if matches(subscription, change)
-        ]
+            due = take and store.any_due(conn, now)
+        if subscribers and cursor is None:
+            cursor = self._start_at_latest()
+        page = self._page(cursor, subscribers, changes) if cursor is not None and changes else None
+        if not finished and page is None and not due:
+            return Round([], cursor if subscribers else None)
         with self.database.write() as conn:
-            if job_store.claim(conn, FAN_OUT_JOB, now) != cursor:
-                return 0, cursor, True  # another worker fanned this page out: read again
-            # A subscription removed or disabled meanwhile gets nothing; one added meanwhile
-            # starts after the log's end at that moment, so after this page.
-            active = {s.id for s in store.subscriptions(conn, active_only=True)}
-            rows = [row for row in rows if row["subscription_id"] in active]
-            store.add_deliveries(conn, rows)
-            job_store.set_cursor(conn, FAN_OUT_JOB, changes[-1].cursor, now)
-        return len(rows), changes[-1].cursor, True
+            now = self.clock.now(conn)
+            self._record(conn, now, finished)
+            sends: list[Leased] = []
+            if page is not None:
+                sends, cursor = self._fan_out(conn, now, page)
+            if due:
+                sends += [
+                    Leased.of(row, now)
+                    for row in store.lease_due(conn, now, now + LEASE, DELIVERY_BATCH)
+                ]
+        return Round(sends, cursor)
 
-    def _start_at_latest(self) -> tuple[int, int | None, bool]:
+    # -- fan-out --------------------------------------------------------------------
+
+    @staticmethod
+    def _page(cursor: int, subscribers: list[Subscriber], changes: list[Change]) -> _Page:
+        """Shape the deliveries of a page of the log: each change's body once, however
+        many subscriptions it goes to."""
+        deliveries = []
+        for change in changes:
+            wanting = [subscriber for subscriber in subscribers if subscriber.wants(change)]
+            if not wanting:
+                continue
+            event = change_json(change)
+            body = event_body(change.type, event["at"], event)
+            deliveries += [
+                (
+                    subscriber,
+                    {
+                        "message_id": new_message_id(),
+                        "subscription_id": subscriber.id,
+                        "event_type": change.type,
+                        "cursor": change.cursor,
+                        "payload": body,
+                    },
+                )
+                for subscriber in wanting
+            ]
+        return _Page(cursor, changes[-1].cursor, deliveries)
+
+    @staticmethod
+    def _fan_out(conn: Any, now: datetime, page: _Page) -> tuple[list[Leased], int]:
+        """Add the page's deliveries, leased to this worker, and move the cursor past it;
+        nothing if another worker fanned it out meanwhile. Return them and the cursor."""
+        cursor = job_store.claim(conn, FAN_OUT_JOB, now)
+        if cursor != page.cursor:
+            return [], cursor if cursor is not None else page.cursor
+        # A subscription removed or disabled meanwhile gets nothing; one added meanwhile
+        # starts after the log's end at that moment, so after this page.
+        active = {row.id for row in store.subscriptions(conn, active_only=True)}
+        kept = [(s, values) for s, values in page.deliveries if s.id in active]
+        rows = [
+            {
+                **values,
+                "status": store.PENDING,
+                "attempt_count": 0,
+                "next_attempt_at": now,
+                "lease_until": now + LEASE,
+                "created_at": now,
+            }
+            for _, values in kept
+        ]
+        store.add_deliveries(conn, rows)
+        job_store.set_cursor(conn, FAN_OUT_JOB, page.through, now)
+        sends = [
+            Leased(v["message_id"], v["event_type"], v["payload"], s.url, s.secret, now)
+            for s, v in kept
+        ]
+        return sends, page.through
+
+    def _start_at_latest(self) -> int:
         """Subscriptions but no cursor (``add`` sets one; a database from before it did
         not): start at the log's end, as a new subscription does."""
         with self.database.write() as conn:
@@ -271,150 +305,59 @@ class WebhookDelivery:
             if cursor is None:
                 cursor = log_store.latest_cursor(conn)
                 job_store.set_cursor(conn, FAN_OUT_JOB, cursor, now)
-        return 0, cursor, True
+        return cursor
+
+    # -- recording ------------------------------------------------------------------
+
+    def record(self, delivery: Leased, outcome: Outcome) -> None:
+        """Keep one attempt (a ping's) in a transaction of its own."""
+        with self.database.write() as conn:
+            self._record(conn, self.clock.now(conn), [(delivery, outcome)])
 
     @staticmethod
-    def _delivery_row(subscription_id: int, change: Change, now: datetime) -> dict[str, Any]:
-        event = change_json(change)
-        return {
-            "message_id": new_message_id(),
-            "subscription_id": subscription_id,
-            "event_type": change.type,
-            "cursor": change.cursor,
-            "payload": event_body(change.type, event["at"], event),
-            "status": store.PENDING,
-            "attempt_count": 0,
-            "next_attempt_at": now,
-            "lease_until": None,
-            "created_at": now,
-        }
-
-    async def _fan_out_run(self) -> bool:
-        added, cursor, moved = await asyncio.to_thread(self.fan_out)
-        if added:
-            self.deliver_job.wake()
-        if moved:
-            return True
-        if cursor is None:
-            return False  # nobody subscribes: look again after FAN_OUT_EVERY
-        # Caught up: wait for the log to grow (a change by any worker or host).
-        return await self.watch.wait_past(cursor, WATCH_SECONDS)
-
-    # -- delivery -------------------------------------------------------------------
-
-    def lease_due(self) -> list[Any]:
-        # Most polls find nothing: a read says so without taking SQLite's write lock.
-        with self.database.read() as conn:
-            if not store.any_due(conn, self.clock.now(conn)):
-                return []
-        with self.database.write() as conn:
-            now = self.clock.now(conn)
-            return store.lease_due(conn, now, now + LEASE, DELIVERY_BATCH)
-
-    async def deliver(self) -> bool:
-        """Send the deliveries that are due, a batch at a time, until none is; True if
-        there were any. One client for the whole burst keeps connections to receivers
-        open; each batch costs two short write transactions (lease, record), however many
-        deliveries it holds, so deliveries hardly compete with reservation writes."""
-        leased = await asyncio.to_thread(self.lease_due)
-        if not leased:
-            return False
-        async with self.sender.client() as client:
-            while leased:
-                outcomes = await asyncio.gather(
-                    *(
-                        self.sender.send(client, row.url, row.secret, row.message_id, row.payload)
-                        for row in leased
-                    )
-                )
-                await asyncio.to_thread(
-                    self.record_all,
-                    [
-                        (row.id, outcome, row.event_type != PING)
-                        for row, outcome in zip(leased, outcomes, strict=True)
-                    ],
-                )
-                leased = await asyncio.to_thread(self.lease_due)
-        return True
-
-    async def _attempt(self, client: httpx.AsyncClient, row: Any) -> int | None:
-        outcome = await self.sender.send(client, row.url, row.secret, row.message_id, row.payload)
-        return await asyncio.to_thread(self.record, row.id, outcome, retry=row.event_type != PING)
-
-    def record(self, delivery_id: int, outcome: Outcome, *, retry: bool) -> int | None:
-        """Keep one attempt and decide what comes next (``record_all``)."""
-        return self.record_all([(delivery_id, outcome, retry)])[0]
-
-    def record_all(self, attempts: list[tuple[int, Outcome, bool]]) -> list[int | None]:
-        """Keep attempts (delivery id, outcome, whether to retry) and decide what comes
-        next for each, in one transaction; return the attempts' ids (None for a delivery
-        removed meanwhile)."""
-        with self.database.write() as conn:
-            now = self.clock.now(conn)
-            return [
-                self._record(conn, now, delivery_id, outcome, retry)
-                for delivery_id, outcome, retry in attempts
-            ]
-
-    @staticmethod
-    def _record(
-        conn: Any, now: datetime, delivery_id: int, outcome: Outcome, retry: bool
-    ) -> int | None:
-        current = store.delivery(conn, delivery_id, lock=True)
-        if current is None:
-            return None
-        attempt_id = store.add_attempt(
+    def _record(conn: Any, now: datetime, finished: list[tuple[Leased, Outcome]]) -> None:
+        """Keep attempts and decide what comes next for each delivery (nothing for one
+        removed meanwhile). Successes, the usual case, take a few statements for all of
+        them, with no read before; the rest one at a time."""
+        if not finished:
+            return
+        store.add_attempts(
             conn,
-            delivery_id=delivery_id,
-            at=now,
-            status_code=outcome.status_code,
-            error=outcome.error,
-            duration_ms=outcome.duration_ms,
-            response_excerpt=outcome.excerpt,
+            [
+                {
+                    "message_id": delivery.message_id,
+                    "at": delivery.leased_at,
+                    "status_code": outcome.status_code,
+                    "error": outcome.error,
+                    "duration_ms": outcome.duration_ms,
+                    "response_excerpt": outcome.excerpt,
+                }
+                for delivery, outcome in finished
+            ],
         )
-        count = current.attempt_count + 1
-        if current.status != store.PENDING:
-            store.settle(conn, delivery_id, attempt_count=count)
-        elif outcome.succeeded:
-            store.settle(
-                conn,
-                delivery_id,
-                status=store.SUCCEEDED,
-                attempt_count=count,
-                next_attempt_at=None,
-            )
-        elif outcome.status_code == 410:
-            store.settle(
-                conn,
-                delivery_id,
-                status=store.DISABLED,
-                attempt_count=count,
-                next_attempt_at=None,
-            )
-            store.disable_subscription(
-                conn, current.subscription_id, "The receiver answered 410 Gone.", now
-            )
-        else:
-            delay = next_attempt_delay(count, outcome.retry_after) if retry else None
-            store.settle(
-                conn,
-                delivery_id,
-                status=store.FAILED if delay is None else store.PENDING,
-                attempt_count=count,
-                next_attempt_at=None if delay is None else now + delay,
-            )
-        return attempt_id
+        # Successes before the rest: a 410 in the same round disables what is still
+        # pending of its subscription, not what was just delivered.
+        store.settle_succeeded(
+            conn, [delivery.message_id for delivery, outcome in finished if outcome.succeeded]
+        )
+        rest = [(delivery, outcome) for delivery, outcome in finished if not outcome.succeeded]
+        current = store.deliveries_by_message_id(conn, [d.message_id for d, _ in rest])
+        disabled: set[int] = set()
+        for delivery, outcome in rest:
+            if delivery.message_id in current:
+                _settle(conn, now, current[delivery.message_id], delivery, outcome, disabled)
 
     # -- ping -----------------------------------------------------------------------
 
     async def ping(self, subscription_id: int) -> dict[str, Any]:
         """Send a ``webhook.ping`` to a subscription now (no retries); return the attempt."""
-        delivery = await asyncio.to_thread(self._add_ping, subscription_id)
-        async with self.sender.client() as client:
-            attempt_id = await self._attempt(client, delivery)
-        return await asyncio.to_thread(self._attempt_values, attempt_id, delivery.id)
+        delivery_id, delivery = await asyncio.to_thread(self._add_ping, subscription_id)
+        async with self.sender.session() as session:
+            outcome = await _send(session, delivery)
+        await asyncio.to_thread(self.record, delivery, outcome)
+        return await asyncio.to_thread(self._attempt_values, delivery_id)
 
-    def _add_ping(self, subscription_id: int) -> Any:
+    def _add_ping(self, subscription_id: int) -> tuple[int, Leased]:
         with self.database.write() as conn:
             subscription = store.subscription(conn, subscription_id)
             if subscription is None:
@@ -425,10 +368,11 @@ class WebhookDelivery:
                 format_iso(now, UTC_ZONE),
                 {"subscription_id": subscription_id, "url": subscription.url},
             )
+            message_id = new_message_id()
             delivery_id = store.add_delivery(
                 conn,
                 {
-                    "message_id": new_message_id(),
+                    "message_id": message_id,
                     "subscription_id": subscription_id,
                     "event_type": PING,
                     "cursor": None,
@@ -441,27 +385,46 @@ class WebhookDelivery:
                     "created_at": now,
                 },
             )
-            row = store.delivery(conn, delivery_id)
-        return _Leased(row, subscription.url, subscription.secret)
+        leased = Leased(message_id, PING, body, subscription.url, subscription.secret, now)
+        return delivery_id, leased
 
-    def _attempt_values(self, attempt_id: int | None, delivery_id: int) -> dict[str, Any]:
+    def _attempt_values(self, delivery_id: int) -> dict[str, Any]:
         with self.database.read() as conn:
-            found = None if attempt_id is None else store.attempt(conn, attempt_id)
+            found = store.last_attempt(conn, delivery_id)
         if found is None:
             raise RecordNotFound(f"Delivery {delivery_id} was removed while it was sent.")
         return {"delivery_id": delivery_id, **attempt_values(found)}
 
 
-class _Leased:
-    """A delivery row with its subscription's url and secret, as ``lease_due`` gives them."""
+async def _send(session: Session, delivery: Leased) -> Outcome:
+    return await session.send(delivery.url, delivery.secret, delivery.message_id, delivery.payload)
 
-    def __init__(self, row: Any, url: str, secret: str) -> None:
-        self.id = row.id
-        self.message_id = row.message_id
-        self.event_type = row.event_type
-        self.payload = row.payload
-        self.url = url
-        self.secret = secret
+
+def _settle(
+    conn: Any, now: datetime, row: Any, delivery: Leased, outcome: Outcome, disabled: set[int]
+) -> None:
+    """Where a delivery stands after an attempt that was not its first success.
+    ``disabled``: subscriptions a 410 disabled earlier in the round (their pending
+    deliveries are disabled already)."""
+    count = row.attempt_count + 1
+    if row.status != store.PENDING or row.subscription_id in disabled:
+        store.settle(conn, row.id, attempt_count=count)
+    elif outcome.status_code == 410:
+        store.settle(conn, row.id, status=store.DISABLED, attempt_count=count, next_attempt_at=None)
+        store.disable_subscription(
+            conn, row.subscription_id, "The receiver answered 410 Gone.", now
+        )
+        disabled.add(row.subscription_id)
+    else:
+        retry = delivery.event_type != PING
+        delay = next_attempt_delay(count, outcome.retry_after) if retry else None
+        store.settle(
+            conn,
+            row.id,
+            status=store.FAILED if delay is None else store.PENDING,
+            attempt_count=count,
+            next_attempt_at=None if delay is None else delivery.leased_at + delay,
+        )
 
 
 def attempt_values(row: Any) -> dict[str, Any]:

@@ -27,7 +27,8 @@ from roomline.domain.times import format_iso
 from roomline.domain.webhooks import Targets, check_url
 from roomline.services.changes import EVENT_TYPES
 from roomline.services.clock import Clock
-from roomline.services.webhook_delivery import FAN_OUT_JOB, UTC_ZONE, attempt_values, resolve_now
+from roomline.services.webhook_delivery import FAN_OUT_JOB, UTC_ZONE, attempt_values
+from roomline.services.webhook_sender import resolve_now
 from roomline.storage import audit as log_store
 from roomline.storage import jobs as job_store
 from roomline.storage import masterdata

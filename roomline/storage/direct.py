@@ -113,14 +113,28 @@ class DirectStatement:
         returned = cursor.fetchall()  # the statement completes only once they are read
         return returned[0][0]
 
+    def write_many(self, conn: Connection, rows: Sequence[Values]) -> None:
+        """Run an INSERT or UPDATE (no RETURNING) once for each of ``rows``: one
+        ``executemany``, whose loop over the rows is the driver's."""
+        if not rows:
+            return
+        raw = _sqlite(conn)
+        if raw is None:
+            conn.execute(self.statement, list(rows))
+            return
+        raw.executemany(self.sql, [self._parameters(values) for values in rows])
+
     def _run(self, raw: sqlite3.Connection, values: Values) -> sqlite3.Cursor:
+        return raw.execute(self.sql, self._parameters(values))
+
+    def _parameters(self, values: Values) -> Values:
         parameters = dict(self._fixed)
         if self._stored_form:
             parameters.update(values)
         else:
             for name, value in values.items():
                 parameters[name] = self._bound(name, value)
-        return raw.execute(self.sql, parameters)
+        return parameters
 
     def _bound(self, name: str, value: Any) -> Any:
         process = self._binds[name]

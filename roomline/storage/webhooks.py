@@ -11,9 +11,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, update
 
-from roomline.storage.tables import webhook_attempts, webhook_deliveries, webhook_subscriptions
+from roomline.storage.direct import DirectStatement
+from roomline.storage.tables import (
+    UTCDateTime,
+    webhook_attempts,
+    webhook_deliveries,
+    webhook_subscriptions,
+)
 
 PENDING = "pending"
 SUCCEEDED = "succeeded"
@@ -95,14 +101,66 @@ def disable_subscription(
     )
 
 
+DELIVERY_KEYS = (
+    "message_id",
+    "subscription_id",
+    "event_type",
+    "cursor",
+    "payload",
+    "status",
+    "attempt_count",
+    "next_attempt_at",
+    "lease_until",
+    "created_at",
+)
+# The statements a delivery round runs for hundreds of rows at a time, each one
+# executemany (storage/direct.py): SQLite's write lock is held for the rows, not for
+# SQLAlchemy's work on each of them. Rows are named by ``message_id`` (unique), so adding
+# deliveries needs no RETURNING, which executemany cannot give.
+_ADD_DELIVERY = DirectStatement(insert(webhook_deliveries), column_keys=DELIVERY_KEYS)
+_ADD_ATTEMPT = DirectStatement(
+    insert(webhook_attempts).from_select(
+        ["delivery_id", "at", "status_code", "error", "duration_ms", "response_excerpt"],
+        select(
+            webhook_deliveries.c.id,
+            bindparam("at", type_=UTCDateTime),
+            bindparam("status_code", type_=webhook_attempts.c.status_code.type),
+            bindparam("error", type_=webhook_attempts.c.error.type),
+            bindparam("duration_ms", type_=webhook_attempts.c.duration_ms.type),
+            bindparam("response_excerpt", type_=webhook_attempts.c.response_excerpt.type),
+        ).where(webhook_deliveries.c.message_id == bindparam("message_id")),
+    )
+)
+_SUCCEEDED_AGAIN = DirectStatement(
+    update(webhook_deliveries)
+    .where(
+        webhook_deliveries.c.message_id == bindparam("of_message"),
+        webhook_deliveries.c.status != PENDING,
+    )
+    .values(attempt_count=webhook_deliveries.c.attempt_count + 1, lease_until=None)
+)
+_SUCCEEDED_FIRST = DirectStatement(
+    update(webhook_deliveries)
+    .where(
+        webhook_deliveries.c.message_id == bindparam("of_message"),
+        webhook_deliveries.c.status == PENDING,
+    )
+    .values(
+        status=SUCCEEDED,
+        attempt_count=webhook_deliveries.c.attempt_count + 1,
+        next_attempt_at=None,
+        lease_until=None,
+    )
+)
+
+
 def add_deliveries(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Insert deliveries (keys: message_id, subscription_id, event_type, cursor, payload,
-    status, attempt_count, next_attempt_at, lease_until, created_at)."""
-    if rows:
-        conn.execute(insert(webhook_deliveries), rows)
+    """Insert deliveries (keys: ``DELIVERY_KEYS``)."""
+    _ADD_DELIVERY.write_many(conn, rows)
 
 
 def add_delivery(conn: Connection, row: dict[str, Any]) -> int:
+    """Insert one delivery (keys: ``DELIVERY_KEYS``); return its id."""
     return int(
         conn.execute(
             insert(webhook_deliveries).values(**row).returning(webhook_deliveries.c.id)
@@ -115,6 +173,27 @@ def delivery(conn: Connection, delivery_id: int, *, lock: bool = False) -> Any:
     if lock:
         query = query.with_for_update()
     return conn.execute(query).first()
+
+
+def deliveries_by_message_id(conn: Connection, message_ids: Sequence[str]) -> dict[str, Any]:
+    """The deliveries of ``message_ids`` that still exist (id, subscription_id, status,
+    attempt_count), locked until the caller's transaction ends (PostgreSQL; SQLite's
+    write transaction holds everything)."""
+    if not message_ids:
+        return {}
+    rows = conn.execute(
+        select(
+            webhook_deliveries.c.id,
+            webhook_deliveries.c.message_id,
+            webhook_deliveries.c.subscription_id,
+            webhook_deliveries.c.status,
+            webhook_deliveries.c.attempt_count,
+        )
+        .where(webhook_deliveries.c.message_id.in_(list(message_ids)))
+        .order_by(webhook_deliveries.c.id)
+        .with_for_update()
+    )
+    return {row.message_id: row for row in rows}
 
 
 def _due(now: datetime) -> tuple[Any, ...]:
@@ -174,6 +253,15 @@ def settle(conn: Connection, delivery_id: int, **values: Any) -> None:
     )
 
 
+def settle_succeeded(conn: Connection, message_ids: Sequence[str]) -> None:
+    """Record that an attempt of each of these deliveries succeeded (their leases end):
+    a pending one has succeeded; one that is not pending any more (replayed, disabled)
+    keeps its status and counts the attempt."""
+    rows = [{"of_message": message_id} for message_id in message_ids]
+    _SUCCEEDED_AGAIN.write_many(conn, rows)
+    _SUCCEEDED_FIRST.write_many(conn, rows)
+
+
 def restart(conn: Connection, delivery_id: int, now: datetime) -> None:
     """Make a delivery due now with a fresh retry schedule (a replay); a lease stays."""
     conn.execute(
@@ -183,34 +271,25 @@ def restart(conn: Connection, delivery_id: int, now: datetime) -> None:
     )
 
 
-def add_attempt(
-    conn: Connection,
-    *,
-    delivery_id: int,
-    at: datetime,
-    status_code: int | None,
-    error: str | None,
-    duration_ms: int,
-    response_excerpt: str,
-) -> int:
-    return int(
-        conn.execute(
-            insert(webhook_attempts)
-            .values(
-                delivery_id=delivery_id,
-                at=at,
-                status_code=status_code,
-                error=None if error is None else error[:500],
-                duration_ms=duration_ms,
-                response_excerpt=response_excerpt,
-            )
-            .returning(webhook_attempts.c.id)
-        ).scalar_one()
+def add_attempts(conn: Connection, attempts: list[dict[str, Any]]) -> None:
+    """Insert attempts (keys: message_id of the delivery, at, status_code, error,
+    duration_ms, response_excerpt); nothing for a delivery removed meanwhile."""
+    _ADD_ATTEMPT.write_many(
+        conn,
+        [
+            {**values, "error": None if values["error"] is None else values["error"][:500]}
+            for values in attempts
+        ],
     )
 
 
-def attempt(conn: Connection, attempt_id: int) -> Any:
-    return conn.execute(select(webhook_attempts).where(webhook_attempts.c.id == attempt_id)).first()
+def last_attempt(conn: Connection, delivery_id: int) -> Any:
+    return conn.execute(
+        select(webhook_attempts)
+        .where(webhook_attempts.c.delivery_id == delivery_id)
+        .order_by(webhook_attempts.c.id.desc())
+        .limit(1)
+    ).first()
 
 
 def deliveries(

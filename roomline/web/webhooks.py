@@ -62,7 +62,7 @@ async def add_webhook(request: Request) -> Response:
         added = await run(_webhooks(request).add, url, events, [spaces])
     except RoomlineError as exc:
         return await _webhooks_page(request, values, exc)
-    _delivery(request).fan_out_job.wake()
+    _delivery(request).wake()
     return render(
         request, "webhook_created.html", status=201, webhook=added.values, secret=added.secret
     )
@@ -103,7 +103,7 @@ async def replay_delivery(request: Request, delivery_id: int) -> Response:
         replayed = await run(_webhooks(request).replay, delivery_id)
     except RoomlineError as exc:
         return problem(request, exc)
-    _delivery(request).deliver_job.wake()
+    _delivery(request).wake()
     flash(request, f"Delivery {delivery_id} is sent again now, with the same webhook-id.")
     return redirect(f"/web/webhooks/{replayed['subscription_id']}")
 

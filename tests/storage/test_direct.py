@@ -124,6 +124,38 @@ def test_a_direct_insert_stores_what_sqlalchemy_stores(database: Database) -> No
             assert direct_raw[1:2] + direct_raw[3:] == core_raw[1:2] + core_raw[3:]
 
 
+def test_write_many_stores_what_sqlalchemy_stores_for_each_row(database: Database) -> None:
+    """``write_many`` (executemany on SQLite) stores each row as one insert through
+    SQLAlchemy does, and an UPDATE run for many rows changes exactly those rows."""
+    rows = [_values(T0 + timedelta(days=n), f"many-{n}") for n in range(3)]
+    statement = DirectStatement(insert(reservations), column_keys=list(rows[0]))
+    core = _values(T0 + timedelta(days=10), "core")
+    with database.write() as conn:
+        statement.write_many(conn, rows)
+        conn.execute(insert(reservations).values(core))
+        DirectStatement(
+            reservations.update()
+            .where(reservations.c.external_id == bindparam("which"))
+            .values(description="changed")
+        ).write_many(conn, [{"which": "many-0"}, {"which": "many-2"}])
+    with database.read() as conn:
+        stored = {
+            row.external_id: row
+            for row in conn.execute(
+                select(reservations).where(reservations.c.external_id.like("%"))
+            )
+        }
+    assert [stored[f"many-{n}"].start_time for n in range(3)] == [row["start_time"] for row in rows]
+    assert [stored[f"many-{n}"].description for n in range(3)] == [
+        "changed",
+        rows[1]["description"],
+        "changed",
+    ]
+    for column in ("created_at", "status", "blocked_start", "preparation_minutes"):
+        assert getattr(stored["many-1"], column) == rows[1][column], column
+    assert stored["many-1"].created_at == stored["core"].created_at
+
+
 def test_direct_reads_return_what_sqlalchemy_returns(database: Database) -> None:
     with database.write() as conn:
         ultimo_id = conn.execute(

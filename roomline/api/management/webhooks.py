@@ -55,7 +55,7 @@ async def add_webhook(request: Request, body: schemas.NewWebhook) -> Any:
     with database_errors():
         added = await run_in_threadpool(_webhooks(request).add, body.url, body.events, body.spaces)
     delivery: WebhookDelivery = request.app.state.webhook_delivery
-    delivery.fan_out_job.wake()  # this process starts following the log now
+    delivery.wake()  # this process starts following the log now
     return {**added.values, "secret": added.secret}
 
 
@@ -104,7 +104,7 @@ async def replay_delivery(
     with database_errors():
         replayed = await run_in_threadpool(_webhooks(request).replay, delivery_id)
     delivery: WebhookDelivery = request.app.state.webhook_delivery
-    delivery.deliver_job.wake()
+    delivery.wake()
     return replayed
 
 
