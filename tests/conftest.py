@@ -112,8 +112,10 @@ class World:
         end: datetime,
         applicant: str = "ULTIMO",
         description: str = "Stored directly",
+        booked_at: datetime | None = None,
     ) -> int:
-        """Store an active reservation directly (e.g. one that has already ended)."""
+        """Store an active reservation directly (e.g. one that has already ended), booked
+        at ``booked_at`` (default: its start)."""
         with self.database.write() as conn:
             return store.insert_reservation(
                 conn,
@@ -128,7 +130,7 @@ class World:
                 api_key_id=None,
                 external_id="",
                 request_fingerprint=None,
-                now=start,
+                now=booked_at or start,
             )
 
     def key(self, *, workflows: list[str] | None = None) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from roomline.domain.reservations import Space, blocked_interval
+from roomline.domain.reservations import Space
 from roomline.domain.utilisation import CANCELLED, CHECKED_IN, LATE, RELEASED
 from roomline.services import audit
 from roomline.storage import reports as store
@@ -50,29 +50,15 @@ def database(database_url: str) -> Iterator[Database]:
     database.dispose()
 
 
-def _space(database: Database, **options: Any) -> Space:
+def _world(database: Database, **options: Any) -> tuple[World, Space]:
     world = World(database, itertools.count(1))
     world.person()  # P-1, the applicant of every reservation here
-    return world.space(tz="UTC", **options)
+    return world, world.space(tz="UTC", **options)
 
 
-def _book(database: Database, space: Space, slot: int, created: datetime) -> int:
+def _book(world: World, space: Space, slot: int, booked_at: datetime) -> int:
     start = MONDAY_NINE + timedelta(hours=2 * slot)  # apart by more than the margins
-    end = start + timedelta(hours=1)
-    with database.write() as conn:
-        return reservations.insert_reservation(
-            conn,
-            space=space,
-            applicant_id="P-1",
-            description="",
-            start=start,
-            end=end,
-            blocked=blocked_interval(start, end, space.preparation_minutes, space.cleanup_minutes),
-            api_key_id=None,
-            external_id="",
-            request_fingerprint=None,
-            now=created,
-        )
+    return world.reservation(space, start, start + timedelta(hours=1), "P-1", "", booked_at)
 
 
 def _cancel(database: Database, ultimo_id: int, at: datetime, *, logged: bool = True) -> None:
@@ -96,9 +82,9 @@ def test_postgresql_instants_are_whole_seconds_rounded_down(tmp_path: Path) -> N
         database = Database(url)
         try:
             upgrade(database)
-            space = _space(database)
+            world, space = _world(database)
             for slot, created in enumerate(CREATED_AT):
-                _book(database, space, slot, created)
+                _book(world, space, slot, created)
             rows = _rows(database)
         finally:
             database.dispose()
@@ -110,12 +96,12 @@ def test_postgresql_instants_are_whole_seconds_rounded_down(tmp_path: Path) -> N
 
 
 def test_each_row_says_what_became_of_its_reservation(database: Database) -> None:
-    space = _space(database, prep=15, cleanup=5)
+    world, space = _world(database, prep=15, cleanup=5)
     booked_at = MONDAY_NINE - timedelta(days=3)
     _, checked_in, released, late, day_before, unlogged, running = (
-        _book(database, space, slot, booked_at) for slot in range(7)
+        _book(world, space, slot, booked_at) for slot in range(7)
     )
-    _book(database, space, 12 * 7, booked_at)  # outside the period asked for
+    _book(world, space, 12 * 7, booked_at)  # outside the period asked for
     with database.write() as conn:
         door_event(conn, checked_in, "check_in", MONDAY_NINE + timedelta(hours=2, minutes=2))
         door_event(conn, released, "release", MONDAY_NINE + timedelta(hours=4, minutes=15))
