@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import socket
@@ -35,10 +36,30 @@ ELEMENT_IDS = {
 }
 
 
+# Servers get ports below Linux's ephemeral range (32768 and up), one slice per xdist
+# worker. A port the kernel hands out for port 0 can be handed to the other worker too
+# while our server is still importing; that server then answered our /healthz and the
+# test ran against it with our (empty) database.
+_PORT_SLICE = 2000
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+_ports = itertools.cycle(
+    range(20000 + _WORKER * _PORT_SLICE, 20000 + (_WORKER + 1) * _PORT_SLICE)
+)
+for _ in range(os.getpid() % _PORT_SLICE):  # two test runs at once start apart
+    next(_ports)
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port on 127.0.0.1 that nothing holds now and no other test worker hands out."""
+    for _ in range(_PORT_SLICE):
+        port = next(_ports)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in this test worker's slice")
 
 
 def roomline(
