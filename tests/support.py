@@ -42,9 +42,7 @@ ELEMENT_IDS = {
 # test ran against it with our (empty) database.
 _PORT_SLICE = 2000
 _WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
-_ports = itertools.cycle(
-    range(20000 + _WORKER * _PORT_SLICE, 20000 + (_WORKER + 1) * _PORT_SLICE)
-)
+_ports = itertools.cycle(range(20000 + _WORKER * _PORT_SLICE, 20000 + (_WORKER + 1) * _PORT_SLICE))
 for _ in range(os.getpid() % _PORT_SLICE):  # two test runs at once start apart
     next(_ports)
 
