@@ -120,6 +120,8 @@ def import_records(
             done += len(chunk)
             if progress is not None:
                 progress(done, total)
+        # In the same transaction: PostgreSQL's ANALYZE counts the rows it inserted.
+        masterdata.refresh_statistics(conn, table)
     updated = sum(1 for row in built if row["id"] in stored)
     return ImportResult(added=total - updated, updated=updated)
 

@@ -20,6 +20,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -177,6 +178,18 @@ def update_many(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
         statement,
         [{f"b_{name}": value for name, value in _stored(row).items()} for row in rows],
     )
+
+
+def refresh_statistics(conn: Connection, table: Table) -> None:
+    """Let PostgreSQL's planner see ``table`` as it is after a bulk change.
+
+    Until autovacuum gets to it (up to a minute or more), the planner takes a table
+    loaded in bulk for the size it had before, and may read a Get's applicants or a
+    window in a slow way (docs/performance.md, "no statistics"). SQLite plans without
+    such statistics.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text(f"ANALYZE {table.name}"))
 
 
 def _stored(row: dict[str, Any]) -> dict[str, Any]:

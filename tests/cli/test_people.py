@@ -6,8 +6,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner
 
+from roomline.storage.database import Database
 from tests.cli.conftest import Cli
+from tests.support import fresh_database_url
 
 
 def test_add_list_update_remove(cli: Cli) -> None:
@@ -108,3 +112,20 @@ def test_long_import_shows_progress(cli: Cli, tmp_path: Path) -> None:
     assert result.stdout == "imported 700 people: 700 added, 0 updated\n"
     assert "importing people" in result.stderr and "700/700" in result.stderr
     assert len(cli.json("people", "list")) == 700
+
+
+def test_an_import_leaves_postgresql_statistics_of_what_it_loaded(tmp_path: Path) -> None:
+    """PostgreSQL only: SQLite's planner keeps no statistics to refresh."""
+    with fresh_database_url("postgresql", tmp_path) as url:
+        source = tmp_path / "people.csv"
+        source.write_text("id,name\n" + "".join(f"P{n},Person {n}\n" for n in range(700)))
+        Cli(url, CliRunner())("people", "import", str(source))
+        database = Database(url)
+        try:
+            with database.read() as conn:
+                counted = conn.execute(
+                    text("SELECT reltuples FROM pg_class WHERE relname = 'people'")
+                ).scalar_one()
+        finally:
+            database.dispose()
+    assert counted == 700  # the planner's count; -1 would be "never analyzed"
