@@ -141,7 +141,7 @@ async def stream_changes(
 
 async def _events(
     log: ChangeLog, watch: ChangeWatch, cursor: int, space: str | None, page: ChangePage | None
-) -> AsyncIterator[ServerSentEvent]:
+) -> AsyncIterator[bytes]:
     while True:
         if page is None:
             try:
@@ -149,11 +149,17 @@ async def _events(
             except ServiceUnavailable:  # the stream stays open and tries again
                 await asyncio.sleep(1)
                 continue
-        for change in page.changes:
-            yield ServerSentEvent(
-                data=orjson.dumps(change_json(change)).decode(),
-                event=change.type,
-                id=str(change.cursor),
+        if page.changes:
+            # A page's events in one write: under a busy write load a page holds hundreds,
+            # and each send passes every middleware and its own timeout (a fifth of the
+            # stream's cost in the server when sent one by one).
+            yield b"".join(
+                ServerSentEvent(
+                    data=orjson.dumps(change_json(change)).decode(),
+                    event=change.type,
+                    id=str(change.cursor),
+                ).encode()
+                for change in page.changes
             )
         cursor = page.next
         if not page.changes:
