@@ -8,7 +8,7 @@ thread or process. Reads use plain deferred transactions and never wait for writ
 Within one process, writers queue on a lock before ``BEGIN IMMEDIATE`` (SQLite's busy
 handler polls with sleeps of up to 100 ms, far longer than the transaction ahead takes)
 and those queued together share one transaction and one fsync (``groupcommit``); across
-processes ``BEGIN IMMEDIATE`` still decides. A writer waits ``wait_seconds`` at most in
+processes ``BEGIN IMMEDIATE`` still decides, tried every millisecond. A writer waits ``wait_seconds`` at most in
 all (the turn, then the lock), and a request that many for a pooled connection; then
 ``ServiceUnavailable`` (503 with Retry-After).
 
@@ -178,8 +178,9 @@ def _create_engine(url: str, pool_size: int, wait_seconds: float) -> Engine:
         pool_timeout=wait_seconds,
     )
 
-    def configure(dbapi_connection: Any, _record: Any) -> None:
-        configure_sqlite_connection(dbapi_connection, busy_timeout_ms(wait_seconds))
+    def configure(dbapi_connection: Any, record: Any) -> None:
+        record.info[BUSY_TIMEOUT_MS] = busy_timeout_ms(wait_seconds)
+        configure_sqlite_connection(dbapi_connection, record.info[BUSY_TIMEOUT_MS])
 
     event.listen(engine, "connect", configure)
     event.listen(engine, "begin", _begin_sqlite_transaction)
@@ -204,6 +205,35 @@ def configure_sqlite_connection(
     cursor.close()
 
 
+# Where a pooled SQLite connection keeps its busy timeout (the pool record's info).
+BUSY_TIMEOUT_MS = "roomline_busy_timeout_ms"
+# How often a writer tries again for the write lock another process holds.
+LOCK_POLL_SECONDS = 0.001
+
+
 def _begin_sqlite_transaction(conn: Connection) -> None:
-    write = conn.get_execution_options().get("roomline_write", False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+    options = conn.get_execution_options()
+    if not options.get("roomline_write", False):
+        conn.exec_driver_sql("BEGIN")
+        return
+    # SQLite's busy handler sleeps 1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100 ms between
+    # its tries, so a writer behind another process's 5 ms transaction often sleeps well
+    # past its end (two workers' Create: p99 434 ms). Writers try every millisecond
+    # instead, with the busy handler off for this statement only.
+    busy_ms = conn.connection.info[BUSY_TIMEOUT_MS]
+    deadline = options.get("roomline_lock_deadline") or time.monotonic() + busy_ms / 1000
+    raw = conn.connection.driver_connection
+    assert raw is not None  # a connection in use always has its driver's
+    raw.execute("PRAGMA busy_timeout = 0")
+    try:
+        while time.monotonic() < deadline:
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                    raise
+            time.sleep(LOCK_POLL_SECONDS)
+        conn.exec_driver_sql("BEGIN IMMEDIATE")  # the last try: busy, as SQLAlchemy raises it
+    finally:
+        raw.execute(f"PRAGMA busy_timeout = {busy_ms}")

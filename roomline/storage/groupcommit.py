@@ -28,8 +28,8 @@ block's group. Both kinds take the same turn, so they never interleave.
 
 Every writer waits at most ``wait_seconds`` in all, from the moment it asks to write:
 for the turn, for its group to open, and in ``BEGIN IMMEDIATE`` for a lock another
-process holds (the busy timeout, when longer, is cut to what is left of the earliest wait
-of the group being opened). Past that it fails with ``ServiceUnavailable``; a writer
+process holds (tried every millisecond until what is left of the earliest wait of the
+group being opened; ``database._begin_sqlite_transaction``). Past that it fails with ``ServiceUnavailable``; a writer
 never starts waiting afresh because the writers ahead of it gave up.
 """
 
@@ -54,9 +54,8 @@ from roomline.domain.errors import ServiceUnavailable
 
 MAX_GROUP = 32
 DEFAULT_WAIT_SECONDS = 30.0
-# Connections wait this much less than a whole wait in their busy handler, so a writer
-# that has waited less than this for its turn opens its group without setting the busy
-# timeout first (a PRAGMA each, with its own statement text, costs a few microseconds).
+# A connection's busy timeout (for reads, which rarely wait) is this much less than a
+# whole wait, so the statement that found the database busy still fails within it.
 BUSY_TIMEOUT_SLACK_MS = 100
 T = TypeVar("T")
 
@@ -105,7 +104,6 @@ class GroupCommitter:
         self.engine = engine
         self.max_group = max_group
         self.wait_seconds = wait_seconds
-        self.busy_timeout_ms = busy_timeout_ms(wait_seconds)  # the connections' own
         self._turn = threading.Lock()  # held by the writer whose block runs, and by the commit
         self._queue = threading.Lock()
         self._queued = 0
@@ -317,18 +315,13 @@ class GroupCommitter:
             left_ms = int((deadline - time.monotonic()) * 1000)
             if left_ms <= 0:
                 raise _busy(self.wait_seconds)
-            conn = self.engine.connect().execution_options(roomline_write=True)
-            raw = conn.connection.driver_connection
-            assert raw is not None  # a connection just checked out
+            # BEGIN IMMEDIATE waits for another process's lock no longer than this wait
+            # has left (database._begin_sqlite_transaction).
+            conn = self.engine.connect().execution_options(
+                roomline_write=True, roomline_lock_deadline=deadline
+            )
             try:
-                # BEGIN IMMEDIATE waits for another process's lock up to the busy
-                # timeout: no longer than this wait has left.
-                shorter = left_ms < self.busy_timeout_ms
-                if shorter:
-                    raw.execute(f"PRAGMA busy_timeout = {left_ms}")
                 transaction = conn.begin()
-                if shorter:  # as before, for whoever uses the pooled connection next
-                    raw.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
             except BaseException:
                 conn.close()
                 raise

@@ -306,3 +306,28 @@ def test_thread_writers_wait_at_most_their_wait_for_a_lock_another_program_holds
     assert all(isinstance(r, ServiceUnavailable | OperationalError) for r in results), results
     assert isinstance(book(database, T0), int)  # the lock is free again
     database.dispose()
+
+
+def test_a_writer_takes_the_lock_another_program_lets_go_and_keeps_its_busy_timeout(
+    tmp_path: Path,
+) -> None:
+    # A writer tries BEGIN IMMEDIATE itself with the busy handler off, then puts the
+    # connection's busy timeout back for whoever uses it next.
+    path = tmp_path / "group.db"
+    database = Database(f"sqlite:///{path}", wait_seconds=10)
+    upgrade(database)
+    with database.write() as conn:
+        masterdata.add_space(conn, ROOM)
+        masterdata.add_person(conn, Person("P1", "Person"))
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    letting_go = threading.Timer(0.3, holder.execute, ("ROLLBACK",))
+    letting_go.start()
+    results = run_together(4, lambda i: book(database, T0 + timedelta(hours=i)))
+    letting_go.join()
+    holder.close()
+    assert all(isinstance(r, int) for r in results), results
+    with database.read() as conn:
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one() == 9900
+        assert conn.execute(text("SELECT count(*) FROM reservations")).scalar_one() == 4
+    database.dispose()
