@@ -231,7 +231,9 @@ def _begin_sqlite_transaction(conn: Connection) -> None:
                 raw.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as exc:
-                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                # The low byte is the primary code: SQLITE_BUSY_RECOVERY and the like
+                # are busy too.
+                if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
                     raise
             time.sleep(LOCK_POLL_SECONDS)
         conn.exec_driver_sql("BEGIN IMMEDIATE")  # the last try: busy, as SQLAlchemy raises it
