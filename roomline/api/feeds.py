@@ -42,6 +42,7 @@ EXAMPLE = (
         304: {"description": "Unchanged since the ETag sent in `If-None-Match`."},
     },
 )
+@router.head("/feeds/{token}.ics", response_class=Response, include_in_schema=False)
 async def calendar_feed(
     request: Request,
     token: str,
@@ -49,7 +50,8 @@ async def calendar_feed(
 ) -> Response:
     """The reservations of one space or applicant from 30 days ago to a year ahead, as
     iCalendar for Outlook, Google and Apple Calendar to subscribe to. An unknown and a
-    revoked token answer the same 404 `RecordNotFound`."""
+    revoked token answer the same 404 `RecordNotFound`. `HEAD` answers the same headers
+    without the body (calendar clients and link checkers ask it first)."""
     reader: FeedReader = request.app.state.feeds
     with database_errors():
         document = await run_in_threadpool(reader.read, token)

@@ -211,6 +211,22 @@ def test_etag_answers_304_until_a_change_raises_the_sequence(server: Server, wor
     assert event["DTSTART"].dt == datetime(2030, 2, 4, 11, tzinfo=AMSTERDAM)
 
 
+def test_head_answers_the_feeds_headers_without_its_body(server: Server, world: World) -> None:
+    space = world.space()
+    book(server, space, "2030-02-05 09:00:00", "2030-02-05 10:00:00")
+    feed = new_feed(server, space_id=space.id)
+    got = fetch(server, feed)
+    head = server.client.head(feed["path"])
+    assert head.status_code == 200
+    assert head.content == b""
+    for name in ("etag", "content-type", "content-length", "cache-control"):
+        assert head.headers[name] == got.headers[name], name
+    assert int(head.headers["content-length"]) == len(got.content)
+    unchanged = server.client.head(feed["path"], headers={"If-None-Match": got.headers["etag"]})
+    assert unchanged.status_code == 304
+    assert server.client.head("/feeds/" + "x" * 43 + ".ics").status_code == 404
+
+
 def test_revoked_and_unknown_tokens_answer_the_same_404(server: Server, world: World) -> None:
     space = world.space()
     feed = new_feed(server, space_id=space.id)
