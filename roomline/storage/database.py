@@ -8,9 +8,9 @@ thread or process. Reads use plain deferred transactions and never wait for writ
 Within one process, writers queue on a lock before ``BEGIN IMMEDIATE`` (SQLite's busy
 handler polls with sleeps of up to 100 ms, far longer than the transaction ahead takes)
 and those queued together share one transaction and one fsync (``groupcommit``); across
-processes ``BEGIN IMMEDIATE`` still decides, tried every millisecond. A writer waits ``wait_seconds`` at most in
-all (the turn, then the lock), and a request that many for a pooled connection; then
-``ServiceUnavailable`` (503 with Retry-After).
+processes ``BEGIN IMMEDIATE`` still decides, tried every millisecond. A writer waits
+``wait_seconds`` at most in all (the turn, then the lock), and a request that many for a
+pooled connection; then ``ServiceUnavailable`` (503 with Retry-After).
 
 PostgreSQL: READ COMMITTED; the no-overlap rule is an exclusion constraint, so a
 concurrent writer that slipped past the check in code is stopped by the database.

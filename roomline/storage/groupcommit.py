@@ -29,8 +29,9 @@ block's group. Both kinds take the same turn, so they never interleave.
 Every writer waits at most ``wait_seconds`` in all, from the moment it asks to write:
 for the turn, for its group to open, and in ``BEGIN IMMEDIATE`` for a lock another
 process holds (tried every millisecond until what is left of the earliest wait of the
-group being opened; ``database._begin_sqlite_transaction``). Past that it fails with ``ServiceUnavailable``; a writer
-never starts waiting afresh because the writers ahead of it gave up.
+group being opened; ``database._begin_sqlite_transaction``). Past that it fails with
+``ServiceUnavailable``; a writer never starts waiting afresh because the writers ahead of
+it gave up.
 """
 
 from __future__ import annotations

@@ -151,8 +151,7 @@ async def _events(
                 continue
         if page.changes:
             # A page's events in one write: under a busy write load a page holds hundreds,
-            # and each send passes every middleware and its own timeout (a fifth of the
-            # stream's cost in the server when sent one by one).
+            # and each send passes every middleware and sse-starlette's send timeout.
             yield b"".join(
                 ServerSentEvent(
                     data=orjson.dumps(change_json(change)).decode(),
