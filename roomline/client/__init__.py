@@ -12,11 +12,13 @@ roomline's server, only httpx (and standardwebhooks, for verify_webhook)::
         for reservation in ultimo.get_reservations("C-25", start, end):
             print(reservation.ultimo_id, reservation.start)
 
-``AsyncUltimoClient`` offers the same calls, awaitable. ``verify_webhook`` checks the
-signature of a webhook roomline sent (docs/webhooks.md).
+``AsyncUltimoClient`` offers the same calls, awaitable. ``ManageClient`` and
+``AsyncManageClient`` administer webhooks, calendar feeds and utilisation reports with the
+admin token. ``verify_webhook`` checks the signature of a webhook roomline sent
+(docs/webhooks.md).
 """
 
-from roomline.client.asynchronous import AsyncUltimoClient
+from roomline.client.asynchronous import AsyncManageClient, AsyncUltimoClient
 from roomline.client.booking import (
     BookedReservation,
     ChangeEvent,
@@ -41,13 +43,14 @@ from roomline.client.errors import (
 )
 from roomline.client.models import Reservation
 from roomline.client.retry import NO_RETRY, RetryPolicy
-from roomline.client.sync import UltimoClient
+from roomline.client.sync import ManageClient, UltimoClient
 from roomline.client.webhooks import InvalidWebhook, WebhookEvent, verify_webhook
 from roomline.client.wire import DOCUMENTED_APPLICATION_ELEMENT_IDS
 
 __all__ = [
     "DOCUMENTED_APPLICATION_ELEMENT_IDS",
     "NO_RETRY",
+    "AsyncManageClient",
     "AsyncUltimoClient",
     "BookedReservation",
     "ChangeEvent",
@@ -56,6 +59,7 @@ __all__ = [
     "FreeSpace",
     "InvalidResponse",
     "InvalidWebhook",
+    "ManageClient",
     "RateLimited",
     "Reservation",
     "ReservationInPast",

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from datetime import date
 from types import TracebackType
+from typing import Any, Self
 
 import httpx
 
-from roomline.client import booking, wire
+from roomline.client import booking, manage, wire
 from roomline.client.booking import BookedReservation, Series, SeriesBooking
 from roomline.client.models import Reservation
 from roomline.client.options import ClientOptions
@@ -16,7 +18,59 @@ from roomline.client.retry import TRANSIENT_ERRORS, RetryPolicy
 from roomline.client.wire import Call, TimeValue
 
 
-class AsyncUltimoClient:
+class _Sender:
+    """Sends calls with retries (``RetryPolicy``); closes the HTTP client it made."""
+
+    def __init__(
+        self,
+        options: ClientOptions,
+        http_client: httpx.AsyncClient | None,
+        timeout: float,
+        sleep: Callable[[float], Awaitable[None]],
+    ) -> None:
+        self.options = options
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(timeout=timeout)
+        self._sleep = sleep
+
+    async def _send(self, call: Call) -> httpx.Response:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = await self._http.request(
+                    call.method,
+                    self.options.url(call),
+                    json=call.body,
+                    params=call.params,
+                    headers=self.options.headers(call),
+                    timeout=httpx.USE_CLIENT_DEFAULT if call.timeout is None else call.timeout,
+                )
+            except TRANSIENT_ERRORS as exc:
+                delay = self.options.delay_or_raise(call, attempt, error=exc)
+            else:
+                if response.is_success:
+                    return response
+                delay = self.options.delay_or_raise(call, attempt, response=response)
+            await self._sleep(delay)
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class AsyncUltimoClient(_Sender):
     """Book, move, cancel and list reservations on roomline or a real Ultimo environment.
 
     ``application_element_ids`` overrides the documented GUID per workflow (None: send
@@ -36,12 +90,10 @@ class AsyncUltimoClient:
         http_client: httpx.AsyncClient | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self.options = ClientOptions.build(
+        options = ClientOptions.build(
             base_url, api_key, application_element_ids, send_application_element_id, retry
         )
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(timeout=timeout)
-        self._sleep = sleep
+        super().__init__(options, http_client, timeout, sleep)
 
     async def create_reservation(
         self,
@@ -294,38 +346,72 @@ class AsyncUltimoClient:
                 attempt += 1
                 await self._sleep(self.options.delay_or_raise(call, attempt, error=exc))
 
-    async def _send(self, call: Call) -> httpx.Response:
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                response = await self._http.request(
-                    call.method,
-                    self.options.url(call),
-                    json=call.body,
-                    params=call.params,
-                    headers=self.options.headers(call),
-                    timeout=httpx.USE_CLIENT_DEFAULT if call.timeout is None else call.timeout,
-                )
-            except TRANSIENT_ERRORS as exc:
-                delay = self.options.delay_or_raise(call, attempt, error=exc)
-            else:
-                if response.is_success:
-                    return response
-                delay = self.options.delay_or_raise(call, attempt, response=response)
-            await self._sleep(delay)
 
-    async def aclose(self) -> None:
-        if self._owns_http:
-            await self._http.aclose()
+class AsyncManageClient(_Sender):
+    """``ManageClient``'s calls, awaitable: webhook subscriptions, calendar feeds and
+    utilisation reports (``/api/manage``, with ``ROOMLINE_ADMIN_TOKEN``)."""
 
-    async def __aenter__(self) -> AsyncUltimoClient:
-        return self
-
-    async def __aexit__(
+    def __init__(
         self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
+        base_url: str,
+        admin_token: str,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: float = 30.0,
+        http_client: httpx.AsyncClient | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        await self.aclose()
+        options = manage.ManageOptions.for_admin(base_url, admin_token, retry)
+        super().__init__(options, http_client, timeout, sleep)
+
+    async def add_webhook(
+        self, url: str, events: Sequence[str], *, spaces: Sequence[str] = ()
+    ) -> dict[str, Any]:
+        """Subscribe ``url`` to event types; the answer holds the secret, shown once."""
+        return manage.obj(await self._send(manage.add_webhook_call(url, events, spaces)))
+
+    async def list_webhooks(self) -> list[dict[str, Any]]:
+        return manage.objects(await self._send(manage.list_webhooks_call()))
+
+    async def remove_webhook(self, subscription_id: int) -> dict[str, Any]:
+        return manage.obj(await self._send(manage.remove_webhook_call(subscription_id)))
+
+    async def webhook_deliveries(
+        self, subscription_id: int, *, failed: bool = False, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        call = manage.deliveries_call(subscription_id, failed, limit)
+        return manage.objects(await self._send(call))
+
+    async def replay_delivery(self, delivery_id: int) -> dict[str, Any]:
+        return manage.obj(await self._send(manage.replay_call(delivery_id)))
+
+    async def ping_webhook(self, subscription_id: int) -> dict[str, Any]:
+        return manage.obj(await self._send(manage.ping_call(subscription_id)))
+
+    async def create_feed(
+        self,
+        *,
+        space_id: str | None = None,
+        applicant_id: str | None = None,
+        name: str | None = None,
+    ) -> dict[str, Any]:
+        """Create a calendar feed; the answer holds its secret ``url``, shown once."""
+        call = manage.create_feed_call(space_id, applicant_id, name)
+        return manage.obj(await self._send(call))
+
+    async def list_feeds(self, *, space_id: str | None = None) -> list[dict[str, Any]]:
+        return manage.objects(await self._send(manage.list_feeds_call(space_id)))
+
+    async def revoke_feed(self, feed_id: int) -> dict[str, Any]:
+        return manage.obj(await self._send(manage.revoke_feed_call(feed_id)))
+
+    async def utilisation_report(
+        self, first: date | str, till: date | str, *, group: str = "space"
+    ) -> dict[str, Any]:
+        call = manage.utilisation_call(first, till, group, "json")
+        return manage.obj(await self._send(call))
+
+    async def utilisation_csv(
+        self, first: date | str, till: date | str, *, group: str = "space"
+    ) -> str:
+        return (await self._send(manage.utilisation_call(first, till, group, "csv"))).text

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import date
 from types import TracebackType
+from typing import Any, Self
 
 import httpx
 
-from roomline.client import booking, wire
+from roomline.client import booking, manage, wire
 from roomline.client.booking import BookedReservation, Series, SeriesBooking
 from roomline.client.models import Reservation
 from roomline.client.options import ClientOptions
@@ -16,7 +18,59 @@ from roomline.client.retry import TRANSIENT_ERRORS, RetryPolicy
 from roomline.client.wire import Call, TimeValue
 
 
-class UltimoClient:
+class _Sender:
+    """Sends calls with retries (``RetryPolicy``); closes the HTTP client it made."""
+
+    def __init__(
+        self,
+        options: ClientOptions,
+        http_client: httpx.Client | None,
+        timeout: float,
+        sleep: Callable[[float], None],
+    ) -> None:
+        self.options = options
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.Client(timeout=timeout)
+        self._sleep = sleep
+
+    def _send(self, call: Call) -> httpx.Response:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self._http.request(
+                    call.method,
+                    self.options.url(call),
+                    json=call.body,
+                    params=call.params,
+                    headers=self.options.headers(call),
+                    timeout=httpx.USE_CLIENT_DEFAULT if call.timeout is None else call.timeout,
+                )
+            except TRANSIENT_ERRORS as exc:
+                delay = self.options.delay_or_raise(call, attempt, error=exc)
+            else:
+                if response.is_success:
+                    return response
+                delay = self.options.delay_or_raise(call, attempt, response=response)
+            self._sleep(delay)
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class UltimoClient(_Sender):
     """Book, move, cancel and list reservations on roomline or a real Ultimo environment.
 
     ``application_element_ids`` overrides the documented GUID per workflow (None: send
@@ -36,12 +90,10 @@ class UltimoClient:
         http_client: httpx.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.options = ClientOptions.build(
+        options = ClientOptions.build(
             base_url, api_key, application_element_ids, send_application_element_id, retry
         )
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(timeout=timeout)
-        self._sleep = sleep
+        super().__init__(options, http_client, timeout, sleep)
 
     def create_reservation(
         self,
@@ -292,38 +344,87 @@ class UltimoClient:
                 attempt += 1
                 self._sleep(self.options.delay_or_raise(call, attempt, error=exc))
 
-    def _send(self, call: Call) -> httpx.Response:
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                response = self._http.request(
-                    call.method,
-                    self.options.url(call),
-                    json=call.body,
-                    params=call.params,
-                    headers=self.options.headers(call),
-                    timeout=httpx.USE_CLIENT_DEFAULT if call.timeout is None else call.timeout,
-                )
-            except TRANSIENT_ERRORS as exc:
-                delay = self.options.delay_or_raise(call, attempt, error=exc)
-            else:
-                if response.is_success:
-                    return response
-                delay = self.options.delay_or_raise(call, attempt, response=response)
-            self._sleep(delay)
 
-    def close(self) -> None:
-        if self._owns_http:
-            self._http.close()
+class ManageClient(_Sender):
+    """Administer what roomline's own API adds: webhook subscriptions, calendar feeds and
+    utilisation reports (``/api/manage``, with ``ROOMLINE_ADMIN_TOKEN``).
 
-    def __enter__(self) -> UltimoClient:
-        return self
+    Answers are the API's JSON: dicts, and lists of dicts (docs/webhooks.md,
+    docs/calendar-feeds.md, docs/reports.md). Refusals raise ``UltimoError`` with the
+    API's ``code`` (``RecordNotFound``, ``InvalidParameter``, ``WebhookDisabled`` …).
+    """
 
-    def __exit__(
+    def __init__(
         self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
+        base_url: str,
+        admin_token: str,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: float = 30.0,
+        http_client: httpx.Client | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.close()
+        options = manage.ManageOptions.for_admin(base_url, admin_token, retry)
+        super().__init__(options, http_client, timeout, sleep)
+
+    def add_webhook(
+        self, url: str, events: Sequence[str], *, spaces: Sequence[str] = ()
+    ) -> dict[str, Any]:
+        """Subscribe ``url`` to event types (of ``spaces`` only, if given). The answer
+        holds the signing ``secret`` (``whsec_…``), which is not shown again."""
+        return manage.obj(self._send(manage.add_webhook_call(url, events, spaces)))
+
+    def list_webhooks(self) -> list[dict[str, Any]]:
+        """Every subscription, without secrets."""
+        return manage.objects(self._send(manage.list_webhooks_call()))
+
+    def remove_webhook(self, subscription_id: int) -> dict[str, Any]:
+        """Delete a subscription with its deliveries."""
+        return manage.obj(self._send(manage.remove_webhook_call(subscription_id)))
+
+    def webhook_deliveries(
+        self, subscription_id: int, *, failed: bool = False, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """A subscription's deliveries, newest first, each with its attempts."""
+        call = manage.deliveries_call(subscription_id, failed, limit)
+        return manage.objects(self._send(call))
+
+    def replay_delivery(self, delivery_id: int) -> dict[str, Any]:
+        """Send a delivery again with the same ``webhook-id`` and body."""
+        return manage.obj(self._send(manage.replay_call(delivery_id)))
+
+    def ping_webhook(self, subscription_id: int) -> dict[str, Any]:
+        """Send a ``webhook.ping`` now; the answer says how the attempt went."""
+        return manage.obj(self._send(manage.ping_call(subscription_id)))
+
+    def create_feed(
+        self,
+        *,
+        space_id: str | None = None,
+        applicant_id: str | None = None,
+        name: str | None = None,
+    ) -> dict[str, Any]:
+        """Create a space's or an applicant's calendar feed; the answer holds its secret
+        ``url``, which is not shown again."""
+        call = manage.create_feed_call(space_id, applicant_id, name)
+        return manage.obj(self._send(call))
+
+    def list_feeds(self, *, space_id: str | None = None) -> list[dict[str, Any]]:
+        """Every feed, active and revoked, oldest first."""
+        return manage.objects(self._send(manage.list_feeds_call(space_id)))
+
+    def revoke_feed(self, feed_id: int) -> dict[str, Any]:
+        """Revoke a feed: its URL answers 404 at once."""
+        return manage.obj(self._send(manage.revoke_feed_call(feed_id)))
+
+    def utilisation_report(
+        self, first: date | str, till: date | str, *, group: str = "space"
+    ) -> dict[str, Any]:
+        """The utilisation report of local days [first, till) per space, floor or
+        building, as the API's JSON."""
+        call = manage.utilisation_call(first, till, group, "json")
+        return manage.obj(self._send(call))
+
+    def utilisation_csv(self, first: date | str, till: date | str, *, group: str = "space") -> str:
+        """The same report as CSV text."""
+        return self._send(manage.utilisation_call(first, till, group, "csv")).text

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from roomline.client import verify_webhook
+from roomline.client import ManageClient, verify_webhook
 from tests.api.receiver import Answer, Receiver, running_receiver
 from tests.conftest import TEST_NOW, World
-from tests.support import DEMO_KEY, Server, roomline, start_server
+from tests.support import ADMIN_TOKEN, DEMO_KEY, Server, roomline, start_server
 
 LOOPBACK_ALLOWED = {"ROOMLINE_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8"}
 _days = itertools.count(1)
@@ -268,6 +268,32 @@ def test_replay_sends_the_same_message_again_and_ping_answers_now(
         )
         create(server, space.id, next(_days))
         quiet(receiver, 3, 1.5)
+
+
+def test_the_manage_client_replays_and_pings(server: Server, world: World) -> None:
+    space = world.space()
+    with (
+        ManageClient(server.base_url, ADMIN_TOKEN) as admin,
+        running_receiver(Answer(200), Answer(200), Answer(200)) as receiver,
+    ):
+        added = admin.add_webhook(receiver.url, ["reservation.created"], spaces=[space.id])
+        create(server, space.id, next(_days))
+        receiver.wait(1)
+        [delivery] = settled(server, added["id"], 1, "succeeded")
+        replayed = admin.replay_delivery(delivery["id"])
+        assert (replayed["id"], replayed["message_id"]) == (delivery["id"], delivery["message_id"])
+        pinged = admin.ping_webhook(added["id"])
+        assert pinged["status_code"] == 200
+        # The replay goes out with the next round, the ping at once: either may come first.
+        got = receiver.wait(3)
+        types = [Webhook(added["secret"]).verify(r.body, r.headers)["type"] for r in got]
+        assert sorted(types) == ["reservation.created", "reservation.created", "webhook.ping"]
+        sent_twice = [
+            r.headers["webhook-id"] for r, t in zip(got, types, strict=True) if t != "webhook.ping"
+        ]
+        assert sent_twice == [delivery["message_id"]] * 2
+        listed = admin.webhook_deliveries(added["id"])
+        assert {d["id"] for d in listed} == {delivery["id"], pinged["delivery_id"]}
 
 
 @pytest.mark.parametrize(
