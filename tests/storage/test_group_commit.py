@@ -289,19 +289,9 @@ def test_thread_writers_wait_at_most_their_wait_for_a_lock_another_program_holds
 ) -> None:
     # Before the fix each writer waited for the turn without a limit and then began a
     # wait of its own in BEGIN IMMEDIATE: the later ones got the lock once it was let go.
-    path = tmp_path / "group.db"
-    database = Database(f"sqlite:///{path}", wait_seconds=0.5)
-    upgrade(database)
-    with database.write() as conn:
-        masterdata.add_space(conn, ROOM)
-        masterdata.add_person(conn, Person("P1", "Person"))
-    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    holder.execute("BEGIN IMMEDIATE")
-    letting_go = threading.Timer(2.5, holder.execute, ("ROLLBACK",))  # five waits
-    letting_go.start()
-    results = run_together(8, lambda i: book(database, T0 + timedelta(hours=i)))
-    letting_go.join()
-    holder.close()
+    database, results = _booked_behind_another_programs_lock(
+        tmp_path, wait_seconds=0.5, writers=8, let_go_after=2.5  # five waits
+    )
     # The first gives up in BEGIN IMMEDIATE (database is locked), the others on the turn.
     assert all(isinstance(r, ServiceUnavailable | OperationalError) for r in results), results
     assert isinstance(book(database, T0), int)  # the lock is free again
@@ -313,21 +303,32 @@ def test_a_writer_takes_the_lock_another_program_lets_go_and_keeps_its_busy_time
 ) -> None:
     # A writer tries BEGIN IMMEDIATE itself with the busy handler off, then puts the
     # connection's busy timeout back for whoever uses it next.
+    database, results = _booked_behind_another_programs_lock(
+        tmp_path, wait_seconds=10, writers=4, let_go_after=0.3
+    )
+    assert all(isinstance(r, int) for r in results), results
+    with database.read() as conn:
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one() == 9900
+        assert conn.execute(text("SELECT count(*) FROM reservations")).scalar_one() == 4
+    database.dispose()
+
+
+def _booked_behind_another_programs_lock(
+    tmp_path: Path, *, wait_seconds: float, writers: int, let_go_after: float
+) -> tuple[Database, list[object]]:
+    """A database with ROOM whose write lock another program holds for ``let_go_after``
+    seconds while ``writers`` book at once; the database (to dispose) and their results."""
     path = tmp_path / "group.db"
-    database = Database(f"sqlite:///{path}", wait_seconds=10)
+    database = Database(f"sqlite:///{path}", wait_seconds=wait_seconds)
     upgrade(database)
     with database.write() as conn:
         masterdata.add_space(conn, ROOM)
         masterdata.add_person(conn, Person("P1", "Person"))
     holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     holder.execute("BEGIN IMMEDIATE")
-    letting_go = threading.Timer(0.3, holder.execute, ("ROLLBACK",))
+    letting_go = threading.Timer(let_go_after, holder.execute, ("ROLLBACK",))
     letting_go.start()
-    results = run_together(4, lambda i: book(database, T0 + timedelta(hours=i)))
+    results = run_together(writers, lambda i: book(database, T0 + timedelta(hours=i)))
     letting_go.join()
     holder.close()
-    assert all(isinstance(r, int) for r in results), results
-    with database.read() as conn:
-        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one() == 9900
-        assert conn.execute(text("SELECT count(*) FROM reservations")).scalar_one() == 4
-    database.dispose()
+    return database, results
