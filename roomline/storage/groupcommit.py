@@ -313,8 +313,7 @@ class GroupCommitter:
     def _join(self, deadline: float) -> _Group:
         """Join the open group, or open one, waiting for the write lock until ``deadline``."""
         if self._group is None:
-            left_ms = int((deadline - time.monotonic()) * 1000)
-            if left_ms <= 0:
+            if deadline - time.monotonic() < 0.001:  # less than a millisecond left
                 raise _busy(self.wait_seconds)
             # BEGIN IMMEDIATE waits for another process's lock no longer than this wait
             # has left (database._begin_sqlite_transaction).
