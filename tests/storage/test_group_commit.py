@@ -290,7 +290,10 @@ def test_thread_writers_wait_at_most_their_wait_for_a_lock_another_program_holds
     # Before the fix each writer waited for the turn without a limit and then began a
     # wait of its own in BEGIN IMMEDIATE: the later ones got the lock once it was let go.
     database, results = _booked_behind_another_programs_lock(
-        tmp_path, wait_seconds=0.5, writers=8, let_go_after=2.5  # five waits
+        tmp_path,
+        wait_seconds=0.5,
+        writers=8,
+        let_go_after=2.5,  # five waits
     )
     # The first gives up in BEGIN IMMEDIATE (database is locked), the others on the turn.
     assert all(isinstance(r, ServiceUnavailable | OperationalError) for r in results), results
