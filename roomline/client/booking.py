@@ -36,9 +36,11 @@ def call(
     body: dict[str, Any] | None = None,
     params: dict[str, str] | None = None,
     idempotent: bool,
+    prefix: str = PREFIX,
 ) -> Call:
-    """One ``/api/booking`` request; ``name`` is the operation as logs show it."""
-    return Call(name, body, idempotent, method=method, path=PREFIX + path, params=params)
+    """One request of roomline's own API (``/api/booking`` unless ``prefix`` says
+    otherwise); ``name`` is the operation as logs show it."""
+    return Call(name, body, idempotent, method=method, path=prefix + path, params=params)
 
 
 def answer(response: httpx.Response) -> dict[str, Any]:

@@ -9,6 +9,7 @@ objects as dicts, lists as lists of dicts.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -17,6 +18,7 @@ from typing import Any
 import httpx
 
 from roomline import __version__
+from roomline.client import booking
 from roomline.client.options import ClientOptions
 from roomline.client.retry import RetryPolicy
 from roomline.client.wire import Call, _invalid, _json
@@ -40,25 +42,11 @@ class ManageOptions(ClientOptions):
         }
 
 
-def call(
-    name: str,
-    method: str,
-    path: str,
-    *,
-    body: dict[str, Any] | None = None,
-    params: dict[str, str] | None = None,
-    idempotent: bool,
-) -> Call:
-    """One ``/api/manage`` request; ``name`` is the operation as logs show it."""
-    return Call(name, body, idempotent, method=method, path=PREFIX + path, params=params)
+# One ``/api/manage`` request (``booking.call`` under this prefix).
+call = functools.partial(booking.call, prefix=PREFIX)
 
-
-def obj(response: httpx.Response) -> dict[str, Any]:
-    """Read an answer's JSON object."""
-    body = _json(response)
-    if not isinstance(body, dict):
-        raise _invalid(response, "the body is not a JSON object")
-    return body
+# An answer's JSON object, read as the booking API's are.
+obj = booking.answer
 
 
 def objects(response: httpx.Response) -> list[dict[str, Any]]:
