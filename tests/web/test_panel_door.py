@@ -141,3 +141,45 @@ def test_the_panel_says_offline_and_recovers_by_itself(
         expect(page.locator("[data-live]")).to_have_text("● Live", timeout=40_000)
     finally:
         server.stop()
+
+
+def test_a_panel_whose_stream_finds_no_server_says_offline_at_once(
+    server: Server, world: World, page: Any
+) -> None:
+    """A server shutting down ends its streams and may still answer a request or two. The
+    panel's next stream then finds nobody: the panel must find out then, not at its next
+    poll (an hour here). The browser plays the shutdown: the first stream ends at once;
+    the second is held until the panel's requests are done, and then fails, as does
+    everything after it."""
+    space = world.space(description="Skerry")
+    key = world.key(workflows=PANEL_GRANTS)
+    streams: list[Any] = []
+    gone = False
+
+    def stream(route: Any) -> None:
+        streams.append(route)
+        if len(streams) == 1:
+            route.fulfill(
+                status=200, headers={"Content-Type": "text/event-stream"}, body=": ping\n\n"
+            )
+        elif gone:
+            route.abort()
+
+    def anything_else(route: Any) -> None:
+        if gone:
+            route.abort()
+        else:
+            route.continue_()
+
+    page.route(re.compile(r".*/api/(panel|V1)/.*"), anything_else)
+    page.route(re.compile(r".*/api/booking/changes/stream.*"), stream)
+    page.goto(f"{server.base_url}/panel/{space.id}?refresh=3600&key={key}&applicant=ULTIMO")
+    expect(page.locator("[data-state-word]")).to_have_text("Free")
+    while len(streams) < 2:
+        page.wait_for_timeout(100)
+    page.wait_for_timeout(500)  # every refresh the first stream's end asked for is done
+    expect(page.locator("[data-state-word]")).to_have_text("Free")
+    gone = True
+    streams[1].abort()
+    expect(page.locator("[data-state-word]")).to_have_text("Offline", timeout=5000)
+    expect(page.locator("[data-live]")).to_have_text("Offline — retrying")

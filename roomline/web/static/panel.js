@@ -30,6 +30,7 @@
   let streaming = null; // the stream's AbortController while one is open or opening
   let streamRefused = false; // the key may not read changes: poll only
   let streamDelay = 1000;
+  let streamRetry = null; // the timer of the stream's next try, while one waits out its back-off
   let pollTimer = null;
   let loading = null;
   let loadAgain = false;
@@ -162,12 +163,18 @@
       blockedEnd: instant(item.EndTimeIncludingCleanupTime),
       checkedIn: info.checked_in[item.UltimoId] ? instant(info.checked_in[item.UltimoId]) : null,
     }));
+    if (offline && streamRetry) {
+      // Back after being unreachable: open the stream now, not after its back-off.
+      clearTimeout(streamRetry);
+      streamRetry = null;
+      streamDelay = 1000;
+    }
     offline = false;
     body.classList.remove("offline");
     hideSetup();
     $("[data-updated]").textContent = `Updated ${clockText(now())}`;
     render();
-    openStream();
+    if (!streamRetry) openStream();
   }
 
   function goOffline() {
@@ -205,6 +212,7 @@
       silence = setTimeout(() => controller.abort(), STREAM_SILENCE_MS);
     };
     let wasLive = false;
+    let unreachable = false; // the request itself failed: no answer at all
     try {
       const response = await fetch(`/api/booking/changes/stream?space=${encodeURIComponent(space)}`, {
         headers: { ApiKey: settings().key, Accept: "text/event-stream" },
@@ -235,16 +243,20 @@
       }
     } catch (error) {
       // aborted (silence) or the connection failed: reconnect below
+      unreachable = !wasLive && !controller.signal.aborted;
     } finally {
       clearTimeout(silence);
       streaming = null;
       live = false;
-      if (wasLive) refresh(); // find out at once whether the server is still there
-      else schedule();
       if (!streamRefused) {
-        setTimeout(openStream, streamDelay);
+        streamRetry = setTimeout(() => { streamRetry = null; openStream(); }, streamDelay);
         streamDelay = Math.min(streamDelay * 2, 30 * 1000);
       }
+      // Lost the stream, or no answer to it: find out at once whether the server is still
+      // there. A server shutting down may still answer a request or two after its streams
+      // have ended; without this, the panel would say "Busy" until its next poll.
+      if (wasLive || unreachable) refresh();
+      else schedule();
     }
   }
 
