@@ -2,16 +2,23 @@
 
     python -m bench.changes [--backend sqlite|postgresql] [--reservations 10000]
                             [--duration 10] [--connections 16] [--workers 1]
+                            [--listen webhook,stream] [--pairs 2] [--rate 100]
 
-Seeds a fresh database (``bench.seed``), serves it with ``roomline serve``, and drives
-Create with wrk (bench/load.lua) twice on the same server:
+Seeds a fresh database (``bench.seed``), serves it with ``roomline serve``, warms it up
+with a few seconds of Create, and then drives Create with wrk (bench/load.lua) in
+``--pairs`` pairs of phases on the same server, interleaved A L L A …:
 
-1. with nothing listening: Create's throughput alone;
-2. with a webhook subscribed to ``reservation.created`` (a receiver in this process
-   answering 204) and a client reading ``/api/booking/changes/stream``.
+- A, alone: nothing listening;
+- L, listened: a webhook subscribed to ``reservation.created`` (a receiver in this
+  process answering 204) and a client reading ``/api/booking/changes/stream``; both
+  stop after the phase (the subscription removed, the stream closed), once every change
+  of the phase has arrived.
 
-It prints both throughputs and their ratio (target: with listeners within 10% of
-without), and how long each change took to reach the receiver and the stream client:
+One pair in a single order was not enough: on this 2-core machine two 10 s phases of
+the same load differ by up to 15%, and a fresh server's first phase ran fastest.
+
+It prints each phase, the mean throughput of each kind and their ratio (target: with
+listeners within 10% of without), and how long each change took to reach the receiver and the stream client:
 from the change's time (``at``, taken by the server as the write began) to the moment
 the event arrived here, p50 and p99 (targets 200 ms and 1 s), at wrk's full load and
 then at a steady ``--rate`` of creates a second (a busy building, not a flood). Every
@@ -23,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import json
 import secrets
 import statistics
@@ -87,23 +95,18 @@ async def _receive_webhooks(port: int, into: Arrivals, ready: threading.Event) -
         await server.serve_forever()
 
 
-def _read_stream(base_url: str, key: str, into: Arrivals, stop: threading.Event) -> None:
-    try:
-        with (
-            httpx.Client(timeout=httpx.Timeout(30, read=60)) as client,
-            client.stream(
-                "GET", f"{base_url}/api/booking/changes/stream", headers={"ApiKey": key}
-            ) as answer,
-        ):
-            answer.raise_for_status()
-            for line in answer.iter_lines():
-                if line.startswith("data:"):
-                    into.arrived(json.loads(line[5:]))
-                if stop.is_set():
-                    return
-    except httpx.HTTPError:
-        if not stop.is_set():  # the server stopping at the end is no failure
-            raise
+async def _read_stream(base_url: str, key: str, into: Arrivals) -> None:
+    """Read the change stream until cancelled."""
+    async with (
+        httpx.AsyncClient(timeout=httpx.Timeout(30, read=60)) as client,
+        client.stream(
+            "GET", f"{base_url}/api/booking/changes/stream", headers={"ApiKey": key}
+        ) as answer,
+    ):
+        answer.raise_for_status()
+        async for line in answer.aiter_lines():
+            if line.startswith("data:"):
+                into.arrived(json.loads(line[5:]))
 
 
 def _created_ids(base_url: str, key: str, after: str) -> list[str]:
@@ -160,6 +163,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rate", type=int, default=100, help="creates per second of the steady run [100]"
     )
+    parser.add_argument(
+        "--pairs",
+        type=int,
+        default=2,
+        help="phases alone and listened, interleaved A L L A ... [2]",
+    )
     options = parser.parse_args(argv)
     wrk = processes.ensure_wrk()
     load = Load(1, options.connections, options.duration)
@@ -190,59 +199,115 @@ def _measure(
     wrk: str, base_url: str, key: str, layout: Any, load: Load, options: argparse.Namespace
 ) -> int:
     environment = layout.environment()
-    alone = processes.run_wrk(wrk, base_url, "create", load, environment, 1)
-    alone_rate = alone["ok"] / (alone["duration_us"] / 1e6)
-    print(f"bench.changes: {options.backend}: Create alone: {alone_rate:,.0f} created/s")
-
-    receiver_port = free_port()
-    webhook, stream = Arrivals(), Arrivals()
-    ready, stop = threading.Event(), threading.Event()
-    threading.Thread(
-        target=lambda: asyncio.run(_receive_webhooks(receiver_port, webhook, ready)), daemon=True
-    ).start()
-    ready.wait(10)
-    listeners = {part.strip() for part in options.listen.split(",") if part.strip()}
-    if "webhook" in listeners:
-        _subscribe(base_url, receiver_port)
-    start_cursor = _latest_cursor(base_url, key)
-    if "stream" in listeners:
-        threading.Thread(
-            target=_read_stream, args=(base_url, key, stream, stop), daemon=True
-        ).start()
-    time.sleep(1)  # the stream is open before the first change
-    listened = processes.run_wrk(wrk, base_url, "create", load, environment, 2)
-    listened_rate = listened["ok"] / (listened["duration_us"] / 1e6)
-    ratio = listened_rate / alone_rate if alone_rate else 0.0
+    names = sorted({part.strip() for part in options.listen.split(",") if part.strip()})
+    listeners = Listeners(base_url, key, names)
+    # A fresh server's first seconds of Create run faster than the rest (1,272 then about
+    # 1,000/s, measured): warm it up before any phase is measured.
+    processes.run_wrk(wrk, base_url, "create", Load(1, load.connections, 3), environment, 1)
+    rates: dict[str, list[float]] = {"alone": [], "listened": []}
+    made: list[str] = []
+    complete = True
+    for pair in range(options.pairs):
+        # A L, then L A, and so on: a drift of the machine's speed over the run weighs
+        # on both sides alike.
+        for phase in ("alone", "listened") if pair % 2 == 0 else ("listened", "alone"):
+            run = 2 + len(rates["alone"]) + len(rates["listened"])
+            if phase == "listened":
+                start_cursor = listeners.on()
+            done = processes.run_wrk(wrk, base_url, "create", load, environment, run)
+            rates[phase].append(done["ok"] / (done["duration_us"] / 1e6))
+            print(f"bench.changes: {options.backend}: Create {phase}: {rates[phase][-1]:,.0f}/s")
+            if phase == "listened":
+                made += _created_ids(base_url, key, start_cursor)
+                complete &= _all_arrived(made, listeners.arrivals)
+                listeners.off()
+    alone, listened = statistics.mean(rates["alone"]), statistics.mean(rates["listened"])
+    ratio = listened / alone if alone else 0.0
     print(
-        f"bench.changes: {options.backend}: Create with {' and '.join(sorted(listeners))} "
-        f"listening: {listened_rate:,.0f} created/s, {ratio:.2f}x alone "
+        f"bench.changes: {options.backend}: Create alone {alone:,.0f}/s, with "
+        f"{' and '.join(names) or 'nothing'} listening {listened:,.0f}/s (means of "
+        f"{options.pairs} phases each): {ratio:.2f}x alone "
         f"({'within' if ratio >= THROUGHPUT_TARGET else 'OVER'} the 10% target)"
     )
-    arrivals = {"webhook": webhook, "stream": stream}
-    listening = {name: arrivals[name] for name in sorted(listeners)}
-    complete = _report(base_url, key, start_cursor, listening, f"{options.backend} at full load")
+    complete &= _report(made, listeners.arrivals, f"{options.backend} at full load")
 
     # A steady load, as a busy building makes: how fast is each change told?
-    start_cursor = _latest_cursor(base_url, key)
-    for got in listening.values():
-        got.latency_ms.clear()
+    listeners.clear()
+    start_cursor = listeners.on()
     sent = asyncio.run(_steady_creates(base_url, key, layout, options.rate, options.duration))
-    complete &= (
-        _report(base_url, key, start_cursor, listening, f"{options.backend} at {options.rate}/s")
-        and sent > 0
-    )
-    stop.set()
+    made = _created_ids(base_url, key, start_cursor)
+    complete &= _all_arrived(made, listeners.arrivals) and sent > 0
+    complete &= _report(made, listeners.arrivals, f"{options.backend} at {options.rate}/s")
+    listeners.off()
     return 0 if complete else 1
 
 
-def _report(base_url: str, key: str, after: str, listening: dict[str, Arrivals], load: str) -> bool:
-    """Wait for every change after ``after`` to arrive; print each listener's latencies."""
-    made = _created_ids(base_url, key, after)
+class Listeners:
+    """The webhook receiver and the stream reader, on an event loop of their own (in a
+    thread), listening only between ``on`` and ``off``: the webhook subscribed, the stream
+    open."""
+
+    def __init__(self, base_url: str, key: str, names: list[str]) -> None:
+        self.base_url, self.key, self.names = base_url, key, names
+        self.arrivals = {name: Arrivals() for name in names}
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, daemon=True).start()
+        self.receiver_port = free_port()
+        ready = threading.Event()
+        asyncio.run_coroutine_threadsafe(
+            _receive_webhooks(self.receiver_port, self.arrivals.get("webhook", Arrivals()), ready),
+            self.loop,
+        )
+        if not ready.wait(10):
+            raise RuntimeError("the webhook receiver did not start")
+        self.subscription: int | None = None
+        self.stream: concurrent.futures.Future[None] | None = None
+
+    def on(self) -> str:
+        """Start listening; return the log's cursor before it."""
+        if "webhook" in self.names:
+            self.subscription = _subscribe(self.base_url, self.receiver_port)
+        start_cursor = _latest_cursor(self.base_url, self.key)
+        if "stream" in self.names:
+            self.stream = asyncio.run_coroutine_threadsafe(
+                _read_stream(self.base_url, self.key, self.arrivals["stream"]), self.loop
+            )
+        # The stream is open, and the background process has seen the subscription (it
+        # looks for new ones every second), before the first change.
+        time.sleep(2)
+        return start_cursor
+
+    def off(self) -> None:
+        if self.subscription is not None:
+            httpx.delete(
+                f"{self.base_url}/api/manage/webhooks/{self.subscription}",
+                headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+                timeout=30,
+            ).raise_for_status()
+            self.subscription = None
+        if self.stream is not None:
+            if self.stream.done():  # it ended on its own: a broken stream fails the run
+                self.stream.result()
+            self.stream.cancel()
+            self.stream = None
+
+    def clear(self) -> None:
+        for arrivals in self.arrivals.values():
+            arrivals.latency_ms.clear()
+
+
+def _all_arrived(made: list[str], listening: dict[str, Arrivals]) -> bool:
+    """Wait (two minutes at most) until every change of ``made`` reached every listener."""
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and any(
-        len(got.latency_ms) < len(made) for got in listening.values()
-    ):
+    while time.monotonic() < deadline:
+        if all(all(i in got.latency_ms for i in made) for got in listening.values()):
+            return bool(made)
         time.sleep(0.2)
+    return False
+
+
+def _report(made: list[str], listening: dict[str, Arrivals], load: str) -> bool:
+    """Print each listener's latencies for the changes ``made``; False if one is missing."""
     complete = bool(made)
     for name, arrivals in listening.items():
         got = [arrivals.latency_ms[i] for i in made if i in arrivals.latency_ms]
@@ -291,7 +356,7 @@ async def _steady_creates(base_url: str, key: str, layout: Any, rate: int, secon
     return created
 
 
-def _subscribe(base_url: str, receiver_port: int) -> None:
+def _subscribe(base_url: str, receiver_port: int) -> int:
     subscribed = httpx.post(
         f"{base_url}/api/manage/webhooks",
         headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
@@ -299,6 +364,7 @@ def _subscribe(base_url: str, receiver_port: int) -> None:
         timeout=30,
     )
     subscribed.raise_for_status()
+    return int(subscribed.json()["id"])
 
 
 if __name__ == "__main__":
