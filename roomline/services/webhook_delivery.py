@@ -19,7 +19,7 @@ they expire (``LEASE``), another worker sends again, with the same ``webhook-id`
 write transaction a round, however many deliveries it holds, keeps delivery from taking
 SQLite's write lock away from reservation writes hundreds of times a second. While the
 log is quiet the job waits for it to grow (``ChangeWatch``, which sees changes of every
-worker and host), and looks for retries coming due every second or two (``DELIVER_EVERY``).
+worker and host), and looks for retries coming due every second (``DELIVER_EVERY``).
 
 Scheduling (next attempt, leases) follows the server's clock, so a demo's clock moves
 retries; the HTTP timeout and the signature's ``webhook-timestamp`` are real time, since
@@ -174,8 +174,14 @@ class WebhookDelivery:
         if not held.sends:
             if held.cursor is None:
                 return False  # nobody subscribes: look again after DELIVER_EVERY
-            # Caught up: wait for the log to grow (a change by any worker or host).
-            return await self.watch.wait_past(held.cursor, DELIVER_EVERY)
+            # Caught up: wait for the log to grow (a change by any worker or host). If
+            # nothing came, run again at once (which looks for retries coming due) rather
+            # than sleep DELIVER_EVERY more without watching the log: a change in that
+            # sleep waited up to a second more.
+            grew = await self.watch.wait_past(held.cursor, DELIVER_EVERY)
+            if not grew:
+                self.job.wake()
+            return grew
         ended: list[tuple[Leased, Outcome]] = []
         in_flight: set[asyncio.Task[None]] = set()
 
