@@ -11,7 +11,18 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    null,
+    or_,
+    select,
+    update,
+)
 
 from roomline.storage.direct import DirectStatement
 from roomline.storage.tables import (
@@ -131,24 +142,17 @@ _ADD_ATTEMPT = DirectStatement(
         ).where(webhook_deliveries.c.message_id == bindparam("message_id")),
     )
 )
-_SUCCEEDED_AGAIN = DirectStatement(
+# A successful attempt: a pending delivery has succeeded; one that is not pending any
+# more (replayed meanwhile, disabled) keeps its status. One UPDATE either way (SET reads
+# the row as it was), so a round settles its successes in one pass over the index.
+_STILL_PENDING = webhook_deliveries.c.status == PENDING
+_SUCCEEDED = DirectStatement(
     update(webhook_deliveries)
-    .where(
-        webhook_deliveries.c.message_id == bindparam("of_message"),
-        webhook_deliveries.c.status != PENDING,
-    )
-    .values(attempt_count=webhook_deliveries.c.attempt_count + 1, lease_until=None)
-)
-_SUCCEEDED_FIRST = DirectStatement(
-    update(webhook_deliveries)
-    .where(
-        webhook_deliveries.c.message_id == bindparam("of_message"),
-        webhook_deliveries.c.status == PENDING,
-    )
+    .where(webhook_deliveries.c.message_id == bindparam("of_message"))
     .values(
-        status=SUCCEEDED,
+        status=case((_STILL_PENDING, SUCCEEDED), else_=webhook_deliveries.c.status),
+        next_attempt_at=case((_STILL_PENDING, null()), else_=webhook_deliveries.c.next_attempt_at),
         attempt_count=webhook_deliveries.c.attempt_count + 1,
-        next_attempt_at=None,
         lease_until=None,
     )
 )
@@ -257,9 +261,7 @@ def settle_succeeded(conn: Connection, message_ids: Sequence[str]) -> None:
     """Record that an attempt of each of these deliveries succeeded (their leases end):
     a pending one has succeeded; one that is not pending any more (replayed, disabled)
     keeps its status and counts the attempt."""
-    rows = [{"of_message": message_id} for message_id in message_ids]
-    _SUCCEEDED_AGAIN.write_many(conn, rows)
-    _SUCCEEDED_FIRST.write_many(conn, rows)
+    _SUCCEEDED.write_many(conn, [{"of_message": message_id} for message_id in message_ids])
 
 
 def restart(conn: Connection, delivery_id: int, now: datetime) -> None:
