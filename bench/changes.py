@@ -18,12 +18,12 @@ One pair in a single order was not enough: on this 2-core machine two 10 s phase
 the same load differ by up to 15%, and a fresh server's first phase ran fastest.
 
 It prints each phase, the mean throughput of each kind and their ratio (target: with
-listeners within 10% of without), and how long each change took to reach the receiver and the stream client:
-from the change's time (``at``, taken by the server as the write began) to the moment
-the event arrived here, p50 and p99 (targets 200 ms and 1 s), at wrk's full load and
-then at a steady ``--rate`` of creates a second (a busy building, not a flood). Every
-change must arrive: the run fails (exit 1) if one is missing or the harness breaks,
-never because of speed.
+listeners within 10% of without), and how long each change took to reach the receiver
+and the stream client: from the change's time (``at``, taken by the server as the write
+began) to the moment the event arrived here, p50 and p99 (targets 200 ms and 1 s), at
+wrk's full load and then at a steady ``--rate`` of creates a second (a busy building,
+not a flood). Every change must arrive: the run fails (exit 1) if one is missing or the
+harness breaks, never because of speed.
 """
 
 from __future__ import annotations
