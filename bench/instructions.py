@@ -7,16 +7,18 @@ beside it (but only user-space work: system calls, fsync and the kernel's share 
 network are not in the count). So this is the number to compare before and after a
 change to the Python path.
 
-It seeds a SQLite database in bulk (bench/seed.py), builds the app in-process with
+It seeds a database in bulk (bench/seed.py; SQLite, or a fresh PostgreSQL database next
+to ``--pg-url``'s), builds the app in-process with
 ``create_app`` (as ``roomline serve`` does, with its JSON access log going to
 ``/dev/null``) and answers requests through the ASGI interface, 16 at a time, without
 uvicorn or a socket. Under callgrind, instrumentation is switched on only for the
 measured requests. Run it as::
 
-    .venv/bin/python -m bench.instructions --workflows Get,Create
+    .venv/bin/python -m bench.instructions --workflows Get,Create --backends sqlite,postgresql
 
 which re-runs itself under ``valgrind --tool=callgrind`` (Debian's valgrind package) and
-prints instructions per request for each workflow.
+prints instructions per request for each workflow. On PostgreSQL only the server's side
+is counted: PostgreSQL's own work runs in its processes, outside callgrind.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from typing import Any
 
 import orjson
 
+from bench.run import DEFAULT_PG_ADMIN_URL, _fresh_database, _unavailable
 from bench.seed import Layout, person_id, seed, space_id
 from roomline.api.app import create_app
 from roomline.api.observability import logging_config
@@ -139,25 +142,30 @@ def _callgrind(switch: str) -> None:
         )
 
 
-def measure_in_process(workflow: str, requests: int, warmup: int, work: Path) -> None:
+def measure_in_process(
+    workflow: str, backend: str, requests: int, warmup: int, work: Path, pg_admin_url: str
+) -> None:
     """Seed, build the app, warm up, then answer ``requests`` with instrumentation on."""
-    url = f"sqlite:///{work / 'bench.db'}"
-    database = Database(url)
-    layout = seed(database, spaces_count=1000, total=10_000, api_key=secrets.token_hex(16).upper())
-    database.dispose()
-    os.environ["ROOMLINE_DATABASE_URL"] = url
-    logging.config.dictConfig(logging_config("json", "info"))
-    for name in ("roomline", "roomline.access"):
-        for handler in logging.getLogger(name).handlers:
-            if isinstance(handler, logging.StreamHandler):
-                handler.setStream(open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the run
-    app = create_app(Settings())
-    loop = asyncio.new_event_loop()
-    loop.run_until_complete(_drive(app, workflow, layout, 1_000_000, warmup))
-    _callgrind("on")
-    statuses = loop.run_until_complete(_drive(app, workflow, layout, 0, requests))
-    _callgrind("off")
-    print(f"BENCH_STATUSES {workflow} {dict(statuses)}", flush=True)
+    with _fresh_database(backend, work, pg_admin_url) as url:
+        database = Database(url)
+        layout = seed(
+            database, spaces_count=1000, total=10_000, api_key=secrets.token_hex(16).upper()
+        )
+        database.dispose()
+        os.environ["ROOMLINE_DATABASE_URL"] = url
+        logging.config.dictConfig(logging_config("json", "info"))
+        for name in ("roomline", "roomline.access"):
+            for handler in logging.getLogger(name).handlers:
+                if isinstance(handler, logging.StreamHandler):
+                    handler.setStream(open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the run
+        app = create_app(Settings())
+        loop = asyncio.new_event_loop()
+        loop.run_until_complete(_drive(app, workflow, layout, 1_000_000, warmup))
+        _callgrind("on")
+        statuses = loop.run_until_complete(_drive(app, workflow, layout, 0, requests))
+        _callgrind("off")
+        loop.run_until_complete(app.state.ultimo.hot.close())  # PostgreSQL's pools
+        print(f"BENCH_STATUSES {workflow} {dict(statuses)}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -165,17 +173,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workflows", default="Get,Create", help="subset of Get,Create")
     parser.add_argument("--requests", type=int, default=200, help="measured requests [200]")
     parser.add_argument("--warmup", type=int, default=50, help="requests before counting [50]")
+    parser.add_argument("--backends", default="sqlite", help="subset of sqlite,postgresql")
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get("ROOMLINE_BENCH_PG_URL", DEFAULT_PG_ADMIN_URL),
+        help="PostgreSQL maintenance database to create the bench database from",
+    )
     parser.add_argument("--inside", help=argparse.SUPPRESS)  # the run under callgrind
     args = parser.parse_args(argv)
     if args.inside:
+        workflow, backend = args.inside.split(":")
         with tempfile.TemporaryDirectory(prefix="roomline-instructions-") as work:
-            measure_in_process(args.inside, args.requests, args.warmup, Path(work))
+            measure_in_process(
+                workflow, backend, args.requests, args.warmup, Path(work), args.pg_url
+            )
         return 0
     valgrind = shutil.which("valgrind")
     if valgrind is None:
         print("bench.instructions: needs valgrind (apt-get install valgrind)", file=sys.stderr)
         return 1
-    for workflow in [name.strip() for name in args.workflows.split(",") if name.strip()]:
+    backends = [name.strip() for name in args.backends.split(",") if name.strip()]
+    if "postgresql" in backends and (problem := _unavailable("postgresql", args.pg_url)):
+        print(f"bench.instructions: {problem}", file=sys.stderr)
+        return 1
+    workflows = [name.strip() for name in args.workflows.split(",") if name.strip()]
+    for workflow, backend in [(w, b) for b in backends for w in workflows]:
         done = subprocess.run(
             [
                 valgrind,
@@ -186,7 +208,9 @@ def main(argv: list[str] | None = None) -> int:
                 "-m",
                 "bench.instructions",
                 "--inside",
-                workflow,
+                f"{workflow}:{backend}",
+                "--pg-url",
+                args.pg_url,
                 "--requests",
                 str(args.requests),
                 "--warmup",
@@ -204,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         total = int(counted.group(1).replace(",", ""))
         print(
-            f"{workflow}: {total // args.requests:,} instructions per request "
+            f"{backend} {workflow}: {total // args.requests:,} instructions per request "
             f"({args.requests} requests, answers {statuses.group(1) if statuses else '?'})",
             flush=True,
         )
