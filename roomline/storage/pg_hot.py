@@ -464,24 +464,68 @@ class PgPool:
         self._in_use = 0
 
     async def fetch(self, query: str, *arguments: Any) -> list[asyncpg.Record]:
-        async with self.connection() as conn:
-            try:
-                return await conn.fetch(query, *arguments, timeout=self.wait_seconds)  # type: ignore[no-any-return]
-            except _UNAVAILABLE as exc:
-                raise _unavailable() from exc
-            except TimeoutError as exc:
-                raise ServiceUnavailable(
-                    f"The database did not answer within {self.wait_seconds:g} s; retry shortly."
-                ) from exc
+        # Not over ``connection()``: an async context manager costs a Get about as much as
+        # the rest of this method.
+        pool, conn = await self._acquire()
+        try:
+            return await conn.fetch(query, *arguments, timeout=self.wait_seconds)  # type: ignore[no-any-return]
+        except _UNAVAILABLE as exc:
+            raise _unavailable() from exc
+        except TimeoutError as exc:
+            raise ServiceUnavailable(
+                f"The database did not answer within {self.wait_seconds:g} s; retry shortly."
+            ) from exc
+        finally:
+            await self._release(pool, conn)
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
         """A pooled connection (``ServiceUnavailable`` when none frees up in time)."""
-        pool = self._pool or await self._open()
-        waits = self._in_use >= self.size
-        started = time.perf_counter() if waits else 0.0
+        pool, conn = await self._acquire()
         try:
-            conn = await pool.acquire(timeout=self.wait_seconds)
+            yield conn
+        finally:
+            await self._release(pool, conn)
+
+    async def _acquire(self) -> tuple[asyncpg.Pool, asyncpg.Connection]:
+        pool = self._pool or await self._open()
+        # Counted from the wait on and until the connection is back in the pool, so a
+        # caller that finds no more than ``size`` counted has one to take at once.
+        self._in_use += 1
+        try:
+            if self._in_use <= self.size:
+                conn = await self._acquire_free(pool)
+            else:
+                conn = await self._wait(pool)
+        except BaseException:
+            self._in_use -= 1
+            raise
+        metrics.POOL_IN_USE.inc()
+        return pool, conn
+
+    async def _release(self, pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
+        metrics.POOL_IN_USE.dec()
+        try:
+            await pool.release(conn)
+        finally:
+            self._in_use -= 1
+
+    async def _acquire_free(self, pool: asyncpg.Pool) -> asyncpg.Connection:
+        # No timeout: asyncpg runs an acquire with one as a task of its own, a fifth of a
+        # Get's CPU on the event loop. A free connection is handed over at once; opening
+        # a new one is bounded by the pool's connect timeout (``wait_seconds``).
+        try:
+            return await pool.acquire()
+        except (*_UNAVAILABLE, asyncpg.PostgresError, TimeoutError) as exc:
+            raise _unavailable() from exc
+
+    async def _wait(self, pool: asyncpg.Pool) -> asyncpg.Connection:
+        started = time.perf_counter()
+        try:
+            # ``asyncio.timeout`` arms one timer; asyncpg's own timeout would run the
+            # acquire as a task of its own.
+            async with asyncio.timeout(self.wait_seconds):
+                conn = await pool.acquire()
         except TimeoutError as exc:
             metrics.POOL_TIMEOUTS.inc()
             raise ServiceUnavailable(
@@ -489,16 +533,8 @@ class PgPool:
             ) from exc
         except (*_UNAVAILABLE, asyncpg.PostgresError) as exc:
             raise _unavailable() from exc
-        if waits:
-            metrics.POOL_WAITS.observe(time.perf_counter() - started)
-        self._in_use += 1
-        metrics.POOL_IN_USE.inc()
-        try:
-            yield conn
-        finally:
-            self._in_use -= 1
-            metrics.POOL_IN_USE.dec()
-            await pool.release(conn)
+        metrics.POOL_WAITS.observe(time.perf_counter() - started)
+        return conn
 
     async def _open(self) -> asyncpg.Pool:
         # Opened on first use, on the loop that serves: a pool belongs to one event loop.
@@ -513,6 +549,7 @@ class PgPool:
                     # Idle connections are closed, so an idle worker holds none.
                     max_inactive_connection_lifetime=60,
                     reset=_keep_session,
+                    timeout=self.wait_seconds,  # opening a connection
                 )
             return self._pool
 

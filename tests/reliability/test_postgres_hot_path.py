@@ -179,3 +179,33 @@ def test_requests_fail_cleanly_while_postgresql_restarts_and_recover_by_themselv
         assert stored == "after the restart"
     finally:
         server.stop()
+
+
+def test_a_database_that_accepts_but_never_answers_is_503_after_the_wait() -> None:
+    """A free connection is taken without a timer of its own, so opening one must be
+    bounded by the pool itself: a server that accepts the connection and then says
+    nothing (a hung host, a black-holing firewall) costs a request ``wait_seconds``, not
+    asyncpg's default minute."""
+    from roomline.domain.errors import ServiceUnavailable
+    from roomline.storage.pg_hot import PgPool
+
+    async def scenario() -> None:
+        held: list[asyncio.StreamWriter] = []
+
+        async def silent(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            held.append(writer)  # accepted, never answered
+
+        listener = await asyncio.start_server(silent, "127.0.0.1", 0)
+        port = listener.sockets[0].getsockname()[1]
+        pool = PgPool(f"postgresql://postgres@127.0.0.1:{port}/silent", 2, 1.0)
+        try:
+            with pytest.raises(ServiceUnavailable, match="does not answer"):
+                # The guard: without the pool's own bound this waits 60 s.
+                await asyncio.wait_for(pool.fetch("SELECT 1"), timeout=10)
+        finally:
+            await pool.close()
+            for writer in held:
+                writer.close()
+            listener.close()
+
+    asyncio.run(scenario())
