@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import logging
+import os
 import socket
 import time
 import uuid
@@ -13,7 +15,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from roomline.api.observability import LoopBatchedStreamHandler
+from roomline.api import observability
+from roomline.api.observability import JsonFormatter, LoopBatchedStreamHandler, RequestInfo
 from tests.security.helpers import access_lines
 from tests.support import ADMIN_TOKEN, Server, start_server
 
@@ -69,6 +72,52 @@ def test_request_lines_of_one_loop_turn_are_written_together_and_in_order() -> N
     assert stream.getvalue().endswith("line 2\npending at shutdown\n")
     handler.handle(record("outside a loop"))  # no loop: written at once
     assert stream.getvalue().endswith("pending at shutdown\noutside a loop\n")
+
+
+def test_a_request_line_written_directly_is_the_line_logging_would_write() -> None:
+    """With ``roomline serve``'s own JSON handler a request line skips the LogRecord; with
+    anything filtering it goes through logging. Both write the same line."""
+    access = logging.getLogger("roomline.access")
+    stream = io.StringIO()
+    handler = LoopBatchedStreamHandler(stream)  # as logging_config("json", ...) sets it up
+    handler.setFormatter(JsonFormatter())
+    scope = {"method": "POST", "path": "/feeds/secret-token.ics"}
+    info = RequestInfo("abc-00000001", "192.0.2.7", "door panel", "REST_CreateReservation")
+    saved = access.handlers, access.level, access.propagate
+    access.handlers, access.propagate = [handler], False
+    access.setLevel(logging.INFO)
+    try:
+        assert observability._plain_json_lines() is handler
+        observability._log_request(scope, info, 201, 0.012345)
+        access.addFilter(lambda _record: True)  # logging must now run the filter
+        assert observability._plain_json_lines() is None
+        observability._log_request(scope, info, 201, 0.012345)
+    finally:
+        access.filters.clear()
+        access.handlers, _, access.propagate = saved
+        access.setLevel(saved[1])
+    direct, through_logging = [json.loads(line) for line in stream.getvalue().splitlines()]
+    for line in (direct, through_logging):
+        assert line.pop("time")
+    assert (
+        direct
+        == through_logging
+        == {
+            "level": "info",
+            "logger": "roomline.access",
+            "pid": os.getpid(),
+            "message": "POST /feeds/***.ics 201 12.35ms",
+            "request_id": "abc-00000001",
+            "method": "POST",
+            "path": "/feeds/***.ics",
+            "status": 201,
+            "duration_ms": 12.35,
+            "client": "192.0.2.7",
+            "key": "door panel",
+            "workflow": "REST_CreateReservation",
+        }
+    )
+    assert list(direct) == list(through_logging)  # the same order of fields too
 
 
 @pytest.mark.parametrize(
