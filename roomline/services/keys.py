@@ -139,7 +139,13 @@ def secret_hash(hash_secret_key: bytes, secret: str | None) -> str:
     """Return the hash a key with ``secret`` is stored under; refuse a missing secret."""
     if not secret or len(secret) > 256:
         raise MissingApiKey()
-    return _hash(hash_secret_key, secret)
+    return _request_hash(hash_secret_key, secret)
+
+
+# A server sees the same few keys in request after request; the HMAC of each was a
+# twentieth of a Get. Only the hash is kept per secret: what the key may do is read from
+# the database with every request, so a revocation still holds at once.
+_request_hash = functools.lru_cache(maxsize=1024)(_hash)
 
 
 def admitted_key(found: FoundKey, candidate: str) -> StoredKey:

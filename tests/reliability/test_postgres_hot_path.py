@@ -209,3 +209,31 @@ def test_a_database_that_accepts_but_never_answers_is_503_after_the_wait() -> No
             listener.close()
 
     asyncio.run(scenario())
+
+
+def test_the_pool_gauge_counts_checked_out_connections_within_a_second(tmp_path: Path) -> None:
+    """PostgreSQL's hot path tells ``roomline_db_pool_connections_in_use`` its count once a
+    second rather than twice a request; it still adds up with what else the gauge counts."""
+    from roomline import metrics
+    from roomline.storage.pg_hot import PgPool
+
+    def gauge() -> float:
+        return metrics.POOL_IN_USE._value.get()  # type: ignore[attr-defined,no-any-return]
+
+    async def scenario(url: str) -> list[float]:
+        pool = PgPool(url, 3, 5.0)
+        seen = [gauge()]
+        try:
+            async with pool.connection() as first, pool.connection() as second:
+                assert await first.fetchval("SELECT 1") == await second.fetchval("SELECT 1")
+                await asyncio.sleep(1.5)
+                seen.append(gauge())
+            await asyncio.sleep(1.5)
+            seen.append(gauge())
+        finally:
+            await pool.close()
+        return seen
+
+    with fresh_database_url("postgresql", tmp_path) as url:
+        before, holding_two, after = asyncio.run(scenario(url))
+    assert (holding_two - before, after - before) == (2, 0)

@@ -320,32 +320,17 @@ async def _unknown_workflow(workflow: str) -> Response:
     return json_response(status_for(exc), bodies.error(exc), {})
 
 
-class CaseInsensitiveWorkflowPaths:
-    """Route ``/api/v1/action/rest_createreservation`` and other casings to the canonical path."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            path: str = scope["path"]
-            if path.lower().startswith(PREFIX.lower()):
-                name = path[len(PREFIX) :]
-                canonical = PREFIX + _CANONICAL.get(name.lower(), name)
-                if canonical != path:
-                    scope = dict(scope, path=canonical, raw_path=canonical.encode())
-        await self.app(scope, receive, send)
-
-
 class UltimoFastPath:
-    """Answer ``POST`` to the four workflows without FastAPI's routing and dependencies.
+    """Make workflow paths canonical, and answer ``POST`` to the four workflows without
+    FastAPI's routing and dependencies.
 
+    Ultimo's paths are matched case-insensitively (``/api/v1/action/rest_createreservation``
+    is the canonical path), for every method, so FastAPI's routes see them canonical too.
     Resolving the route and its header dependencies costs about as much as the Get
     itself, and Starlette's request and response objects a few microseconds more; the
-    same ``answer`` runs either way, so the behaviour is the route's. The
-    FastAPI routes stay for everything else (other methods, unknown workflows) and for
-    the OpenAPI document. Install it inside ``CaseInsensitiveWorkflowPaths``, which makes
-    the path canonical first.
+    same ``answer`` runs either way, so the behaviour is the route's. The FastAPI routes
+    stay for everything else (other methods, unknown workflows) and for the OpenAPI
+    document.
     """
 
     def __init__(self, app: ASGIApp, gateway: UltimoGateway) -> None:
@@ -353,9 +338,12 @@ class UltimoFastPath:
         self.gateway = gateway
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
+        if scope["type"] == "http":
             workflow = _FAST_PATHS.get(scope["path"])
-            if workflow is not None:
+            if workflow is None:
+                scope = _canonical(scope)
+                workflow = _FAST_PATHS.get(scope["path"])
+            if workflow is not None and scope["method"] == "POST":
                 headers = WorkflowHeaders.of(scope["headers"])
                 status, body, extra = await answer(scope, receive, self.gateway, workflow, headers)
                 # What Starlette's Response would send, without building one.
@@ -368,6 +356,17 @@ class UltimoFastPath:
                 await send({"type": "http.response.body", "body": body})
                 return
         await self.app(scope, receive, send)
+
+
+def _canonical(scope: Scope) -> Scope:
+    """``scope`` with a workflow path in any casing made canonical (others as they are)."""
+    path: str = scope["path"]
+    if path.lower().startswith(PREFIX.lower()):
+        name = path[len(PREFIX) :]
+        canonical = PREFIX + _CANONICAL.get(name.lower(), name)
+        if canonical != path:
+            return dict(scope, path=canonical, raw_path=canonical.encode())
+    return scope
 
 
 _FAST_PATHS = {PREFIX + name: name for name in wire.WORKFLOWS}

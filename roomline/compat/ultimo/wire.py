@@ -119,13 +119,19 @@ def _name_given_twice(raw: bytes, distinct: int) -> str | None:
     return None  # pragma: no cover - len(pairs) > distinct means a name repeats
 
 
+# Each workflow's fields by every spelling of their names, lower-cased.
+_SPELLINGS: dict[str, dict[str, Field]] = {
+    workflow: {
+        spelling.lower(): field for field in fields for spelling in (field.name, *field.aliases)
+    }
+    for workflow, fields in FIELDS.items()
+}
+
+
 def read_parameters(workflow: str, body: dict[str, Any], strict: bool) -> dict[str, str]:
     """Return the workflow's parameters by their documented names, validated as text."""
     fields = FIELDS[workflow]
-    by_lower: dict[str, Field] = {}
-    for field in fields:
-        for spelling in (field.name, *field.aliases):
-            by_lower[spelling.lower()] = field
+    by_lower = _SPELLINGS[workflow]
     given: dict[str, tuple[str, Any]] = {}
     for key, value in body.items():
         found = by_lower.get(key.lower())
