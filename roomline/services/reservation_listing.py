@@ -18,6 +18,8 @@ from roomline.domain.times import format_instant, parse_instant, zone_named
 from roomline.storage import masterdata
 from roomline.storage import reservations as store
 from roomline.storage.database import Database
+from roomline.storage.hotpath import HotPath
+from roomline.storage.reservations import NamedReservation
 
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 100_000
@@ -96,13 +98,23 @@ def one_reservation(database: Database, ultimo_id: int, *, default_zone: str) ->
     """Return the reservation ``ultimo_id`` (active or cancelled) with its applicant's name
     and its space's zone; UnknownReservation if there is none."""
     with database.read() as conn:
-        reservation = store.get(conn, ultimo_id)
-        if reservation is None:
-            raise UnknownReservation(f"There is no reservation {ultimo_id:011d}.")
-        space = masterdata.get_space(conn, reservation.space_id)
-        person = masterdata.get_person(conn, reservation.applicant_id)
-    zone = (space.time_zone if space is not None else None) or default_zone
-    return ListedReservation(reservation, person.name if person is not None else "", zone)
+        found = store.named(conn, ultimo_id)
+    return _shown(found, ultimo_id, default_zone)
+
+
+async def one_reservation_on(
+    path: HotPath, ultimo_id: int, *, default_zone: str
+) -> ListedReservation:
+    """``one_reservation`` over the hot paths: on the event loop, either database."""
+    return _shown(await path.read_reservation(ultimo_id), ultimo_id, default_zone)
+
+
+def _shown(found: NamedReservation | None, ultimo_id: int, default_zone: str) -> ListedReservation:
+    if found is None:
+        raise UnknownReservation(f"There is no reservation {ultimo_id:011d}.")
+    return ListedReservation(
+        found.reservation, found.applicant_name or "", found.space_zone or default_zone
+    )
 
 
 def reservation_values(listed: ListedReservation) -> dict[str, Any]:

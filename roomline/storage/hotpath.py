@@ -37,7 +37,7 @@ from roomline.storage import reservations as store
 from roomline.storage.audit import LogEntry
 from roomline.storage.direct import DirectStatement
 from roomline.storage.keys import StoredKey
-from roomline.storage.reservations import ListedReservation
+from roomline.storage.reservations import ListedReservation, NamedReservation
 
 T = TypeVar("T")
 
@@ -134,6 +134,10 @@ class HotPath(Protocol):
         ...
 
     async def read_change(self, secret_hash: str | None, ultimo_id: int) -> ChangeRead: ...
+
+    async def read_reservation(self, ultimo_id: int) -> NamedReservation | None:
+        """One reservation as ``/api/booking`` shows it (its key was admitted before)."""
+        ...
 
     async def move(
         self,
@@ -269,6 +273,9 @@ class SqlHotPath:
         current = store.get_for_update(conn, ultimo_id)
         space = None if current is None else masterdata.get_space(conn, current.space_id)
         return ChangeRead(key, current, None, space, self.clock.now(conn))
+
+    async def read_reservation(self, ultimo_id: int) -> NamedReservation | None:
+        return store.named(self.conn, ultimo_id)
 
     async def move(
         self,

@@ -45,7 +45,12 @@ from roomline.storage.audit import LOG_LOCK, LogEntry
 from roomline.storage.hotpath import ChangeRead, CreateRead, FoundKey, GetRead, HotPath, NewRow
 from roomline.storage.keys import StoredKey
 from roomline.storage.masterdata import features_of
-from roomline.storage.reservations import SPACE_LOCK, ListedReservation, refusal_of
+from roomline.storage.reservations import (
+    SPACE_LOCK,
+    ListedReservation,
+    NamedReservation,
+    refusal_of,
+)
 from roomline.storage.transient import ATTEMPTS, TRANSIENT_SQLSTATES, backoff
 
 T = TypeVar("T")
@@ -130,6 +135,15 @@ LEFT JOIN api_keys AS k ON k.secret_hash = $1 AND k.revoked_at IS NULL
 LEFT JOIN reservations AS r ON r.ultimo_id = $2
 LEFT JOIN spaces AS s ON s.id = r.space_id
 LEFT JOIN clock AS c ON c.id = 1
+"""
+
+# $1 UltimoId: the reservation, its applicant's name and its space's zone.
+_NAMED = f"""
+SELECT {_RESERVATION}, p.name, s.time_zone
+FROM reservations AS r
+LEFT JOIN people AS p ON p.id = r.applicant_id
+LEFT JOIN spaces AS s ON s.id = r.space_id
+WHERE r.ultimo_id = $1
 """
 
 _LOG_VALUES = ("at", "action", "workflow", "key_name", "address", "request_id", "before", "space")
@@ -310,6 +324,14 @@ class PgHotPath:
         space = _space(row, at + 1)
         at += 1 + _SPACE_COLUMNS
         return ChangeRead(_key(row, 0), current, version, space, self._now(row[at], row[at + 1]))
+
+    async def read_reservation(self, ultimo_id: int) -> NamedReservation | None:
+        rows = await self.pool.fetch(_NAMED, ultimo_id)
+        if not rows:
+            return None
+        row = rows[0]
+        names = row[_RESERVATION_COLUMNS:]
+        return NamedReservation(_reservation(row, 0), names[0], names[1])
 
     async def move(
         self,

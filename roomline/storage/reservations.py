@@ -77,9 +77,38 @@ _BY_EXTERNAL_ID_WITHOUT_KEY = DirectStatement(
 )
 
 
-def get(conn: Connection, ultimo_id: int) -> Reservation | None:
+def get(conn: Connection | sqlite3.Connection, ultimo_id: int) -> Reservation | None:
     row = _BY_ID.first(conn, {"ultimo_id": ultimo_id})
     return None if row is None else reservation_from_row(row)
+
+
+class NamedReservation(NamedTuple):
+    """A reservation with what shows it to people: its applicant's name and its space's
+    zone (None where the person or space is gone, or the space has no zone of its own)."""
+
+    reservation: Reservation
+    applicant_name: str | None
+    space_zone: str | None
+
+
+_NAMED = DirectStatement(
+    select(
+        reservations,
+        people.c.name.label("applicant_name"),
+        spaces.c.time_zone.label("space_zone"),
+    )
+    .outerjoin(people, people.c.id == reservations.c.applicant_id)
+    .outerjoin(spaces, spaces.c.id == reservations.c.space_id)
+    .where(reservations.c.ultimo_id == bindparam("ultimo_id"))
+)
+
+
+def named(conn: Connection | sqlite3.Connection, ultimo_id: int) -> NamedReservation | None:
+    """The reservation ``ultimo_id`` (active or cancelled) with its names, or None."""
+    row = _NAMED.first(conn, {"ultimo_id": ultimo_id})
+    if row is None:
+        return None
+    return NamedReservation(reservation_from_row(row), row.applicant_name, row.space_zone)
 
 
 def get_for_update(conn: Connection, ultimo_id: int) -> Reservation | None:
