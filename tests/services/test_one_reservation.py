@@ -52,7 +52,7 @@ def test_the_hot_path_and_a_thread_read_the_same_reservation(
         assert on_hot_path(ultimo_id) == threaded
         assert (threaded.reservation.ultimo_id, threaded.applicant_name) == (ultimo_id, name)
         assert (threaded.time_zone, threaded.reservation.start) == (zone, start)
-    with pytest.raises(UnknownReservation, match="There is no reservation 00099999999."):
+    with pytest.raises(UnknownReservation, match=r"There is no reservation 00099999999\."):
         on_hot_path(99_999_999)
     with pytest.raises(UnknownReservation):
         one_reservation(world.database, 99_999_999, default_zone="UTC")
