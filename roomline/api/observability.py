@@ -131,13 +131,16 @@ def _log_request(scope: Scope, info: RequestInfo, status: int, seconds: float) -
     lines = _plain_json_lines()
     if lines is not None:
         # The line a LogRecord would become, without making one and passing it through
-        # logging's filters and locks: half of what the line cost a Get.
-        lines.add_line(
-            lines.formatter.line(  # type: ignore[union-attr]
+        # logging's filters and locks: most of what the line cost a Get.
+        try:
+            line = lines.formatter.line(  # type: ignore[union-attr]
                 time.time(), "info", access_log.name, _REQUEST_LINE % message_args, fields
             )
-        )
-        return
+        except Exception:  # logging's own path below reports what cannot be written
+            pass
+        else:
+            lines.add_line(line)
+            return
     # makeRecord + handle is logger.info without the caller lookup, which a line whose
     # origin is always this function does not need (it is a third of the cost).
     record = access_log.makeRecord(

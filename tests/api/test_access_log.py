@@ -156,3 +156,20 @@ def test_a_client_hanging_up_mid_body_is_no_server_error(
     assert [(line["path"], line["status"]) for line in lines] == [(path, 499)]
     assert "Traceback" not in server.log()
     assert "ClientDisconnect" not in server.log()
+
+
+def test_a_request_line_that_cannot_be_written_never_breaks_the_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A line the JSON writer refuses (here a lone surrogate in the path) goes to logging's
+    own path, which reports it on standard error instead of raising into the request."""
+    access = logging.getLogger("roomline.access")
+    handler = LoopBatchedStreamHandler(io.StringIO())
+    handler.setFormatter(JsonFormatter())
+    reported: list[logging.LogRecord] = []
+    monkeypatch.setattr(handler, "handleError", reported.append)
+    monkeypatch.setattr(access, "handlers", [handler])
+    monkeypatch.setattr(access, "propagate", False)
+    info = RequestInfo("abc-00000002", None)
+    observability._log_request({"method": "GET", "path": "/x\udc80"}, info, 404, 0.001)
+    assert [record.args for record in reported] == [("GET", "/x\udc80", 404, 1.0)]
