@@ -113,7 +113,7 @@ def _shown(found: NamedReservation | None, ultimo_id: int, default_zone: str) ->
     if found is None:
         raise UnknownReservation(f"There is no reservation {ultimo_id:011d}.")
     return ListedReservation(
-        found.reservation, found.applicant_name or "", found.space_zone or default_zone
+        found.reservation, found.applicant_name, found.space_zone or default_zone
     )
 
 

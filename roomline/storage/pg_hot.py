@@ -141,8 +141,8 @@ LEFT JOIN clock AS c ON c.id = 1
 _NAMED = f"""
 SELECT {_RESERVATION}, p.name, s.time_zone
 FROM reservations AS r
-LEFT JOIN people AS p ON p.id = r.applicant_id
-LEFT JOIN spaces AS s ON s.id = r.space_id
+JOIN people AS p ON p.id = r.applicant_id
+JOIN spaces AS s ON s.id = r.space_id
 WHERE r.ultimo_id = $1
 """
 

@@ -77,30 +77,32 @@ _BY_EXTERNAL_ID_WITHOUT_KEY = DirectStatement(
 )
 
 
-def get(conn: Connection | sqlite3.Connection, ultimo_id: int) -> Reservation | None:
+def get(conn: Connection, ultimo_id: int) -> Reservation | None:
     row = _BY_ID.first(conn, {"ultimo_id": ultimo_id})
     return None if row is None else reservation_from_row(row)
 
 
 class NamedReservation(NamedTuple):
     """A reservation with what shows it to people: its applicant's name and its space's
-    zone (None where the person or space is gone, or the space has no zone of its own)."""
+    zone (None where the space has no zone of its own)."""
 
     reservation: Reservation
-    applicant_name: str | None
+    applicant_name: str
     space_zone: str | None
 
 
-_NAMED = DirectStatement(
+# Reservation rows with ``applicant_name`` and their space's ``space_time_zone``: every
+# reservation has both (foreign keys, never removed under it).
+_WITH_NAMES = (
     select(
         reservations,
         people.c.name.label("applicant_name"),
-        spaces.c.time_zone.label("space_zone"),
+        spaces.c.time_zone.label("space_time_zone"),
     )
-    .outerjoin(people, people.c.id == reservations.c.applicant_id)
-    .outerjoin(spaces, spaces.c.id == reservations.c.space_id)
-    .where(reservations.c.ultimo_id == bindparam("ultimo_id"))
+    .join(people, people.c.id == reservations.c.applicant_id)
+    .join(spaces, spaces.c.id == reservations.c.space_id)
 )
+_NAMED = DirectStatement(_WITH_NAMES.where(reservations.c.ultimo_id == bindparam("ultimo_id")))
 
 
 def named(conn: Connection | sqlite3.Connection, ultimo_id: int) -> NamedReservation | None:
@@ -108,7 +110,7 @@ def named(conn: Connection | sqlite3.Connection, ultimo_id: int) -> NamedReserva
     row = _NAMED.first(conn, {"ultimo_id": ultimo_id})
     if row is None:
         return None
-    return NamedReservation(reservation_from_row(row), row.applicant_name, row.space_zone)
+    return NamedReservation(reservation_from_row(row), row.applicant_name, row.space_time_zone)
 
 
 def get_for_update(conn: Connection, ultimo_id: int) -> Reservation | None:
@@ -584,16 +586,7 @@ def listing(
     A row overlaps ``[start, end)`` when given; rows carry ``applicant_name`` and the
     space's ``space_time_zone``.
     """
-    query = (
-        select(
-            reservations,
-            people.c.name.label("applicant_name"),
-            spaces.c.time_zone.label("space_time_zone"),
-        )
-        .join(people, people.c.id == reservations.c.applicant_id)
-        .join(spaces, spaces.c.id == reservations.c.space_id)
-        .order_by(reservations.c.start_time, reservations.c.ultimo_id)
-    )
+    query = _WITH_NAMES.order_by(reservations.c.start_time, reservations.c.ultimo_id)
     if space_id is not None:
         query = query.where(reservations.c.space_id == space_id)
     if start is not None:
