@@ -7,6 +7,10 @@ over 125 days), then times, in this process, the two queries issue 17 sets targe
   what ``GET /api/booking/free-spaces`` runs), at a time half the spaces are booked;
 - the schedule of 50 spaces over a day at 30-minute intervals (``schedules``).
 
+Each runs two ways: on the event loop through the hot paths, as ``/api/booking`` runs it
+(asyncpg on PostgreSQL), and in the calling thread through SQLAlchemy's connection, as
+the CLI and the web view run it (``ReservationService.read_here``).
+
 Each query runs ``--runs`` times at windows spread over the seeded days, so caches hold
 the index pages the way a busy server's would, but not one window's answer.
 """
@@ -14,21 +18,24 @@ the index pages the way a busy server's would, but not one window's answer.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from bench.run import DEFAULT_PG_ADMIN_URL, _fresh_database, _unavailable
 from bench.seed import seed, space_id
 from roomline.domain.availability import SpaceFilter
 from roomline.services import availability
 from roomline.services.clock import SystemClock
-from roomline.services.reservations import Policy, ReservationService
+from roomline.services.reservations import Policy, ReservationService, hot_paths_for
 from roomline.storage.database import Database
+from roomline.storage.hotpath import HotPath
 
 
 def wall_clock(instant: datetime) -> str:
@@ -52,41 +59,63 @@ def timed(run: Callable[[int], object], runs: int) -> list[float]:
 
 def bench_backend(url: str, spaces: int, total: int, runs: int) -> dict[str, tuple[float, float]]:
     database = Database(url)
+    loop = asyncio.new_event_loop()
+    hot = hot_paths_for(database, SystemClock())
     try:
         began = time.perf_counter()
         layout = seed(database, spaces_count=spaces, total=total, api_key=uuid.uuid4().hex)
         print(
             f"  seeded {layout.reservations:,} reservations in {time.perf_counter() - began:.0f} s"
         )
-        service = ReservationService(database, SystemClock(), Policy())
+        policy = Policy()
+        service = ReservationService(database, SystemClock(), policy)
         days = layout.full_days
+        UseCase = Callable[[HotPath], Coroutine[Any, Any, Any]]
 
-        def free(index: int) -> None:
-            # 07:15-08:15 overlaps the 07:30 slot's blocked time: every space is busy on
-            # the days it has a reservation then; the second half of the days are free.
-            start = layout.day0 + timedelta(days=index % (days * 2), hours=7, minutes=15)
-            found = availability.free_spaces(  # wall-clock times, as most clients send
-                service, SpaceFilter(), wall_clock(start), wall_clock(start + timedelta(hours=1))
-            )
-            assert len(found) == (0 if index % (days * 2) < days else spaces), len(found)
+        def on_loop(use_case: UseCase) -> Any:
+            return loop.run_until_complete(hot.read(use_case))
+
+        def in_thread(use_case: UseCase) -> Any:
+            return service.read_here(use_case)
+
+        def free(run: Callable[[UseCase], Any]) -> Callable[[int], None]:
+            def one(index: int) -> None:
+                # 07:15-08:15 overlaps the 07:30 slot's blocked time: every space is busy
+                # on the days it has a reservation then; the second half of the days are
+                # free. Wall-clock times, as most clients send.
+                start = layout.day0 + timedelta(days=index % (days * 2), hours=7, minutes=15)
+                first, last = wall_clock(start), wall_clock(start + timedelta(hours=1))
+                found = run(
+                    lambda path: availability.free_spaces(path, policy, SpaceFilter(), first, last)
+                )
+                assert len(found) == (0 if index % (days * 2) < days else spaces), len(found)
+
+            return one
 
         ids = [space_id(i) for i in range(min(50, spaces))]
 
-        def schedule(index: int) -> None:
-            day = layout.day0 + timedelta(days=index % days)
-            found = availability.schedules(
-                service, wall_clock(day), wall_clock(day + timedelta(days=1)), 30, ids
-            )
-            assert len(found) == len(ids) and found[0].items, found[0]
+        def schedule(run: Callable[[UseCase], Any]) -> Callable[[int], None]:
+            def one(index: int) -> None:
+                day = layout.day0 + timedelta(days=index % days)
+                first, last = wall_clock(day), wall_clock(day + timedelta(days=1))
+                found = run(lambda path: availability.schedules(path, policy, first, last, 30, ids))
+                assert len(found) == len(ids) and found[0].items, found[0]
 
-        for run in (free, schedule):  # warm up
-            for index in range(5):
-                run(index)
-        return {
-            "free-spaces (1 h, all spaces)": percentiles(timed(free, runs)),
-            "schedule (50 spaces, 1 day)": percentiles(timed(schedule, runs)),
+            return one
+
+        cases = {
+            "free-spaces (1 h, all spaces), on the loop": free(on_loop),
+            "free-spaces (1 h, all spaces), in a thread": free(in_thread),
+            "schedule (50 spaces, 1 day), on the loop": schedule(on_loop),
+            "schedule (50 spaces, 1 day), in a thread": schedule(in_thread),
         }
+        for case in cases.values():  # warm up
+            for index in range(5):
+                case(index)
+        return {name: percentiles(timed(case, runs)) for name, case in cases.items()}
     finally:
+        loop.run_until_complete(hot.close())
+        loop.close()
         database.dispose()
 
 
@@ -108,7 +137,7 @@ def main() -> None:
             with _fresh_database(backend, Path(work), args.pg_admin_url) as url:
                 results = bench_backend(url, args.spaces, args.reservations, args.runs)
             for name, (p50, p99) in results.items():
-                print(f"  {name:32} p50 {p50:6.2f} ms   p99 {p99:6.2f} ms")
+                print(f"  {name:44} p50 {p50:6.2f} ms   p99 {p99:6.2f} ms")
 
 
 if __name__ == "__main__":

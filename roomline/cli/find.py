@@ -73,19 +73,24 @@ def find(
         rows: list[dict[str, Any]]
         if suggesting:
             assert duration is not None and earliest is not None and latest is not None
-            slots = availability.suggestions(
-                service,
-                wanted,
-                duration,
-                earliest,
-                latest,
-                step,
-                limit or availability.DEFAULT_SUGGESTIONS,
+            slots = service.read_here(
+                lambda path: availability.suggestions(
+                    path,
+                    policy,
+                    wanted,
+                    duration,
+                    earliest,
+                    latest,
+                    step,
+                    limit or availability.DEFAULT_SUGGESTIONS,
+                )
             )
             rows = [availability.slot_values(slot) for slot in slots]
         else:
             assert start is not None and end is not None
-            found = availability.free_spaces(service, wanted, start, end, limit)
+            found = service.read_here(
+                lambda path: availability.free_spaces(path, policy, wanted, start, end, limit)
+            )
             rows = [availability.free_space_values(space, zone.key) for space, zone in found]
     if json:
         print_json(rows)

@@ -4,6 +4,11 @@ Times without an offset are wall-clock time in each space's own zone, so one req
 can mean different instants for spaces in different zones: the spaces are taken zone
 by zone. Everything here only reads; an answer and a create right after it agree unless
 someone else booked in between, and then the create (which the database guards) decides.
+
+Each use case is written once, as a coroutine over ``HotPath`` (as the Ultimo workflows
+in ``services/reservations.py``): ``/api/booking`` runs it on the event loop
+and the web view's "Find a room" page (``HotPaths.read``: asyncpg on PostgreSQL), the
+CLI in its thread (``ReservationService.read_here``).
 """
 
 from __future__ import annotations
@@ -15,8 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
-
-from sqlalchemy import Connection
 
 from roomline.domain.availability import (
     MAX_SCHEDULE_SPACES,
@@ -40,9 +43,10 @@ from roomline.domain.errors import (
 from roomline.domain.masterdata import MAX_BUILDING_LENGTH, MAX_CAPACITY, MAX_FLOOR_LENGTH
 from roomline.domain.reservations import Interval, Space, blocked_interval
 from roomline.domain.times import format_iso, parse_instant, zone_named
-from roomline.services.reservations import ReservationService
+from roomline.services.reservations import Policy
 from roomline.storage import availability as store
 from roomline.storage.availability import ScheduledItem
+from roomline.storage.hotpath import HotPath
 
 MAX_LIMIT = 10_000
 DEFAULT_SUGGESTIONS = 10
@@ -125,8 +129,9 @@ def space_filter(
     )
 
 
-def free_spaces(
-    service: ReservationService,
+async def free_spaces(
+    path: HotPath,
+    policy: Policy,
     wanted: SpaceFilter,
     start: str,
     end: str,
@@ -136,28 +141,24 @@ def free_spaces(
     smallest fitting capacity first, then by id; each with its zone."""
     _check_limit(limit, MAX_LIMIT)
     found: list[tuple[Space, ZoneInfo]] = []
-    default_zone = service.policy.default_zone
-    with service.database.read_statements() as conn:
-        groups = store.groups_of_matching(conn, wanted, default_zone)
-        if not groups or not can_match(wanted.features):  # still check the request
-            _instants_in(service, start, end, default_zone)
-            groups = []
-        for group in groups:
-            first, last = _instants_in(service, start, end, group.zone)
-            blocked = blocked_interval(
-                first, last, group.preparation_minutes, group.cleanup_minutes
-            )
-            zone = zone_named(group.zone)
-            found.extend(
-                (space, zone)
-                for space in store.free_spaces(conn, wanted, group, blocked, default_zone)
-            )
+    default_zone = policy.default_zone
+    groups = await store.groups_of_matching(path, wanted, default_zone)
+    if not groups or not can_match(wanted.features):  # still check the request
+        _instants_in(policy, start, end, default_zone)
+        groups = []
+    for group in groups:
+        first, last = _instants_in(policy, start, end, group.zone)
+        blocked = blocked_interval(first, last, group.preparation_minutes, group.cleanup_minutes)
+        zone = zone_named(group.zone)
+        free = await store.free_spaces(path, wanted, group, blocked, default_zone)
+        found.extend((space, zone) for space in free)
     found.sort(key=lambda pair: fit_order(pair[0]))
     return found if limit is None else found[:limit]
 
 
-def schedules(
-    service: ReservationService,
+async def schedules(
+    path: HotPath,
+    policy: Policy,
     start: str,
     end: str,
     interval_minutes: int,
@@ -169,32 +170,31 @@ def schedules(
     ``interval_minutes`` per character and the reservations behind it."""
     if space_ids is None and wanted.building is None and wanted.floor is None:
         raise RequiredParameterMissing("Give spaces (ids joined by commas), or building or floor.")
-    with service.database.read_statements() as conn:
-        if space_ids is not None:
-            chosen = _named_spaces(conn, space_ids)
-        else:
-            matching = store.matching_spaces(conn, wanted)
-            _check_count(len(matching))
-            chosen = sorted(matching, key=lambda space: space.id)
-        by_zone: dict[str, list[Space]] = {}
-        for space in chosen:
-            by_zone.setdefault(service.zone_of(space).key, []).append(space)
-        views: dict[str, Schedule] = {}
-        for zone_name, group in by_zone.items():
-            window = Interval(*_instants_in(service, start, end, zone_name))
-            check_schedule(window, interval_minutes)
-            interval = timedelta(minutes=interval_minutes)
-            items = store.scheduled(conn, [space.id for space in group], window.start, window.end)
-            for space in group:
-                blocks = (Interval(i.blocked_start, i.blocked_end) for i in items[space.id])
-                view = availability_view(window, interval, blocks)
-                views[space.id] = Schedule(space, zone_named(zone_name), view, items[space.id])
-    found = [views[space.id] for space in chosen]
-    return found
+    if space_ids is not None:
+        chosen = await _named_spaces(path, space_ids)
+    else:
+        matching = await store.matching_spaces(path, wanted)
+        _check_count(len(matching))
+        chosen = sorted(matching, key=lambda space: space.id)
+    by_zone: dict[str, list[Space]] = {}
+    for space in chosen:
+        by_zone.setdefault(zone_named(space.time_zone or policy.default_zone).key, []).append(space)
+    views: dict[str, Schedule] = {}
+    for zone_name, group in by_zone.items():
+        window = Interval(*_instants_in(policy, start, end, zone_name))
+        check_schedule(window, interval_minutes)
+        interval = timedelta(minutes=interval_minutes)
+        items = await store.scheduled(path, [space.id for space in group], window.start, window.end)
+        for space in group:
+            blocks = (Interval(i.blocked_start, i.blocked_end) for i in items[space.id])
+            view = availability_view(window, interval, blocks)
+            views[space.id] = Schedule(space, zone_named(zone_name), view, items[space.id])
+    return [views[space.id] for space in chosen]
 
 
-def suggestions(
-    service: ReservationService,
+async def suggestions(
+    path: HotPath,
+    policy: Policy,
     wanted: SpaceFilter,
     duration_minutes: int,
     earliest: str,
@@ -206,33 +206,32 @@ def suggestions(
     starting on a grid of ``step_minutes`` from earliest and not before now: earliest
     first, then the smallest fitting capacity, then the space id."""
     _check_limit(limit, MAX_SUGGESTIONS)
-    with service.database.read_statements() as conn:
-        now = service.clock.now(conn)
-        candidates = []
-        spaces = store.matching_spaces(conn, wanted) if can_match(wanted.features) else []
-        if not spaces:  # nothing to search, but the request is still checked
-            first, last = _instants_in(
-                service, earliest, latest, service.policy.default_zone, "earliest", "latest"
-            )
-            check_slot_search(duration_minutes, step_minutes, first, last)
-        for space in spaces:
-            zone = service.zone_of(space)
-            first, last = _instants_in(service, earliest, latest, zone.key, "earliest", "latest")
-            check_slot_search(duration_minutes, step_minutes, first, last)
-            search = SlotSearch(
-                earliest=first,
-                latest=last,
-                not_before=now,
-                duration=timedelta(minutes=duration_minutes),
-                step=timedelta(minutes=step_minutes),
-            )
-            around = store.blocks(
-                conn,
-                space.id,
-                first - timedelta(minutes=space.preparation_minutes),
-                last + timedelta(minutes=space.cleanup_minutes),
-            )
-            candidates.append((space, zone, search, around))
+    now = await path.now()
+    candidates = []
+    spaces = await store.matching_spaces(path, wanted) if can_match(wanted.features) else []
+    if not spaces:  # nothing to search, but the request is still checked
+        first, last = _instants_in(
+            policy, earliest, latest, policy.default_zone, "earliest", "latest"
+        )
+        check_slot_search(duration_minutes, step_minutes, first, last)
+    for space in spaces:
+        zone = zone_named(space.time_zone or policy.default_zone)
+        first, last = _instants_in(policy, earliest, latest, zone.key, "earliest", "latest")
+        check_slot_search(duration_minutes, step_minutes, first, last)
+        search = SlotSearch(
+            earliest=first,
+            latest=last,
+            not_before=now,
+            duration=timedelta(minutes=duration_minutes),
+            step=timedelta(minutes=step_minutes),
+        )
+        around = await store.blocks(
+            path,
+            space.id,
+            first - timedelta(minutes=space.preparation_minutes),
+            last + timedelta(minutes=space.cleanup_minutes),
+        )
+        candidates.append((space, zone, search, around))
     streams = [_slots(space, zone, search, around) for space, zone, search, around in candidates]
     merged: Iterator[tuple[datetime, tuple[bool, int, str], Suggestion]] = heapq.merge(*streams)
     return [suggestion for _, _, suggestion in itertools.islice(merged, limit)]
@@ -247,7 +246,7 @@ def _slots(
 
 
 def _instants_in(
-    service: ReservationService,
+    policy: Policy,
     start: str,
     end: str,
     zone_name: str,
@@ -257,16 +256,16 @@ def _instants_in(
     zone = zone_named(zone_name)
     first = parse_instant(start_field, start.strip(), zone)
     last = parse_instant(end_field, end.strip(), zone)
-    check_window(first, last, service.policy.max_window, start_field, end_field)
+    check_window(first, last, policy.max_window, start_field, end_field)
     return first, last
 
 
-def _named_spaces(conn: Connection, space_ids: list[str]) -> list[Space]:
+async def _named_spaces(path: HotPath, space_ids: list[str]) -> list[Space]:
     wanted = list(dict.fromkeys(space_id.strip() for space_id in space_ids if space_id.strip()))
     if not wanted:
         raise InvalidParameter("spaces names no space; list ids joined by commas.")
     _check_count(len(wanted))
-    known = store.spaces_named(conn, wanted)
+    known = await store.spaces_named(path, wanted)
     unknown = [space_id for space_id in wanted if space_id not in known]
     if unknown:
         raise UnknownSpace(

@@ -6,6 +6,7 @@ shares, so pinning or shifting it (at start or through the demo API) holds every
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -20,7 +21,7 @@ class Clock(Protocol):
     # Whether the time depends on the clock row (``now_from``), so readers must read it.
     shared: bool
 
-    def now(self, conn: Connection) -> datetime: ...
+    def now(self, conn: Connection | sqlite3.Connection) -> datetime: ...
 
     def now_from(self, stored: tuple[datetime | None, int] | None) -> datetime:
         """The time, given the clock row as read elsewhere (``storage.clock.read``)."""
@@ -30,7 +31,7 @@ class Clock(Protocol):
 class SystemClock:
     shared = False
 
-    def now(self, conn: Connection) -> datetime:
+    def now(self, conn: Connection | sqlite3.Connection) -> datetime:
         return datetime.now(UTC)
 
     def now_from(self, stored: tuple[datetime | None, int] | None) -> datetime:
@@ -42,7 +43,7 @@ class SharedClock:
 
     shared = True
 
-    def now(self, conn: Connection) -> datetime:
+    def now(self, conn: Connection | sqlite3.Connection) -> datetime:
         return self.now_from(clock_store.read(conn))
 
     def now_from(self, stored: tuple[datetime | None, int] | None) -> datetime:

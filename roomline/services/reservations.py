@@ -12,9 +12,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
@@ -52,6 +53,8 @@ from roomline.storage.keys import StoredKey
 from roomline.storage.reservations import ListedReservation
 from roomline.storage.sqlite_hot import SqliteHotPaths
 from roomline.storage.transient import retry_transient
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +192,13 @@ class ReservationService:
         """Return a space's active reservations overlapping ``[From, Till)``."""
         with self.database.read() as conn:
             return drive(self.listing_on(self._path(conn), window, Caller()))
+
+    def read_here(self, use_case: Callable[[HotPath], Coroutine[Any, Any, T]]) -> T:
+        """Run a use case that only reads (``services.availability``) in the calling
+        thread; each statement reads on its own where the database allows it
+        (``Database.read_statements``)."""
+        with self.database.read_statements() as conn:
+            return drive(use_case(self._path(conn)))
 
     def _path(self, conn: Connection) -> SqlHotPath:
         return SqlHotPath(conn, self.clock)

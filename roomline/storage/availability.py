@@ -9,6 +9,10 @@ blocked_end)), answered from the index alone, however long the space's history i
 A space's zone (for wall-clock times) and its own preparation and cleanup decide the
 blocked interval it must be free over, so spaces are asked for in groups sharing those
 (``groups_of_matching``), each group's bounds bound as plain parameters.
+
+Every statement is built and compiled once (``DirectStatement``) and run through
+``Reads``: in the caller's transaction on SQLite, on the event loop over asyncpg on
+PostgreSQL (``/api/booking``), or through SQLAlchemy in a thread (CLI, web view).
 """
 
 from __future__ import annotations
@@ -18,20 +22,11 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    Select,
-    bindparam,
-    func,
-    literal_column,
-    select,
-)
+from sqlalchemy import ColumnElement, bindparam, func, literal_column, select
 
 from roomline.domain.availability import SpaceFilter
 from roomline.domain.reservations import Interval, Space
-from roomline.domain.times import utc_text
-from roomline.storage.direct import DirectStatement
+from roomline.storage.direct import DirectStatement, Reads
 from roomline.storage.masterdata import space_from_row
 from roomline.storage.tables import UTCDateTime, people, reservations, spaces
 
@@ -92,14 +87,21 @@ def _values(wanted: SpaceFilter) -> dict[str, Any]:
     return values
 
 
-def _zone(default_zone: str) -> ColumnElement[str]:
-    return func.coalesce(spaces.c.time_zone, default_zone)
+def _zone() -> ColumnElement[str]:
+    return func.coalesce(
+        spaces.c.time_zone, bindparam("default_zone", type_=spaces.c.time_zone.type)
+    )
 
 
-def matching_spaces(conn: Connection, wanted: SpaceFilter) -> list[Space]:
+async def matching_spaces(reads: Reads, wanted: SpaceFilter) -> list[Space]:
     """Return the bookable spaces ``wanted`` describes, in no particular order."""
-    query = select(spaces).where(*_matching(_shape(wanted)))
-    return [space_from_row(row) for row in conn.execute(query, _values(wanted))]
+    rows = await reads.rows(_matching_statement(_shape(wanted)), _values(wanted))
+    return [space_from_row(row) for row in rows]
+
+
+@lru_cache(maxsize=64)
+def _matching_statement(shape: _Shape) -> DirectStatement:
+    return DirectStatement(select(spaces).where(*_matching(shape)))
 
 
 class SpaceGroup(NamedTuple):
@@ -110,17 +112,23 @@ class SpaceGroup(NamedTuple):
     cleanup_minutes: int
 
 
-def groups_of_matching(
-    conn: Connection, wanted: SpaceFilter, default_zone: str
+async def groups_of_matching(
+    reads: Reads, wanted: SpaceFilter, default_zone: str
 ) -> list[SpaceGroup]:
     """Return the (zone, preparation, cleanup) groups of the matching spaces; spaces
     without a zone are in ``default_zone``. Real buildings have a handful."""
-    query = (
-        select(_zone(default_zone), spaces.c.preparation_minutes, spaces.c.cleanup_minutes)
-        .where(*_matching(_shape(wanted)))
+    values = {**_values(wanted), "default_zone": default_zone}
+    rows = await reads.rows(_groups_statement(_shape(wanted)), values)
+    return sorted(SpaceGroup(*row) for row in rows)
+
+
+@lru_cache(maxsize=64)
+def _groups_statement(shape: _Shape) -> DirectStatement:
+    return DirectStatement(
+        select(_zone().label("zone"), spaces.c.preparation_minutes, spaces.c.cleanup_minutes)
+        .where(*_matching(shape))
         .distinct()
     )
-    return sorted(SpaceGroup(*row) for row in conn.execute(query, _values(wanted)))
 
 
 _LATEST_BLOCK_END = (
@@ -136,8 +144,8 @@ _LATEST_BLOCK_END = (
 )
 
 
-def free_spaces(
-    conn: Connection,
+async def free_spaces(
+    reads: Reads,
     wanted: SpaceFilter,
     group: SpaceGroup,
     blocked: Interval,
@@ -155,7 +163,8 @@ def free_spaces(
         "blocked_start": blocked.start,
         "blocked_end": blocked.end,
     }
-    return [space_from_row(row) for row in _free_statement(_shape(wanted)).all(conn, values)]
+    rows = await reads.rows(_free_statement(_shape(wanted)), values)
+    return [space_from_row(row) for row in rows]
 
 
 @lru_cache(maxsize=64)
@@ -165,7 +174,7 @@ def _free_statement(shape: _Shape) -> DirectStatement:
     return DirectStatement(
         select(spaces).where(
             *_matching(shape),
-            func.coalesce(spaces.c.time_zone, bindparam("default_zone")) == bindparam("zone"),
+            _zone() == bindparam("zone"),
             spaces.c.preparation_minutes == bindparam("preparation_minutes"),
             spaces.c.cleanup_minutes == bindparam("cleanup_minutes"),
             func.coalesce(_LATEST_BLOCK_END, _instant("blocked_start"))
@@ -174,12 +183,15 @@ def _free_statement(shape: _Shape) -> DirectStatement:
     )
 
 
-def spaces_named(conn: Connection, ids: Sequence[str]) -> dict[str, Space]:
+_SPACE_NAMED = DirectStatement(select(spaces).where(spaces.c.id == bindparam("space_id")))
+
+
+async def spaces_named(reads: Reads, ids: Sequence[str]) -> dict[str, Space]:
     """Return the spaces of those ids that exist (bookable or not), by id."""
-    if not ids:
-        return {}
-    rows = conn.execute(select(spaces).where(spaces.c.id.in_(list(ids))))
-    return {row.id: space_from_row(row) for row in rows}
+    # One prebuilt statement per id (side by side on PostgreSQL) rather than one IN list,
+    # which cannot be compiled once; a schedule names at most MAX_SCHEDULE_SPACES.
+    answers = await reads.rows_each(_SPACE_NAMED, [{"space_id": space_id} for space_id in ids])
+    return {row.id: space_from_row(row) for rows in answers for row in rows}
 
 
 def _overlapping(space_id: Any, window_start: Any, window_end: Any) -> list[ColumnElement[bool]]:
@@ -234,27 +246,22 @@ _SCHEDULE = DirectStatement(
     .order_by(reservations.c.blocked_start),
     stored_form=True,
 )
-_BLOCKS: Select[Any] = (
+_BLOCKS = DirectStatement(
     select(reservations.c.blocked_start, reservations.c.blocked_end)
     .where(*_overlapping(bindparam("space_id"), _instant("start"), _instant("end")))
     .order_by(reservations.c.blocked_start)
 )
 
 
-def scheduled(
-    conn: Connection, space_ids: Sequence[str], start: datetime, end: datetime
+async def scheduled(
+    reads: Reads, space_ids: Sequence[str], start: datetime, end: datetime
 ) -> dict[str, list[ScheduledItem]]:
     """Return, by space, the active reservations of those spaces whose blocked interval
     overlaps ``[start, end)``, by blocked start."""
-    # On SQLite the rows come as stored (times as UTC text): reading them here is several
-    # times cheaper than the column types' processors.
-    sqlite = conn.dialect.name == "sqlite"
-    bounds = (
-        {"start": utc_text(start), "end": utc_text(end)} if sqlite else {"start": start, "end": end}
-    )
+    each = [{"space_id": space_id, "start": start, "end": end} for space_id in space_ids]
+    answers = await reads.rows_each(_SCHEDULE, each)
     found = {}
-    for space_id in space_ids:
-        rows = _SCHEDULE.all(conn, {"space_id": space_id, **bounds})
+    for space_id, rows in zip(space_ids, answers, strict=True):
         found[space_id] = [
             ScheduledItem(
                 row[0],
@@ -272,13 +279,14 @@ def scheduled(
 
 
 def _utc(value: str | datetime) -> datetime:
-    """An instant as SQLite stores it (UTC text) or as PostgreSQL answers (aware)."""
+    """An instant as SQLite stores it (UTC text; reading it here is several times cheaper
+    than the column type's processors) or as PostgreSQL answers (aware)."""
     if isinstance(value, str):
         return datetime.fromisoformat(value).replace(tzinfo=UTC)
     return value
 
 
-def blocks(conn: Connection, space_id: str, start: datetime, end: datetime) -> list[Interval]:
+async def blocks(reads: Reads, space_id: str, start: datetime, end: datetime) -> list[Interval]:
     """Return the active blocked intervals of a space overlapping ``[start, end)``, sorted."""
-    rows = conn.execute(_BLOCKS, {"space_id": space_id, "start": start, "end": end})
+    rows = await reads.rows(_BLOCKS, {"space_id": space_id, "start": start, "end": end})
     return [Interval(row.blocked_start, row.blocked_end) for row in rows]

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime
 
 from sqlalchemy import Connection, insert, select, update
 
+from roomline.storage.direct import DirectStatement
 from roomline.storage.tables import clock
 
 CLOCK_ROW = 1
 
 
-def read(conn: Connection) -> tuple[datetime | None, int] | None:
+_READ = DirectStatement(
+    select(clock.c.pinned_at, clock.c.offset_seconds).where(clock.c.id == CLOCK_ROW)
+)
+
+
+def read(conn: Connection | sqlite3.Connection) -> tuple[datetime | None, int] | None:
     """Return ``(pinned_at, offset_seconds)``, or None if the clock was never set."""
-    row = conn.execute(select(clock).where(clock.c.id == CLOCK_ROW)).first()
+    row = _READ.first(conn, {})
     return None if row is None else (row.pinned_at, row.offset_seconds)
 
 

@@ -7,7 +7,8 @@ statements every Ultimo request runs are therefore compiled once for ``sqlite3``
 executed on the driver connection underneath the caller's SQLAlchemy connection (so in
 its transaction), with values converted by the columns' own SQLAlchemy types: what is
 stored and what comes back are exactly what ``Connection.execute`` would store and return.
-On PostgreSQL the same statement runs through ``Connection.execute`` as usual.
+On PostgreSQL the same statement runs through ``Connection.execute`` in a thread, or,
+compiled once more for asyncpg (``on_postgresql``), on the event loop (``pg_hot``).
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ import sqlite3
 from collections import namedtuple
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from functools import cached_property
+from typing import Any, Protocol
 
 from sqlalchemy import Connection
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.elements import BindParameter
 
@@ -27,6 +30,8 @@ from roomline.domain.times import utc_text
 from roomline.storage.tables import UTCDateTime
 
 _SQLITE = sqlite.dialect(paramstyle="named")
+# asyncpg's own ($1, $2 …), with the processors SQLAlchemy's asyncpg dialect would run.
+_POSTGRESQL = asyncpg_dialect()
 # The statements may use RETURNING, which SQLite has since 3.35; older ones go through
 # SQLAlchemy, which knows what they support.
 _DIRECT = sqlite3.sqlite_version_info >= (3, 35, 0)
@@ -34,12 +39,29 @@ _DIRECT = sqlite3.sqlite_version_info >= (3, 35, 0)
 Values = dict[str, Any]
 
 
+class Reads(Protocol):
+    """Where prebuilt reads run: in the caller's transaction (``hotpath.SqlHotPath``) or
+    on the event loop (``pg_hot.PgHotPath``)."""
+
+    async def rows(self, statement: DirectStatement, values: Values) -> list[Any]:
+        """Every row the statement answers, with the columns as attributes."""
+        ...
+
+    async def rows_each(
+        self, statement: DirectStatement, each: Sequence[Values]
+    ) -> list[list[Any]]:
+        """``rows`` for each of ``each``, in its order; at once where the database can
+        answer several (PostgreSQL, one pooled connection each)."""
+        ...
+
+
 class DirectStatement:
-    """One Core statement, compiled once for ``sqlite3``.
+    """One Core statement, compiled once for ``sqlite3`` (and, when first asked, for
+    asyncpg: ``on_postgresql``).
 
     ``column_keys`` names the columns an INSERT or UPDATE sets (each a parameter of that
-    name). ``stored_form=True`` takes parameters and returns rows as SQLite stores them
-    (times as UTC text, ``times.utc_text``), skipping the types' conversions both ways.
+    name). ``stored_form=True`` returns rows on SQLite as it stores them (times as UTC
+    text, ``times.utc_text``), skipping the types' conversions: cheaper for many rows.
     """
 
     def __init__(
@@ -69,9 +91,14 @@ class DirectStatement:
             column.type.dialect_impl(_SQLITE).result_processor(_SQLITE, None) for column in columns
         ]
         self._row: Any = namedtuple("_Row", [column.key for column in columns])  # type: ignore[misc]
-        self._stored_form = stored_form
         self._convert = not stored_form and bool(columns)
         self._returns = bool(compiled.returning)
+        self._column_keys = column_keys
+
+    @cached_property
+    def on_postgresql(self) -> PostgresqlForm:
+        """The statement as asyncpg runs it."""
+        return PostgresqlForm(self.statement, self._column_keys, self._row)
 
     @property
     def literals(self) -> Values:
@@ -129,11 +156,8 @@ class DirectStatement:
 
     def _parameters(self, values: Values) -> Values:
         parameters = dict(self._fixed)
-        if self._stored_form:
-            parameters.update(values)
-        else:
-            for name, value in values.items():
-                parameters[name] = self._bound(name, value)
+        for name, value in values.items():
+            parameters[name] = self._bound(name, value)
         return parameters
 
     def _bound(self, name: str, value: Any) -> Any:
@@ -145,6 +169,55 @@ class DirectStatement:
             value if process is None or value is None else process(value)
             for process, value in zip(self._results, row, strict=True)
         )
+
+
+class PostgresqlForm:
+    """A ``DirectStatement`` compiled for asyncpg: its parameters in ``$n`` order, converted
+    by the columns' types as SQLAlchemy's asyncpg dialect would, and rows converted back
+    and named as on SQLite."""
+
+    def __init__(self, statement: Executable, column_keys: Sequence[str] | None, row: Any):
+        compiled = statement.compile(  # type: ignore[attr-defined]
+            dialect=_POSTGRESQL, column_keys=list(column_keys) if column_keys else None
+        )
+        if compiled.post_compile_params:
+            raise ValueError("expanding parameters (IN lists) cannot be compiled once")
+        self.sql = str(compiled)
+        binds = {name: bind for bind, name in compiled.bind_names.items()}
+        processors = {
+            name: bind.type.dialect_impl(_POSTGRESQL).bind_processor(_POSTGRESQL)
+            for name, bind in binds.items()
+        }
+        # (name, its processor, and for a literal its value; a parameter's is the caller's)
+        self._order = [
+            (name, processors[name], binds[name].required, binds[name].effective_value)
+            for name in compiled.positiontup
+        ]
+        columns = list(getattr(statement, "selected_columns", ()))
+        self._results = [
+            column.type.dialect_impl(_POSTGRESQL).result_processor(_POSTGRESQL, None)
+            for column in columns
+        ]
+        self._row = row
+
+    def arguments(self, values: Values) -> list[Any]:
+        """The statement's arguments in order, from ``values`` by name (and its literals)."""
+        arguments = []
+        for name, process, required, literal in self._order:
+            value = values[name] if required else values.get(name, literal)
+            arguments.append(value if process is None or value is None else process(value))
+        return arguments
+
+    def rows(self, records: Sequence[Sequence[Any]]) -> list[Any]:
+        """asyncpg's records as rows with the columns as attributes."""
+        results = self._results
+        return [
+            self._row._make(
+                value if process is None or value is None else process(value)
+                for process, value in zip(results, record, strict=True)
+            )
+            for record in records
+        ]
 
 
 def _bind_processor(bind: BindParameter[Any]) -> Callable[[Any], Any] | None:

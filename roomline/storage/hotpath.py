@@ -21,7 +21,7 @@ Two implementations:
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
@@ -29,13 +29,12 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import Connection
 
 from roomline.domain.reservations import Interval, Reservation, Space
-from roomline.domain.times import utc_text
 from roomline.storage import audit as audit_store
 from roomline.storage import keys as key_store
 from roomline.storage import masterdata
 from roomline.storage import reservations as store
 from roomline.storage.audit import LogEntry
-from roomline.storage.direct import DirectStatement
+from roomline.storage.direct import DirectStatement, Values
 from roomline.storage.keys import StoredKey
 from roomline.storage.reservations import ListedReservation, NamedReservation
 
@@ -98,7 +97,7 @@ class ChangeRead:
 
 
 class Clock(Protocol):
-    def now(self, conn: Connection) -> datetime: ...
+    def now(self, conn: Connection | sqlite3.Connection) -> datetime: ...
 
 
 class HotPath(Protocol):
@@ -137,6 +136,21 @@ class HotPath(Protocol):
 
     async def read_reservation(self, ultimo_id: int) -> NamedReservation | None:
         """One reservation as ``/api/booking`` shows it (its key was admitted before)."""
+        ...
+
+    async def rows(self, statement: DirectStatement, values: Values) -> list[Any]:
+        """Every row of a prebuilt read (``storage.availability``: finding a room), with
+        the columns as attributes."""
+        ...
+
+    async def rows_each(
+        self, statement: DirectStatement, each: Sequence[Values]
+    ) -> list[list[Any]]:
+        """``rows`` for each of ``each``, in its order (at once on PostgreSQL)."""
+        ...
+
+    async def now(self) -> datetime:
+        """The server's clock (the demo's, shared through the database, where it runs)."""
         ...
 
     async def move(
@@ -180,8 +194,7 @@ def drive(use_case: Coroutine[Any, Any, T]) -> T:
     raise RuntimeError("a use case over SqlHotPath waited for something")
 
 
-# As stored: ListedReservation wants the times as UTC text, which SQLite stores, and
-# the window's bounds compare as that text too.
+# As stored: ListedReservation wants the times as UTC text, which SQLite stores.
 STORED_WINDOW = DirectStatement(store.IN_WINDOW, stored_form=True)
 
 
@@ -216,7 +229,7 @@ class SqlHotPath:
         self, space_id: str, start: datetime, end: datetime
     ) -> list[ListedReservation]:
         if isinstance(self.conn, sqlite3.Connection):
-            bounds = {"space_id": space_id, "start": utc_text(start), "end": utc_text(end)}
+            bounds = {"space_id": space_id, "start": start, "end": end}
             return [ListedReservation(*row) for row in STORED_WINDOW.all(self.conn, bounds)]
         return store.in_window(self.conn, space_id, start, end)
 
@@ -276,6 +289,17 @@ class SqlHotPath:
 
     async def read_reservation(self, ultimo_id: int) -> NamedReservation | None:
         return store.named(self.conn, ultimo_id)
+
+    async def rows(self, statement: DirectStatement, values: Values) -> list[Any]:
+        return statement.all(self.conn, values)
+
+    async def rows_each(
+        self, statement: DirectStatement, each: Sequence[Values]
+    ) -> list[list[Any]]:
+        return [statement.all(self.conn, values) for values in each]
+
+    async def now(self) -> datetime:
+        return self.clock.now(self.conn)
 
     async def move(
         self,

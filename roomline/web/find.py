@@ -1,7 +1,8 @@
 """The "Find a room" page: free spaces for a time, booked with one click, and a free/busy
 grid of the results over that day.
 
-It asks the same services as ``/api/booking/free-spaces`` and ``/schedule``, and books
+It asks the same services as ``/api/booking/free-spaces`` and ``/schedule`` (on the
+event loop, as they do), and books
 through the timeline's form handler (``POST /web/reservations``), so the rules and
 messages are those of every other way in.
 """
@@ -18,6 +19,7 @@ from roomline.api.errors import status_for
 from roomline.domain.errors import InvalidParameter, RoomlineError
 from roomline.services import availability
 from roomline.services import people as people_service
+from roomline.storage.hotpath import HotPaths
 from roomline.web.blocking import run
 from roomline.web.pages import database, render, reservations
 from roomline.web.session import require_signed_in
@@ -57,15 +59,21 @@ async def find_page(
     try:
         start, end, day = _window(date, time, duration)
         wanted = availability.space_filter(_whole(capacity, "capacity"), features, building)
-        found = await run(availability.free_spaces, service, wanted, start, end, SHOWN)
+        # On the event loop, as /api/booking's searches (``HotPaths.read``).
+        hot: HotPaths = request.app.state.ultimo.hot
+        found = await hot.read(
+            lambda path: availability.free_spaces(path, service.policy, wanted, start, end, SHOWN)
+        )
         grid = (
-            await run(
-                availability.schedules,
-                service,
-                day.isoformat() + "T00:00:00",
-                (day + timedelta(days=1)).isoformat() + "T00:00:00",
-                GRID_INTERVAL,
-                [space.id for space, _ in found],
+            await hot.read(
+                lambda path: availability.schedules(
+                    path,
+                    service.policy,
+                    day.isoformat() + "T00:00:00",
+                    (day + timedelta(days=1)).isoformat() + "T00:00:00",
+                    GRID_INTERVAL,
+                    [space.id for space, _ in found],
+                )
             )
             if found
             else []

@@ -1,4 +1,8 @@
-"""``/api/booking`` free spaces, schedules and suggested slots (grant ``find``)."""
+"""``/api/booking`` free spaces, schedules and suggested slots (grant ``find``).
+
+On the event loop, as the Ultimo workflows: ``HotPaths.read`` runs each search over
+asyncpg on PostgreSQL and in a read transaction of SQLite (``services.availability``).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,8 @@ from roomline.api.booking.access import Caller, grant
 from roomline.api.management.common import database_errors
 from roomline.domain.availability import MAX_SCHEDULE_SPACES
 from roomline.services import availability
-from roomline.services.reservations import ReservationService
+from roomline.services.reservations import Policy
+from roomline.storage.hotpath import HotPaths
 
 router = APIRouter()
 Find = Annotated[Caller, Depends(grant("find"))]
@@ -78,13 +83,18 @@ class Suggestions(BaseModel):
     suggestions: list[Slot]
 
 
-def _service(request: Request) -> ReservationService:
-    service: ReservationService = request.app.state.reservations
-    return service
+def _hot(request: Request) -> HotPaths:
+    hot: HotPaths = request.app.state.ultimo.hot
+    return hot
+
+
+def _policy(request: Request) -> Policy:
+    policy: Policy = request.app.state.reservations.policy
+    return policy
 
 
 @router.get("/free-spaces", response_model=FreeSpaces)
-def free_spaces(
+async def free_spaces(
     request: Request,
     caller: Find,
     start: Annotated[str, Query(description=WALL_CLOCK, examples=["2030-01-07T10:00:00"])],
@@ -103,12 +113,14 @@ def free_spaces(
     """
     wanted = availability.space_filter(capacity, features, building, floor)
     with database_errors():
-        found = availability.free_spaces(_service(request), wanted, start, end, limit)
+        found = await _hot(request).read(
+            lambda path: availability.free_spaces(path, _policy(request), wanted, start, end, limit)
+        )
     return {"spaces": [availability.free_space_values(space, zone.key) for space, zone in found]}
 
 
 @router.get("/schedule", response_model=Schedules)
-def schedule(
+async def schedule(
     request: Request,
     caller: Find,
     start: Annotated[str, Query(description=WALL_CLOCK)],
@@ -132,16 +144,20 @@ def schedule(
     The interval must divide the window into whole intervals. Without `spaces`, the
     bookable spaces of `building` and `floor` are shown, by id.
     """
-    service = _service(request)
     space_ids = spaces.split(",") if spaces is not None else None
     wanted = availability.space_filter(building=building, floor=floor)
+    policy = _policy(request)
     with database_errors():
-        found = availability.schedules(service, start, end, interval, space_ids, wanted)
+        found = await _hot(request).read(
+            lambda path: availability.schedules(
+                path, policy, start, end, interval, space_ids, wanted
+            )
+        )
     return {"schedules": [availability.schedule_values(one) for one in found]}
 
 
 @router.get("/suggestions", response_model=Suggestions)
-def suggestions(
+async def suggestions(
     request: Request,
     caller: Find,
     duration: Annotated[int, Query(description="Minutes the meeting lasts (1-1440).")],
@@ -163,7 +179,9 @@ def suggestions(
     """
     wanted = availability.space_filter(capacity, features, building, floor)
     with database_errors():
-        found = availability.suggestions(
-            _service(request), wanted, duration, earliest, latest, step, limit
+        found = await _hot(request).read(
+            lambda path: availability.suggestions(
+                path, _policy(request), wanted, duration, earliest, latest, step, limit
+            )
         )
     return {"suggestions": [availability.slot_values(slot) for slot in found]}
