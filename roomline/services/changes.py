@@ -33,8 +33,10 @@ from roomline.domain.times import format_iso, zone_named
 from roomline.services.clock import Clock
 from roomline.storage import audit as log_store
 from roomline.storage import jobs as job_store
-from roomline.storage import masterdata
 from roomline.storage.database import Database, DatabaseUnavailable
+from roomline.storage.direct import OnConnection, Reads, drive
+from roomline.storage.hotpath import HotPath, SqlHotPath
+from roomline.storage.masterdata import SPACE_BY_ID
 
 log = logging.getLogger("roomline.changes")
 
@@ -118,23 +120,29 @@ class ChangeLog:
     def page(
         self, after: int | None, space_id: str | None = None, limit: int = DEFAULT_PAGE
     ) -> ChangePage:
+        """``page_on`` in the calling thread (the CLI)."""
+        with self.database.read() as conn:
+            return drive(self.page_on(SqlHotPath(conn, self.clock), after, space_id, limit))
+
+    async def page_on(
+        self, path: HotPath, after: int | None, space_id: str | None, limit: int
+    ) -> ChangePage:
         """Return the changes after ``after`` (None: from the oldest the feed reaches), of
         one space if given, oldest first, and the cursor to go on from."""
         if not 1 <= limit <= MAX_PAGE:
             raise InvalidParameter(f"limit must be between 1 and {MAX_PAGE}.")
-        with self.database.read() as conn:
-            if space_id is not None and masterdata.get_space(conn, space_id) is None:
-                raise UnknownSpace.named(space_id)
-            # The newest cursor first: on PostgreSQL each statement reads its own snapshot,
-            # and a change committed between the two reads must not be skipped by ``next``.
-            latest = log_store.latest_cursor(conn)
-            horizon = self.retention.feed_horizon(self.clock.now(conn))
-            if after is None:
-                first = log_store.first_since(conn, horizon)
-                after = latest if first is None else first - 1
-            else:
-                self._check_reachable(conn, after, horizon)
-            changes = self._changes(conn, after, latest, space_id, limit)
+        if space_id is not None and not await path.rows(SPACE_BY_ID, {"id": space_id}):
+            raise UnknownSpace.named(space_id)
+        # The newest cursor first: on PostgreSQL each statement reads its own snapshot, and
+        # a change committed between the two reads must not be skipped by ``next``.
+        latest = await log_store.latest_cursor(path)
+        horizon = self.retention.feed_horizon(await path.now())
+        if after is None:
+            first = await log_store.first_since(path, horizon)
+            after = latest if first is None else first - 1
+        else:
+            await self._check_reachable(path, after, horizon)
+        changes = await self._changes(path, after, latest, space_id, limit)
         if len(changes) == limit:
             return ChangePage(changes, changes[-1].cursor)
         return ChangePage(changes, max(after, latest))
@@ -142,11 +150,16 @@ class ChangeLog:
     def read_after(self, conn: Any, after: int, limit: int) -> list[Change]:
         """The changes after ``after`` in the caller's transaction, oldest first, however
         old: for background readers (webhooks) that move their own cursor with them."""
-        return self._changes(conn, after, log_store.latest_cursor(conn), None, limit)
+        reads = OnConnection(conn)
+        latest = drive(log_store.latest_cursor(reads))
+        return drive(self._changes(reads, after, latest, None, limit))
 
     def latest(self) -> int:
         with self.database.read() as conn:
-            return log_store.latest_cursor(conn)
+            return log_store.latest_cursor_in(conn)
+
+    async def latest_on(self, path: HotPath) -> int:
+        return await log_store.latest_cursor(path)
 
     def prune(self) -> int:
         """Delete entries both the feed and the audit trail are past; return how many."""
@@ -165,9 +178,9 @@ class ChangeLog:
                 job_store.raise_cursor(conn, PRUNED_THROUGH, through, self.clock.now(conn))
             deleted += count
 
-    def _check_reachable(self, conn: Any, after: int, horizon: datetime) -> None:
-        pruned = job_store.cursor(conn, PRUNED_THROUGH)
-        following = log_store.first_after(conn, after)
+    async def _check_reachable(self, reads: Reads, after: int, horizon: datetime) -> None:
+        pruned = await job_store.cursor(reads, PRUNED_THROUGH)
+        following = await log_store.first_after(reads, after)
         if (pruned is not None and after < pruned) or (
             following is not None and following.at < horizon
         ):
@@ -176,13 +189,13 @@ class ChangeLog:
                 f"back {self.retention.event_days} days); start again without a cursor."
             )
 
-    def _changes(
-        self, conn: Any, after: int, through: int, space_id: str | None, limit: int
+    async def _changes(
+        self, reads: Reads, after: int, through: int, space_id: str | None, limit: int
     ) -> list[Change]:
         """The entries ``after < cursor <= through`` (of one space if given) as changes."""
-        rows = log_store.changes_after(conn, after, through, space_id, limit)
+        rows = await log_store.changes_after(reads, after, through, space_id, limit)
         afters = [json.loads(row.after_state) for row in rows]
-        names = log_store.names_of(conn, {a["applicant_id"] for a in afters})
+        names = await log_store.names_of(reads, {a["applicant_id"] for a in afters})
         return [self._change(row, a, names) for row, a in zip(rows, afters, strict=True)]
 
     def _change(self, row: Any, after: dict[str, Any], names: dict[str, str]) -> Change:

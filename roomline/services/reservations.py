@@ -48,7 +48,8 @@ from roomline.services.clock import Clock
 from roomline.storage import masterdata
 from roomline.storage import reservations as store
 from roomline.storage.database import Database
-from roomline.storage.hotpath import FoundKey, HotPath, HotPaths, NewRow, SqlHotPath, drive
+from roomline.storage.direct import drive
+from roomline.storage.hotpath import FoundKey, HotPath, HotPaths, NewRow, SqlHotPath
 from roomline.storage.keys import StoredKey
 from roomline.storage.reservations import ListedReservation
 from roomline.storage.sqlite_hot import SqliteHotPaths

@@ -218,7 +218,7 @@ class WebhookDelivery:
         write."""
         with self.database.read() as conn:
             now = self.clock.now(conn)
-            cursor = job_store.cursor(conn, FAN_OUT_JOB)
+            cursor = job_store.cursor_in(conn, FAN_OUT_JOB)
             subscribers = [Subscriber(row) for row in store.subscriptions(conn, active_only=True)]
             changes = (
                 self.changes.read_after(conn, cursor, FAN_OUT_PAGE)
@@ -309,7 +309,7 @@ class WebhookDelivery:
             now = self.clock.now(conn)
             cursor = job_store.claim(conn, FAN_OUT_JOB, now)
             if cursor is None:
-                cursor = log_store.latest_cursor(conn)
+                cursor = log_store.latest_cursor_in(conn)
                 job_store.set_cursor(conn, FAN_OUT_JOB, cursor, now)
         return cursor
 

@@ -106,7 +106,7 @@ class Webhooks:
             # log's end here and the subscription becoming visible: it hears of every
             # change after ``start_cursor``.
             claimed = job_store.claim(conn, FAN_OUT_JOB, now)
-            latest = log_store.latest_cursor(conn)
+            latest = log_store.latest_cursor_in(conn)
             if claimed is None or not store.subscriptions(conn, active_only=True):
                 # The only active subscription: the fan-out starts where it does (while
                 # nobody subscribes, the fan-out neither reads the log nor writes).

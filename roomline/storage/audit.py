@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, text
+from sqlalchemy import Connection, Integer, bindparam, delete, func, insert, select, text
 
-from roomline.storage.direct import DirectStatement
-from roomline.storage.tables import audit_log, people, spaces
+from roomline.storage.direct import DirectStatement, OnConnection, Reads, drive
+from roomline.storage.tables import UTCDateTime, audit_log, people, spaces
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,51 +122,77 @@ def find(
     return list(conn.execute(query))
 
 
-def changes_after(
-    conn: Connection, after: int, through: int, space_id: str | None, limit: int
-) -> list[Any]:
-    """Return up to ``limit`` entries with ``after < id <= through`` (of one space if
-    given), oldest first, each with its space's zone (``time_zone``)."""
+# The change feed's reads, compiled once: run in the caller's transaction or on the event
+# loop (``Reads``: ``services/changes.py``).
+def _changes_query(of_space: bool) -> DirectStatement:
     query = (
         select(audit_log, spaces.c.time_zone.label("time_zone"))
         .select_from(audit_log.outerjoin(spaces, spaces.c.id == audit_log.c.space_id))
-        .where(audit_log.c.id > after, audit_log.c.id <= through)
+        .where(audit_log.c.id > bindparam("after"), audit_log.c.id <= bindparam("through"))
         .order_by(audit_log.c.id)
-        .limit(limit)
+        .limit(bindparam("limit", type_=Integer))
     )
-    if space_id is not None:
-        query = query.where(audit_log.c.space_id == space_id)
-    return list(conn.execute(query))
+    if of_space:
+        query = query.where(audit_log.c.space_id == bindparam("space_id"))
+    return DirectStatement(query)
 
 
-def names_of(conn: Connection, person_ids: set[str]) -> dict[str, str]:
+_CHANGES, _CHANGES_OF_SPACE = _changes_query(False), _changes_query(True)
+_NAME = DirectStatement(select(people.c.id, people.c.name).where(people.c.id == bindparam("id")))
+_LATEST = DirectStatement(select(func.coalesce(func.max(audit_log.c.id), 0).label("latest")))
+_FIRST_AFTER = DirectStatement(
+    select(audit_log.c.id, audit_log.c.at)
+    .where(audit_log.c.id > bindparam("cursor"))
+    .order_by(audit_log.c.id)
+    .limit(1)
+)
+_FIRST_SINCE = DirectStatement(
+    select(func.min(audit_log.c.id).label("first")).where(
+        audit_log.c.at >= bindparam("since", type_=UTCDateTime())
+    )
+)
+
+
+async def changes_after(
+    reads: Reads, after: int, through: int, space_id: str | None, limit: int
+) -> list[Any]:
+    """Return up to ``limit`` entries with ``after < id <= through`` (of one space if
+    given), oldest first, each with its space's zone (``time_zone``)."""
+    values: dict[str, Any] = {"after": after, "through": through, "limit": limit}
+    if space_id is None:
+        return await reads.rows(_CHANGES, values)
+    return await reads.rows(_CHANGES_OF_SPACE, {**values, "space_id": space_id})
+
+
+async def names_of(reads: Reads, person_ids: set[str]) -> dict[str, str]:
     """The names of the people ``person_ids`` (those that still exist)."""
-    if not person_ids:
-        return {}
-    rows = conn.execute(select(people.c.id, people.c.name).where(people.c.id.in_(person_ids)))
-    return {row.id: row.name for row in rows}
+    # One prebuilt statement per person (side by side on PostgreSQL): an IN list cannot
+    # be compiled once, and a page names a few people.
+    answers = await reads.rows_each(_NAME, [{"id": person_id} for person_id in person_ids])
+    return {row.id: row.name for rows in answers for row in rows}
 
 
-def latest_cursor(conn: Connection) -> int:
+async def latest_cursor(reads: Reads) -> int:
     """The newest entry's id (0 while the log is empty)."""
-    return conn.execute(select(func.coalesce(func.max(audit_log.c.id), 0))).scalar_one()
+    rows = await reads.rows(_LATEST, {})
+    return int(rows[0].latest)
 
 
-def first_after(conn: Connection, cursor: int) -> Any | None:
+async def first_after(reads: Reads, cursor: int) -> Any | None:
     """The first entry after ``cursor``, whatever its space (its id and time)."""
-    query = (
-        select(audit_log.c.id, audit_log.c.at)
-        .where(audit_log.c.id > cursor)
-        .order_by(audit_log.c.id)
-        .limit(1)
-    )
-    return conn.execute(query).first()
+    rows = await reads.rows(_FIRST_AFTER, {"cursor": cursor})
+    return rows[0] if rows else None
 
 
-def first_since(conn: Connection, since: datetime) -> int | None:
+async def first_since(reads: Reads, since: datetime) -> int | None:
     """The id of the first entry at or after ``since``."""
-    query = select(func.min(audit_log.c.id)).where(audit_log.c.at >= since)
-    return conn.execute(query).scalar_one()
+    rows = await reads.rows(_FIRST_SINCE, {"since": since})
+    return None if rows[0].first is None else int(rows[0].first)
+
+
+def latest_cursor_in(conn: Connection) -> int:
+    """``latest_cursor`` in the caller's transaction."""
+    return drive(latest_cursor(OnConnection(conn)))
 
 
 def delete_before(conn: Connection, before: datetime, limit: int) -> tuple[int, int] | None:

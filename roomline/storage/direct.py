@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections import namedtuple
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime
 from functools import cached_property
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection
 from sqlalchemy.dialects import sqlite
@@ -37,6 +37,7 @@ _POSTGRESQL = asyncpg_dialect()
 _DIRECT = sqlite3.sqlite_version_info >= (3, 35, 0)
 
 Values = dict[str, Any]
+T = TypeVar("T")
 
 
 class Reads(Protocol):
@@ -53,6 +54,33 @@ class Reads(Protocol):
         """``rows`` for each of ``each``, in its order; at once where the database can
         answer several (PostgreSQL, one pooled connection each)."""
         ...
+
+
+def drive(use_case: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine that never suspends (one over ``OnConnection`` or
+    ``hotpath.SqlHotPath``) to its end, here."""
+    try:
+        use_case.send(None)
+    except StopIteration as finished:
+        return finished.value  # type: ignore[no-any-return]
+    use_case.close()
+    raise RuntimeError("a use case over SqlHotPath waited for something")
+
+
+class OnConnection:
+    """``Reads`` in the caller's transaction, on its SQLAlchemy or sqlite3 connection (a
+    coroutine over it never suspends: ``hotpath.drive`` runs it to its end)."""
+
+    def __init__(self, conn: Connection | sqlite3.Connection) -> None:
+        self.conn = conn
+
+    async def rows(self, statement: DirectStatement, values: Values) -> list[Any]:
+        return statement.all(self.conn, values)
+
+    async def rows_each(
+        self, statement: DirectStatement, each: Sequence[Values]
+    ) -> list[list[Any]]:
+        return [statement.all(self.conn, values) for values in each]
 
 
 class DirectStatement:

@@ -21,7 +21,7 @@ Two implementations:
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
@@ -34,7 +34,7 @@ from roomline.storage import keys as key_store
 from roomline.storage import masterdata
 from roomline.storage import reservations as store
 from roomline.storage.audit import LogEntry
-from roomline.storage.direct import DirectStatement, Values
+from roomline.storage.direct import DirectStatement, OnConnection, Values
 from roomline.storage.keys import StoredKey
 from roomline.storage.reservations import ListedReservation, NamedReservation
 
@@ -184,21 +184,11 @@ class HotPaths(Protocol):
     async def close(self) -> None: ...
 
 
-def drive(use_case: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine that never suspends (one over ``SqlHotPath``) to its end, here."""
-    try:
-        use_case.send(None)
-    except StopIteration as finished:
-        return finished.value  # type: ignore[no-any-return]
-    use_case.close()
-    raise RuntimeError("a use case over SqlHotPath waited for something")
-
-
 # As stored: ListedReservation wants the times as UTC text, which SQLite stores.
 STORED_WINDOW = DirectStatement(store.IN_WINDOW, stored_form=True)
 
 
-class SqlHotPath:
+class SqlHotPath(OnConnection):
     """``HotPath`` over a connection the caller holds (and, for writes, its transaction).
 
     ``conn`` is an SQLAlchemy connection, or on SQLite the sqlite3 connection of a read
@@ -207,7 +197,7 @@ class SqlHotPath:
     """
 
     def __init__(self, conn: Connection | sqlite3.Connection, clock: Clock) -> None:
-        self.conn = conn
+        super().__init__(conn)
         self.clock = clock
 
     async def read_key(self, secret_hash: str | None) -> FoundKey:
@@ -289,14 +279,6 @@ class SqlHotPath:
 
     async def read_reservation(self, ultimo_id: int) -> NamedReservation | None:
         return store.named(self.conn, ultimo_id)
-
-    async def rows(self, statement: DirectStatement, values: Values) -> list[Any]:
-        return statement.all(self.conn, values)
-
-    async def rows_each(
-        self, statement: DirectStatement, each: Sequence[Values]
-    ) -> list[list[Any]]:
-        return [statement.all(self.conn, values) for values in each]
 
     async def now(self) -> datetime:
         return self.clock.now(self.conn)

@@ -4,15 +4,24 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from roomline.storage.direct import DirectStatement, OnConnection, Reads, drive
 from roomline.storage.tables import job_state
 
+_CURSOR = DirectStatement(select(job_state.c.cursor).where(job_state.c.name == bindparam("name")))
 
-def cursor(conn: Connection, name: str) -> int | None:
+
+async def cursor(reads: Reads, name: str) -> int | None:
     """The cursor recorded for ``name`` (None if it never recorded one)."""
-    return conn.execute(select(job_state.c.cursor).where(job_state.c.name == name)).scalar()
+    rows = await reads.rows(_CURSOR, {"name": name})
+    return None if not rows else rows[0].cursor  # type: ignore[no-any-return]
+
+
+def cursor_in(conn: Connection, name: str) -> int | None:
+    """``cursor`` in the caller's transaction."""
+    return drive(cursor(OnConnection(conn), name))
 
 
 def claim(conn: Connection, name: str, now: datetime) -> int | None:

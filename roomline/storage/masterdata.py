@@ -60,12 +60,13 @@ def _features_column(features: Any) -> str | None:
 
 # Lookups on every request are built once: building a statement and its cache key
 # costs more than the database takes to answer it.
-_SPACE = DirectStatement(select(spaces).where(spaces.c.id == bindparam("id")))
+# One space by id (parameter ``id``), in a transaction or through ``Reads``.
+SPACE_BY_ID = DirectStatement(select(spaces).where(spaces.c.id == bindparam("id")))
 _PERSON = DirectStatement(select(people).where(people.c.id == bindparam("id")))
 
 
 def get_space(conn: Connection | sqlite3.Connection, space_id: str) -> Space | None:
-    row = _SPACE.first(conn, {"id": space_id})
+    row = SPACE_BY_ID.first(conn, {"id": space_id})
     return None if row is None else space_from_row(row)
 
 

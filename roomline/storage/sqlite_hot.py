@@ -22,8 +22,9 @@ from typing import TypeVar
 
 from roomline.storage import keys as key_store
 from roomline.storage.database import Database, configure_sqlite_connection
+from roomline.storage.direct import drive
 from roomline.storage.groupcommit import busy_timeout_ms
-from roomline.storage.hotpath import Clock, HotPath, SqlHotPath, drive
+from roomline.storage.hotpath import Clock, HotPath, SqlHotPath
 
 T = TypeVar("T")
 

@@ -2,7 +2,8 @@
 
 All three read the same log (``services.changes``) with the same cursor, so a reader can
 move between them: the ``next`` of a page, the ``cursor`` of an event and the SSE
-``id:`` are one value. Grant ``changes``.
+``id:`` are one value. Grant ``changes``. Pages are read on the event loop
+(``HotPaths.read``: asyncpg on PostgreSQL), as the Ultimo workflows.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
-from starlette.concurrency import run_in_threadpool
 
 from roomline.api.booking.access import Caller, grant
 from roomline.api.management.common import database_errors
@@ -31,6 +31,7 @@ from roomline.services.changes import (
     page_json,
     parse_cursor,
 )
+from roomline.storage.hotpath import HotPaths
 
 router = APIRouter()
 Changes = Annotated[Caller, Depends(grant("changes"))]
@@ -100,12 +101,12 @@ async def list_changes(
     ] = 0,
 ) -> dict[str, Any]:
     """The changes after a cursor, oldest first (grant `changes`)."""
-    log: ChangeLog = request.app.state.changes
+    reader = _Reader(request, space)
     watch: ChangeWatch = request.app.state.change_watch
     cursor = parse_cursor("after", after)
-    page = await _page(log, cursor, space, limit)
+    page = await reader.page(cursor, limit)
     if not page.changes and wait > 0 and await watch.wait_past(page.next, wait):
-        page = await _page(log, page.next, space, limit)
+        page = await reader.page(page.next, limit)
     return page_json(page)
 
 
@@ -126,26 +127,25 @@ async def stream_changes(
     """The changes as Server-Sent Events, live: `id:` is the cursor, `event:` the type,
     `data:` the event as JSON (grant `changes`). Without `Last-Event-ID` it starts with
     the next change."""
-    log: ChangeLog = request.app.state.changes
+    reader = _Reader(request, space)
     watch: ChangeWatch = request.app.state.change_watch
     cursor = parse_cursor("Last-Event-ID", last_event_id)
     # Refuse a bad space or an expired cursor with a normal error, before streaming.
-    first = await _page(log, cursor, space, MAX_PAGE) if cursor is not None else None
+    first = await reader.page(cursor, MAX_PAGE) if cursor is not None else None
     if cursor is None:
-        with database_errors():
-            cursor = await run_in_threadpool(log.latest)
+        cursor = await reader.latest()
     return EventSourceResponse(
-        _events(log, watch, cursor, space, first), ping=HEARTBEAT_SECONDS, send_timeout=30
+        _events(reader, watch, cursor, first), ping=HEARTBEAT_SECONDS, send_timeout=30
     )
 
 
 async def _events(
-    log: ChangeLog, watch: ChangeWatch, cursor: int, space: str | None, page: ChangePage | None
+    reader: _Reader, watch: ChangeWatch, cursor: int, page: ChangePage | None
 ) -> AsyncIterator[bytes]:
     while True:
         if page is None:
             try:
-                page = await _page(log, cursor, space, MAX_PAGE)
+                page = await reader.page(cursor, MAX_PAGE)
             except ServiceUnavailable:  # the stream stays open and tries again
                 await asyncio.sleep(1)
                 continue
@@ -166,6 +166,20 @@ async def _events(
         page = None
 
 
-async def _page(log: ChangeLog, after: int | None, space: str | None, limit: int) -> ChangePage:
-    with database_errors():
-        return await run_in_threadpool(log.page, after, space, limit)
+class _Reader:
+    """Reads one request's pages of the log (of one space, if given) on the hot paths."""
+
+    def __init__(self, request: Request, space: str | None) -> None:
+        self.log: ChangeLog = request.app.state.changes
+        self.hot: HotPaths = request.app.state.ultimo.hot
+        self.space = space
+
+    async def page(self, after: int | None, limit: int) -> ChangePage:
+        with database_errors():
+            return await self.hot.read(
+                lambda path: self.log.page_on(path, after, self.space, limit)
+            )
+
+    async def latest(self) -> int:
+        with database_errors():
+            return await self.hot.read(self.log.latest_on)
