@@ -4,7 +4,6 @@ pages and the same refusals, on both databases."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,6 +22,7 @@ from roomline.services.reservations import (
 from roomline.storage.hotpath import HotPath
 from roomline.storage.migrate import upgrade
 from tests.conftest import World
+from tests.services.helpers import read_on_hot_path
 
 START = datetime(2031, 3, 4, 9, 0, tzinfo=UTC)
 
@@ -49,13 +49,7 @@ def test_both_ways_read_the_same_pages(
     hot = hot_paths_for(world.database, clock)
 
     def both(use_case: Callable[[HotPath], Coroutine[Any, Any, Any]], threaded: Any) -> Any:
-        async def on_hot_path() -> Any:
-            try:
-                return await hot.read(use_case)
-            finally:
-                await hot.close()
-
-        answer = asyncio.run(on_hot_path())
+        answer = read_on_hot_path(hot, use_case)
         assert threaded() == answer
         return answer
 

@@ -4,7 +4,6 @@ answers, on both databases, and those answers are the right ones."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +22,7 @@ from roomline.storage.hotpath import HotPath
 from roomline.storage.migrate import upgrade
 from roomline.storage.tables import UTCDateTime, reservations
 from tests.conftest import World
+from tests.services.helpers import read_on_hot_path
 from tests.support import fresh_database_url
 
 UseCase = Callable[[HotPath], Coroutine[Any, Any, Any]]
@@ -54,14 +54,7 @@ def test_both_ways_find_the_same_rooms(
 
     def both(use_case: UseCase) -> Any:
         """The answer on the hot path; the thread's must be the same."""
-
-        async def on_hot_path() -> Any:
-            try:
-                return await hot.read(use_case)
-            finally:
-                await hot.close()
-
-        answer = asyncio.run(on_hot_path())
+        answer = read_on_hot_path(hot, use_case)
         assert service.read_here(use_case) == answer
         return answer
 
@@ -140,13 +133,7 @@ def _compare_asyncpg_and_sqlalchemy(world: World, space_id: str, first: int) -> 
     values = {"space_id": space_id, "after": datetime.fromisoformat("2031-03-04T09:00+01:00")}
     hot = hot_paths_for(world.database, SharedClock())
 
-    async def through_asyncpg() -> list[Any]:
-        try:
-            return await hot.read(lambda path: path.rows(statement, values))
-        finally:
-            await hot.close()
-
-    [row] = asyncio.run(through_asyncpg())
+    [row] = read_on_hot_path(hot, lambda path: path.rows(statement, values))
     with world.database.read() as conn:
         assert [row] == statement.all(conn, values)
     assert (row.ultimo_id, row.start_time) == (first, utc(9))

@@ -3,7 +3,6 @@ hot paths (the API's GET, on the event loop): the same answer on both databases.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -19,6 +18,7 @@ from roomline.services.reservation_listing import (
 from roomline.services.reservations import hot_paths_for
 from roomline.storage.migrate import upgrade
 from tests.conftest import World
+from tests.services.helpers import read_on_hot_path
 
 
 def test_the_hot_path_and_a_thread_read_the_same_reservation(
@@ -34,15 +34,9 @@ def test_the_hot_path_and_a_thread_read_the_same_reservation(
     hot = hot_paths_for(world.database, SystemClock())
 
     def on_hot_path(ultimo_id: int) -> ListedReservation:
-        async def read() -> ListedReservation:
-            try:
-                return await hot.read(
-                    lambda path: one_reservation_on(path, ultimo_id, default_zone="Europe/Oslo")
-                )
-            finally:
-                await hot.close()
-
-        return asyncio.run(read())
+        return read_on_hot_path(
+            hot, lambda path: one_reservation_on(path, ultimo_id, default_zone="Europe/Oslo")
+        )
 
     for ultimo_id, name, zone in [
         (in_zone, "Tane, M.", "Pacific/Auckland"),
