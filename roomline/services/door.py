@@ -1,9 +1,13 @@
 """At the door: check in, end early, extend, and release the rooms nobody checked into.
 
-Each use case is one write transaction that changes the reservation and records its
-log entry (``services.audit.record``: ``check_in``, ``end``, ``update``, ``release``)
-together, reading the reservation with ``get_for_update`` so a check-in and a release
-of the same reservation run one after the other. The rules are ``domain/checkin.py``.
+Check-in, end and extend are written once each, as coroutines over ``HotPath`` (as the
+Ultimo workflows in ``services/reservations.py``): ``/api/booking`` runs them on the
+event loop (``HotPaths.write``: asyncpg on PostgreSQL), the web view and the panel in a
+write transaction of their thread (the methods without ``_on``). Each writes the
+reservation and its log entry (``check_in``, ``end``, ``update``) together. On the hot
+path a write applies only if the reservation is still as read (else it is read again);
+in a thread the read locks the row. Either way a check-in and a release of the same
+reservation act one after the other. The rules are ``domain/checkin.py``.
 
 Release is background work (SPEC §9) run by every server process. The candidates are
 read first without a write lock (the usual answer is "none", and on SQLite a write
@@ -16,6 +20,7 @@ on both databases, so a reservation is released once and never after a check-in.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,7 +32,7 @@ from roomline.domain.checkin import (
     end_early_at,
     extended_end,
 )
-from roomline.domain.errors import SpaceNotAvailable, UnknownReservation
+from roomline.domain.errors import SpaceNotAvailable
 from roomline.domain.masterdata import MAX_RULE_MINUTES
 from roomline.domain.reservations import (
     Reservation,
@@ -39,9 +44,15 @@ from roomline.domain.times import format_iso
 from roomline.services import audit
 from roomline.services.audit import Actor
 from roomline.services.reservation_listing import ListedReservation, one_reservation
-from roomline.services.reservations import ReservationService
-from roomline.storage import masterdata
+from roomline.services.reservations import (
+    CHANGE_ATTEMPTS,
+    ReservationService,
+    being_changed,
+    existing,
+)
 from roomline.storage import reservations as store
+from roomline.storage.direct import drive
+from roomline.storage.hotpath import HotPath, SqlHotPath
 from roomline.storage.tables import reservations, spaces
 from roomline.storage.transient import retry_transient
 
@@ -61,59 +72,89 @@ class DoorService:
 
     @retry_transient
     def check_in(self, ultimo_id: int, actor: Actor | None = None) -> ListedReservation:
-        """Record that someone is there; a second check-in answers the first's time."""
-        with self.database.write() as conn:
-            current, space = self._locked(conn, ultimo_id)
-            now = self.clock.now(conn)
-            if check_check_in(current, space, now, self.service.zone_of(space)):
-                by = actor.key_name or actor.workflow if actor is not None else None
-                store.check_in(conn, ultimo_id, now, by)
-                checked = dataclasses.replace(current, checked_in_at=now, checked_in_by=by)
-                audit.record(
-                    conn, at=now, action="check_in", before=current, after=checked, actor=actor
-                )
+        """``check_in_on`` in a write transaction of this thread."""
+        self._write_here(lambda path: self.check_in_on(path, ultimo_id, actor))
         return self._shown(ultimo_id)
 
     @retry_transient
     def end_early(self, ultimo_id: int, actor: Actor | None = None) -> ListedReservation:
-        """Cut a running reservation's end to now; its cleanup follows the new end."""
-        with self.database.write() as conn:
-            current, _space = self._locked(conn, ultimo_id)
-            now = self.clock.now(conn)
-            end = end_early_at(current, now)
-            blocked = blocked_interval(
-                current.start, end, current.preparation_minutes, current.cleanup_minutes
-            )
-            store.end_early(conn, ultimo_id, end, blocked, now)
-            ended = dataclasses.replace(current, end=end, ended_at=now)
-            audit.record(conn, at=now, action="end", before=current, after=ended, actor=actor)
+        """``end_early_on`` in a write transaction of this thread."""
+        self._write_here(lambda path: self.end_early_on(path, ultimo_id, actor))
         return self._shown(ultimo_id)
 
     @retry_transient
     def extend(self, ultimo_id: int, minutes: int, actor: Actor | None = None) -> ListedReservation:
+        """``extend_on`` in a write transaction of this thread."""
+        self._write_here(lambda path: self.extend_on(path, ultimo_id, minutes, actor))
+        return self._shown(ultimo_id)
+
+    async def check_in_on(self, path: HotPath, ultimo_id: int, actor: Actor | None) -> None:
+        """Record that someone is there; a second check-in changes nothing (the answer
+        shows the first's time)."""
+        for _ in range(CHANGE_ATTEMPTS):
+            read = await path.read_change(None, ultimo_id)
+            current, space = existing(read.current, ultimo_id), read.space
+            assert space is not None  # a foreign key keeps it
+            if not check_check_in(current, space, read.now, self.service.zone_of(space)):
+                return
+            by = actor.key_name or actor.workflow if actor is not None else None
+            checked = dataclasses.replace(current, checked_in_at=read.now, checked_in_by=by)
+            entry = audit.log_entry(
+                at=read.now, action="check_in", before=current, after=checked, actor=actor
+            )
+            if await path.check_in(read, by, entry):
+                return
+        raise being_changed(ultimo_id)
+
+    async def end_early_on(self, path: HotPath, ultimo_id: int, actor: Actor | None) -> None:
+        """Cut a running reservation's end to now; its cleanup follows the new end."""
+        for _ in range(CHANGE_ATTEMPTS):
+            read = await path.read_change(None, ultimo_id)
+            current = existing(read.current, ultimo_id)
+            end = end_early_at(current, read.now)
+            blocked = blocked_interval(
+                current.start, end, current.preparation_minutes, current.cleanup_minutes
+            )
+            ended = dataclasses.replace(current, end=end, ended_at=read.now)
+            entry = audit.log_entry(
+                at=read.now, action="end", before=current, after=ended, actor=actor
+            )
+            if await path.end_early(read, end, blocked, entry):
+                return
+        raise being_changed(ultimo_id)
+
+    async def extend_on(
+        self, path: HotPath, ultimo_id: int, minutes: int, actor: Actor | None
+    ) -> None:
         """Move a reservation's end ``minutes`` later if the room is free for it (1015
         otherwise, naming the next reservation in ``details``)."""
-        with self.database.write() as conn:
-            current, space = self._locked(conn, ultimo_id)
-            now = self.clock.now(conn)
-            end = extended_end(current, minutes, now)
+        for _ in range(CHANGE_ATTEMPTS):
+            read = await path.read_change(None, ultimo_id)
+            current, space = existing(read.current, ultimo_id), read.space
+            assert space is not None  # a foreign key keeps it
+            end = extended_end(current, minutes, read.now)
             blocked = blocked_interval(
                 current.start, end, space.preparation_minutes, space.cleanup_minutes
             )
-            conflict = store.first_conflict(conn, space.id, blocked, ignore_id=ultimo_id)
-            if conflict is not None:
-                raise SpaceNotAvailable(
-                    space.display_name, [self._next_details(conn, conflict, current, space)]
-                )
-            store.move(conn, current, space, current.start, end, blocked, now)
             moved = dataclasses.replace(
                 current,
                 end=end,
                 preparation_minutes=space.preparation_minutes,
                 cleanup_minutes=space.cleanup_minutes,
             )
-            audit.record(conn, at=now, action="update", before=current, after=moved, actor=actor)
-        return self._shown(ultimo_id)
+            entry = audit.log_entry(
+                at=read.now, action="update", before=current, after=moved, actor=actor
+            )
+            try:
+                if await path.move(read, space, current.start, end, blocked, entry):
+                    return
+            except SpaceNotAvailable as refused:
+                conflict = await store.first_conflict_on(path, space.id, blocked, ultimo_id)
+                if conflict is None:
+                    continue  # it went away meanwhile: try again
+                details = await self._next_details(path, conflict, current, space)
+                raise SpaceNotAvailable(space.display_name, [details]) from refused
+        raise being_changed(ultimo_id)
 
     def release_due(self) -> int:
         """Release the reservations due now (nobody checked in); return how many."""
@@ -145,21 +186,17 @@ class DoorService:
                     released += 1
         return released
 
-    def _locked(self, conn: Connection, ultimo_id: int) -> tuple[Reservation, Space]:
-        current = store.get_for_update(conn, ultimo_id)
-        if current is None:
-            raise UnknownReservation(f"UltimoId {ultimo_id:011d} is not a known reservation.")
-        space = masterdata.get_space(conn, current.space_id)
-        assert space is not None  # a foreign key keeps it
-        return current, space
+    def _write_here(self, use_case: Callable[[HotPath], Coroutine[Any, Any, None]]) -> None:
+        with self.database.write() as conn:
+            drive(use_case(SqlHotPath(conn, self.clock)))
 
-    def _next_details(
-        self, conn: Connection, conflict_id: int, current: Reservation, space: Space
+    async def _next_details(
+        self, path: HotPath, conflict_id: int, current: Reservation, space: Space
     ) -> dict[str, object]:
         """Describe the reservation in the way of an extension, and how far it could go."""
         zone = self.service.zone_of(space)
-        following = store.get(conn, conflict_id)
-        assert following is not None  # it was just found
+        following = await store.get_on(path, conflict_id)
+        assert following is not None  # it was just found, and reservations are kept
         free_until = following.blocked.start - timedelta(minutes=space.cleanup_minutes)
         return {
             "next_ultimo_id": f"{following.ultimo_id:011d}",

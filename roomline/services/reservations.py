@@ -271,7 +271,7 @@ class ReservationService:
             read = await path.read_change(caller.secret_hash, change.ultimo_id)
             api_key_id, actor = caller.admitted(read.key)
             caller = caller.again(api_key_id, actor)
-            current = _existing(read.current, change.ultimo_id)
+            current = existing(read.current, change.ultimo_id)
             space = read.space
             assert space is not None  # a foreign key keeps it
             zone = self.zone_of(space)
@@ -299,7 +299,7 @@ class ReservationService:
             )
             if await path.move(read, space, start, end, blocked, entry):
                 return
-        raise _changing(change.ultimo_id)
+        raise being_changed(change.ultimo_id)
 
     async def cancel_on(self, path: HotPath, ultimo_id: int, caller: Caller) -> None:
         """Cancel: read the reservation, decide, cancel it (a cancelled one stays as it is)."""
@@ -307,7 +307,7 @@ class ReservationService:
             read = await path.read_change(caller.secret_hash, ultimo_id)
             api_key_id, actor = caller.admitted(read.key)
             caller = caller.again(api_key_id, actor)
-            current = _existing(read.current, ultimo_id)
+            current = existing(read.current, ultimo_id)
             if not check_cancel(current, read.now):
                 return
             cancelled = dataclasses.replace(current, status=ReservationStatus.CANCELLED)
@@ -316,7 +316,7 @@ class ReservationService:
             )
             if await path.cancel(read, entry):
                 return
-        raise _changing(ultimo_id)
+        raise being_changed(ultimo_id)
 
     async def listing_on(self, path: HotPath, window: Window, caller: Caller) -> WindowResult:
         """Get: a space's active reservations overlapping ``[From, Till)``.
@@ -375,7 +375,7 @@ def _bookable(space: Space | None, space_id: str) -> Space:
     return space
 
 
-def _changing(ultimo_id: int) -> ServiceUnavailable:
+def being_changed(ultimo_id: int) -> ServiceUnavailable:
     return ServiceUnavailable(
         f"Reservation {ultimo_id:011d} is being changed by other requests; retry shortly."
     )
@@ -391,7 +391,7 @@ def check_applicant(conn: Connection, applicant_id: str) -> None:
         raise UnknownApplicant.named(applicant_id)
 
 
-def _existing(current: Reservation | None, ultimo_id: int) -> Reservation:
+def existing(current: Reservation | None, ultimo_id: int) -> Reservation:
     if current is None:
         raise UnknownReservation(f"UltimoId {ultimo_id:011d} is not a known reservation.")
     return current

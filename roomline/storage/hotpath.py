@@ -169,6 +169,17 @@ class HotPath(Protocol):
         """Cancel the reservation read; False if it changed since (read it again)."""
         ...
 
+    async def check_in(self, read: ChangeRead, by: str | None, entry: LogEntry) -> bool:
+        """Record a check-in of the reservation read, at ``read.now`` by ``by``; False if
+        it changed since (read it again)."""
+        ...
+
+    async def end_early(
+        self, read: ChangeRead, end: datetime, blocked: Interval, entry: LogEntry
+    ) -> bool:
+        """Cut the end of the reservation read to ``end``; False if it changed since."""
+        ...
+
 
 class HotPaths(Protocol):
     """Runs a hot use case over the database's ``HotPath`` (``sqlite_hot``, ``pg_hot``)."""
@@ -302,6 +313,22 @@ class SqlHotPath(OnConnection):
         conn = self._writing()
         assert read.current is not None
         store.cancel(conn, read.current.ultimo_id, read.now)
+        _record(conn, entry, read.current.ultimo_id)
+        return True
+
+    async def check_in(self, read: ChangeRead, by: str | None, entry: LogEntry) -> bool:
+        conn = self._writing()
+        assert read.current is not None
+        store.check_in(conn, read.current.ultimo_id, read.now, by)
+        _record(conn, entry, read.current.ultimo_id)
+        return True
+
+    async def end_early(
+        self, read: ChangeRead, end: datetime, blocked: Interval, entry: LogEntry
+    ) -> bool:
+        conn = self._writing()
+        assert read.current is not None
+        store.end_early(conn, read.current.ultimo_id, end, blocked, read.now)
         _record(conn, entry, read.current.ultimo_id)
         return True
 

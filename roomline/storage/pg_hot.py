@@ -218,6 +218,25 @@ WITH changed AS (
     RETURNING ultimo_id
 ),""" + _log(4, new_reservation=False)
 
+# At the door: neither can overlap anything (a check-in changes no time, an early end
+# only shortens), so they take the log's turn and not their space's, as a cancel.
+_CHECK_IN = f"""
+WITH changed AS (
+    UPDATE reservations SET checked_in_at = $3, checked_in_by = $4, updated_at = $3
+    FROM {_LOG_TURN}
+    WHERE ultimo_id = $1 AND xmin = $2::text::xid
+    RETURNING ultimo_id
+),""" + _log(5, new_reservation=False)
+
+_END_EARLY = f"""
+WITH changed AS (
+    UPDATE reservations SET end_time = $3, blocked_end = $4, ended_at = $5, updated_at = $5,
+        series_exception = series_id IS NOT NULL
+    FROM {_LOG_TURN}
+    WHERE ultimo_id = $1 AND xmin = $2::text::xid
+    RETURNING ultimo_id
+),""" + _log(6, new_reservation=False)
+
 _HASH_SECRET = "SELECT value FROM instance_secrets WHERE name = 'api_key_hmac'"
 
 
@@ -389,6 +408,35 @@ class PgHotPath:
             _CANCEL,
             read.current.ultimo_id,
             read.version,
+            read.now,
+            *_entry_values(entry),
+            entry.after_state,
+        )
+        return bool(rows)
+
+    async def check_in(self, read: ChangeRead, by: str | None, entry: LogEntry) -> bool:
+        assert read.current is not None
+        rows = await self.writes.run(
+            _CHECK_IN,
+            read.current.ultimo_id,
+            read.version,
+            read.now,
+            by,
+            *_entry_values(entry),
+            entry.after_state,
+        )
+        return bool(rows)
+
+    async def end_early(
+        self, read: ChangeRead, end: datetime, blocked: Interval, entry: LogEntry
+    ) -> bool:
+        assert read.current is not None
+        rows = await self.writes.run(
+            _END_EARLY,
+            read.current.ultimo_id,
+            read.version,
+            end,
+            blocked.end,
             read.now,
             *_entry_values(entry),
             entry.after_state,

@@ -22,7 +22,7 @@ from roomline.domain.errors import SpaceNotAvailable, UnknownApplicant, UnknownS
 from roomline.domain.reservations import Interval, Reservation, ReservationStatus, Space
 from roomline.domain.times import utc_text
 from roomline.storage.audit import LOG_LOCK
-from roomline.storage.direct import DirectStatement
+from roomline.storage.direct import DirectStatement, OnConnection, Reads, drive
 from roomline.storage.tables import people, reservations, spaces
 
 EXCLUSION_VIOLATION = "23P01"
@@ -174,6 +174,13 @@ _FIRST_CONFLICT_IGNORING = _first_conflict_query(ignoring=True)
 def first_conflict(
     conn: Connection, space_id: str, blocked: Interval, ignore_id: int | None = None
 ) -> int | None:
+    """``first_conflict_on`` in the caller's transaction."""
+    return drive(first_conflict_on(OnConnection(conn), space_id, blocked, ignore_id))
+
+
+async def first_conflict_on(
+    reads: Reads, space_id: str, blocked: Interval, ignore_id: int | None = None
+) -> int | None:
     """Return the UltimoId of an active reservation whose blocked interval overlaps.
 
     Active blocked intervals of a space never overlap each other (the database refuses
@@ -183,10 +190,16 @@ def first_conflict(
     """
     params: dict[str, Any] = {"space_id": space_id, "start": blocked.start, "end": blocked.end}
     if ignore_id is None:
-        return _FIRST_CONFLICT.scalar(conn, params)  # type: ignore[no-any-return]
-    return _FIRST_CONFLICT_IGNORING.scalar(  # type: ignore[no-any-return]
-        conn, {**params, "ignore_id": ignore_id}
-    )
+        rows = await reads.rows(_FIRST_CONFLICT, params)
+    else:
+        rows = await reads.rows(_FIRST_CONFLICT_IGNORING, {**params, "ignore_id": ignore_id})
+    return None if not rows else int(rows[0][0])
+
+
+async def get_on(reads: Reads, ultimo_id: int) -> Reservation | None:
+    """``get`` through ``Reads`` (on the event loop, or in the caller's transaction)."""
+    rows = await reads.rows(_BY_ID, {"ultimo_id": ultimo_id})
+    return None if not rows else reservation_from_row(rows[0])
 
 
 class ListedReservation(NamedTuple):

@@ -22,15 +22,17 @@ from sqlalchemy import select
 
 from roomline.domain.errors import (
     ReservationCancelled,
+    ReservationInPast,
     StillReferenced,
     UnknownApplicant,
     UnknownSpace,
 )
-from roomline.domain.reservations import Person, Space
+from roomline.domain.reservations import Person, Space, blocked_interval
 from roomline.services import people as people_service
 from roomline.services import spaces as space_service
-from roomline.services.audit import snapshot
+from roomline.services.audit import Actor, snapshot
 from roomline.services.clock import SystemClock
+from roomline.services.door import DoorService
 from roomline.services.reservations import (
     Caller,
     NewReservation,
@@ -230,3 +232,98 @@ def test_a_create_racing_the_removal_of_its_space_or_applicant(
         if not right:
             wrong.append((round_, created, removal))
     assert wrong == [], f"{len(wrong)} of {REMOVAL_ROUNDS} rounds went wrong"
+
+
+class HotPathDoor:
+    """The door's use cases as ``/api/booking`` runs them, each on an event loop of its
+    own (``DoorService`` itself runs them in a write transaction of the thread)."""
+
+    def __init__(self, door: DoorService) -> None:
+        self.door = door
+        self._write = HotPathService(door.service)._write
+
+    def check_in(self, ultimo_id: int, actor: Actor | None = None) -> None:
+        self._write(lambda path: self.door.check_in_on(path, ultimo_id, actor))
+
+    def end_early(self, ultimo_id: int, actor: Actor | None = None) -> None:
+        self._write(lambda path: self.door.end_early_on(path, ultimo_id, actor))
+
+    def extend(self, ultimo_id: int, minutes: int, actor: Actor | None = None) -> None:
+        self._write(lambda path: self.door.extend_on(path, ultimo_id, minutes, actor))
+
+
+@pytest.fixture(params=["threads", "hot path"])
+def door(database: Database, request: pytest.FixtureRequest) -> DoorService:
+    threaded = DoorService(ReservationService(database, SystemClock(), Policy()), "UTC")
+    if request.param == "threads":
+        return threaded
+    return HotPathDoor(threaded)  # type: ignore[return-value]
+
+
+def running_now(database: Database) -> int:
+    """A reservation of ROOM that started five minutes ago and runs 30 more, stored
+    directly (a create cannot start in the past); the room is free around it."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    with database.write() as conn:
+        conn.execute(
+            reservations.update()
+            .where(reservations.c.status == "Processed")
+            .values(status="Cancelled")
+        )
+        start, end = now - timedelta(minutes=5), now + timedelta(minutes=30)
+        return store.insert_reservation(
+            conn,
+            space=ROOM,
+            applicant_id=PERSON.id,
+            description="At the door",
+            start=start,
+            end=end,
+            blocked=blocked_interval(start, end, ROOM.preparation_minutes, ROOM.cleanup_minutes),
+            api_key_id=None,
+            external_id="",
+            request_fingerprint=None,
+            now=start,
+        )
+
+
+DOOR_ROUNDS = 30
+
+
+def test_identical_check_ins_at_once_record_one_check_in(
+    database: Database, door: DoorService
+) -> None:
+    wrong = []
+    for round_ in range(DOOR_ROUNDS):
+        ultimo_id = running_now(database)
+        answers = together(*[partial(door.check_in, ultimo_id)] * 4)
+        entries = trail(database, ultimo_id)
+        if (
+            any(isinstance(answer, Exception) for answer in answers)
+            or [action for action, _ in entries] != ["check_in"]
+            or entries[-1][1] != stored(database, ultimo_id)
+        ):
+            wrong.append((round_, answers, entries))
+    assert wrong == [], f"{len(wrong)} of {DOOR_ROUNDS} rounds went wrong"
+
+
+def test_an_early_end_and_an_extension_racing_end_as_one_after_the_other(
+    database: Database, door: DoorService
+) -> None:
+    wrong = []
+    for round_ in range(DOOR_ROUNDS):
+        ultimo_id = running_now(database)
+        ended, extended = together(
+            partial(door.end_early, ultimo_id), partial(door.extend, ultimo_id, 15)
+        )
+        entries = trail(database, ultimo_id)
+        # In either order: extended first, both succeed; ended first, the extension is
+        # refused, as the reservation is over. Either way the trail ends in what is stored.
+        expected = ["end"] if isinstance(extended, ReservationInPast) else ["update", "end"]
+        if (
+            isinstance(ended, Exception)
+            or (isinstance(extended, Exception) and not isinstance(extended, ReservationInPast))
+            or [action for action, _ in entries] != expected
+            or entries[-1][1] != stored(database, ultimo_id)
+        ):
+            wrong.append((round_, ended, extended, entries))
+    assert wrong == [], f"{len(wrong)} of {DOOR_ROUNDS} rounds went wrong"

@@ -1,9 +1,10 @@
 """``/api/booking/reservations``: one reservation in roomline's own shape, and what
-happens to it at the door (check in, end early, extend)."""
+happens to it at the door (check in, end early, extend), all on the event loop
+(``HotPaths``: asyncpg on PostgreSQL), as the Ultimo workflows."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -18,7 +19,7 @@ from roomline.domain.checkin import MAX_EXTEND_MINUTES
 from roomline.domain.errors import RecordNotFound, UnknownReservation
 from roomline.services.door import DoorService
 from roomline.services.reservation_listing import ListedReservation, one_reservation_on
-from roomline.storage.hotpath import HotPaths
+from roomline.storage.hotpath import HotPath, HotPaths
 
 router = APIRouter()
 
@@ -68,9 +69,18 @@ class Extension(BaseModel):
     minutes: int = Field(..., ge=1, le=MAX_EXTEND_MINUTES, description="how much later it ends")
 
 
-def _door(request: Request) -> DoorService:
-    service: DoorService = request.app.state.door
-    return service
+async def _at_the_door(
+    request: Request, number: int, use_case: Callable[[DoorService, HotPath], Awaitable[None]]
+) -> dict[str, Any]:
+    """Run a door use case on the event loop (``HotPaths.write``), then answer the
+    reservation as it is now."""
+    door: DoorService = request.app.state.door
+    hot: HotPaths = request.app.state.ultimo.hot
+    zone = request.app.state.settings.default_time_zone
+    with database_errors(), _named_in_path():
+        await hot.write(lambda path: use_case(door, path))
+        listed = await hot.read(lambda path: one_reservation_on(path, number, default_zone=zone))
+    return _answer(listed)
 
 
 @contextmanager
@@ -91,7 +101,7 @@ def _answer(listed: ListedReservation) -> dict[str, Any]:
     response_model=BookedReservation,
     responses={400: {"content": {"application/json": {"example": NOT_OPEN_EXAMPLE}}}},
 )
-def check_in(
+async def check_in(
     request: Request, ultimo_id: str, caller: Caller = Depends(grant("checkin"))
 ) -> dict[str, Any]:
     """Check in at the door: records who (the key's name) and when.
@@ -103,20 +113,22 @@ def check_in(
     time.
     """
     number = parse_ultimo_id(ultimo_id)
-    with database_errors(), _named_in_path():
-        return _answer(_door(request).check_in(number, caller.actor))
+    return await _at_the_door(
+        request, number, lambda door, path: door.check_in_on(path, number, caller.actor)
+    )
 
 
 @router.post("/reservations/{ultimo_id}/end", response_model=BookedReservation)
-def end_early(
+async def end_early(
     request: Request, ultimo_id: str, caller: Caller = Depends(grant("checkin"))
 ) -> dict[str, Any]:
     """End a running reservation now: its end becomes now, its cleanup follows, and the
     rest of the slot is free (`ReservationNotRunning` before it starts, `1166` after it
     ended)."""
     number = parse_ultimo_id(ultimo_id)
-    with database_errors(), _named_in_path():
-        return _answer(_door(request).end_early(number, caller.actor))
+    return await _at_the_door(
+        request, number, lambda door, path: door.end_early_on(path, number, caller.actor)
+    )
 
 
 @router.post(
@@ -124,7 +136,7 @@ def end_early(
     response_model=BookedReservation,
     responses={400: {"content": {"application/json": {"example": EXTEND_CONFLICT_EXAMPLE}}}},
 )
-def extend(
+async def extend(
     request: Request,
     ultimo_id: str,
     body: Extension,
@@ -134,5 +146,8 @@ def extend(
     reservation's preparation); otherwise `1015` with the next reservation's start and
     how far it could go (`free_until`) in `details`."""
     number = parse_ultimo_id(ultimo_id)
-    with database_errors(), _named_in_path():
-        return _answer(_door(request).extend(number, body.minutes, caller.actor))
+    return await _at_the_door(
+        request,
+        number,
+        lambda door, path: door.extend_on(path, number, body.minutes, caller.actor),
+    )
