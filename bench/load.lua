@@ -2,7 +2,9 @@
 -- the answers. Everything it needs comes from BENCH_* environment variables set by
 -- bench/run.py (see bench/seed.py for the arithmetic layout of the seeded data).
 --
---   BENCH_WORKFLOW  get | create | update | cancel
+--   BENCH_WORKFLOW  get | create | update | cancel (Ultimo's), or roomline's own
+--                   /api/booking reads: reservation (one seeded reservation by id) |
+--                   schedule (five spaces over a seeded day, 30-minute view)
 --   BENCH_RUN       a number unique per wrk run, so Create's free slots never repeat
 --
 -- Expected answers: 2xx, and on Create the business error 1015 (space not available),
@@ -39,8 +41,9 @@ local element_ids = {
   update = "3736d834-fa5e-4edc-9abd-f38962ff8afd",
   cancel = "5d5a10ee-7b14-4dd4-8683-33822ea56f12",
 }
-local path = "/api/V1/Action/" .. names[workflow]
-local headers = {
+local booking = workflow == "reservation" or workflow == "schedule"
+local path = booking and "" or "/api/V1/Action/" .. names[workflow]
+local headers = booking and { ["ApiKey"] = key } or {
   ["ApiKey"] = key,
   ["ApplicationElementId"] = element_ids[workflow],
   ["Content-Type"] = "application/json",
@@ -121,9 +124,30 @@ function builders.cancel()
     seeded_id(math.random(0, spaces - 1), 2 * math.random(0, math.floor(per_space / 2) - 1) + 1))
 end
 
+-- roomline's own reads build a path, not a body.
+function builders.reservation()
+  local space, k = math.random(0, spaces - 1), math.random(0, per_space - 1)
+  return "/api/booking/reservations/" .. seeded_id(space, k)
+end
+
+function builders.schedule()
+  local first = math.random(0, spaces - 5)
+  local ids = {}
+  for i = 0, 4 do
+    ids[#ids + 1] = space_name(first + i)
+  end
+  local from = day0 + math.random(0, full_days - 1) * 86400
+  return string.format("/api/booking/schedule?spaces=%s&start=%s&end=%s&interval=30",
+    table.concat(ids, ","), os.date("!%Y-%m-%dT%H:%M:%SZ", from),
+    os.date("!%Y-%m-%dT%H:%M:%SZ", from + 86400))
+end
+
 local build = builders[workflow]
 
 function request()
+  if booking then
+    return wrk.format("GET", build(), headers)
+  end
   return wrk.format("POST", path, headers, build())
 end
 
