@@ -363,8 +363,14 @@ class PgHotPath:
         self, statement: DirectStatement, each: Sequence[Values]
     ) -> list[list[Any]]:
         # Side by side on the pool's connections: a schedule of 50 spaces is 50 statements
-        # the server can answer on both cores instead of one after another.
-        return list(await asyncio.gather(*(self.rows(statement, values) for values in each)))
+        # the server can answer on several cores instead of one after another. At most
+        # half the pool at a time, so the requests beside it still find a connection.
+        side_by_side = max(1, self.pool.size // 2)
+        answers: list[list[Any]] = []
+        for first in range(0, len(each), side_by_side):
+            batch = each[first : first + side_by_side]
+            answers += await asyncio.gather(*(self.rows(statement, values) for values in batch))
+        return answers
 
     async def now(self) -> datetime:
         if self.shared_clock is None:
