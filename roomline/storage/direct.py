@@ -69,7 +69,7 @@ def drive(use_case: Coroutine[Any, Any, T]) -> T:
 
 class OnConnection:
     """``Reads`` in the caller's transaction, on its SQLAlchemy or sqlite3 connection (a
-    coroutine over it never suspends: ``hotpath.drive`` runs it to its end)."""
+    coroutine over it never suspends: ``drive`` runs it to its end)."""
 
     def __init__(self, conn: Connection | sqlite3.Connection) -> None:
         self.conn = conn
