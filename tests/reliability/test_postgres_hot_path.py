@@ -59,6 +59,20 @@ def _gets(server: Server, count: int) -> list[httpx.Response]:
     return asyncio.run(send())
 
 
+def _booking_reads(server: Server) -> list[httpx.Response]:
+    """Three of roomline's own reads on the hot paths: a schedule, the change feed and
+    its long poll's first page."""
+    headers = {"ApiKey": DEMO_KEY}
+    window = {"start": "2030-01-08T00:00:00", "end": "2030-01-09T00:00:00"}
+    return [
+        server.client.get(
+            "/api/booking/schedule", params={"spaces": "C-25", **window}, headers=headers
+        ),
+        server.client.get("/api/booking/free-spaces", params=window, headers=headers),
+        server.client.get("/api/booking/changes", params={"limit": 5}, headers=headers),
+    ]
+
+
 def _assert_unavailable(answer: httpx.Response) -> None:
     assert answer.status_code == 503, answer.text
     assert answer.headers["retry-after"].isdigit()
@@ -151,8 +165,13 @@ def test_requests_fail_cleanly_while_postgresql_restarts_and_recover_by_themselv
     server = start_server(url, tmp_path, "--now", TEST_NOW)
     try:
         assert server.call(GET, DEMO_GET).status_code == 200
+        assert [answer.status_code for answer in _booking_reads(server)] == [200, 200, 200]
         control("stop", "-m", "fast")
-        while_down = [server.call(GET, DEMO_GET), server.call(CREATE, CREATE_BODY)]
+        while_down = [
+            server.call(GET, DEMO_GET),
+            server.call(CREATE, CREATE_BODY),
+            *_booking_reads(server),
+        ]
         for answer in while_down:
             _assert_unavailable(answer)
         control("start")
@@ -177,6 +196,9 @@ def test_requests_fail_cleanly_while_postgresql_restarts_and_recover_by_themselv
         finally:
             engine.dispose()
         assert stored == "after the restart"
+        after = _booking_reads(server)
+        assert [answer.status_code for answer in after] == [200, 200, 200], after[0].text
+        assert after[0].json()["schedules"][0]["items"][0]["description"] == "after the restart"
     finally:
         server.stop()
 
