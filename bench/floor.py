@@ -49,7 +49,7 @@ from roomline.storage.hotpath import STORED_WINDOW
 # roomline's own prebuilt statements, private to their modules: the floor runs their SQL.
 ACTIVE_KEY = keys._ACTIVE_BY_HASH
 SPACE = masterdata.SPACE_BY_ID
-PERSON = masterdata._PERSON
+PERSON = masterdata.PERSON_BY_ID
 CONFLICT_CHECK = reservations._FIRST_CONFLICT
 INSERT = reservations._INSERT
 AUDIT = audit._INSERT

@@ -48,7 +48,7 @@ from roomline.services.clock import Clock
 from roomline.storage import masterdata
 from roomline.storage import reservations as store
 from roomline.storage.database import Database
-from roomline.storage.direct import drive
+from roomline.storage.direct import Reads, drive
 from roomline.storage.hotpath import FoundKey, HotPath, HotPaths, NewRow, SqlHotPath
 from roomline.storage.keys import StoredKey
 from roomline.storage.reservations import ListedReservation
@@ -381,13 +381,14 @@ def being_changed(ultimo_id: int) -> ServiceUnavailable:
     )
 
 
-def bookable_space(conn: Connection, space_id: str) -> Space:
+async def bookable_space_on(reads: Reads, space_id: str) -> Space:
     """Return the space ``space_id``; refuse an unknown or unbookable one."""
-    return _bookable(masterdata.get_space(conn, space_id), space_id)
+    return _bookable(await masterdata.space_on(reads, space_id), space_id)
 
 
-def check_applicant(conn: Connection, applicant_id: str) -> None:
-    if masterdata.get_person(conn, applicant_id) is None:
+async def check_applicant_on(reads: Reads, applicant_id: str) -> None:
+    """Refuse an unknown applicant."""
+    if await masterdata.person_on(reads, applicant_id) is None:
         raise UnknownApplicant.named(applicant_id)
 
 

@@ -49,10 +49,16 @@ from roomline.domain.reservations import (
 from roomline.domain.times import format_iso, parse_instant, wall_clock_instant
 from roomline.services import audit
 from roomline.services.audit import Actor
-from roomline.services.reservations import ReservationService, bookable_space, check_applicant
+from roomline.services.reservations import (
+    ReservationService,
+    bookable_space_on,
+    check_applicant_on,
+)
 from roomline.storage import masterdata
 from roomline.storage import reservations as store
 from roomline.storage import series as series_store
+from roomline.storage.direct import OnConnection, Reads, drive
+from roomline.storage.hotpath import HotPath, SqlHotPath
 from roomline.storage.reservations import reservation_from_row
 from roomline.storage.transient import retry_transient
 
@@ -170,10 +176,14 @@ class SeriesService:
         self.policy = reservations.policy
 
     def preview(self, request: NewSeries) -> SeriesOutcome:
+        """``preview_on`` in the calling thread (the CLI)."""
+        with self.database.read() as conn:
+            return drive(self.preview_on(SqlHotPath(conn, self.clock), request))
+
+    async def preview_on(self, path: HotPath, request: NewSeries) -> SeriesOutcome:
         """Show what ``create`` would book and skip now, storing nothing; conflicts are
         listed whatever the policy."""
-        with self.database.read() as conn:
-            plan = self._plan(conn, request)
+        plan = await self._plan_on(path, request)
         booked = [Booked(None, o.start, o.end) for o in plan.free]
         return SeriesOutcome(
             None, plan.zone, booked, _listed(plan.conflicts + plan.gaps, plan.zone)
@@ -212,7 +222,7 @@ class SeriesService:
             return series_store.series_of(conn, ultimo_id)
 
     def get(self, series_id: int) -> SeriesView:
-        """Return a series with every occurrence (active or cancelled, exceptions marked)."""
+        """``view_on`` in the calling thread (the CLI)."""
         with self.database.read() as conn:
             return self._view(conn, series_id)
 
@@ -322,13 +332,16 @@ class SeriesService:
             return self._view(conn, series_id), cancelled
 
     def _plan(self, conn: Connection, request: NewSeries) -> _Plan:
-        space = bookable_space(conn, request.space_id)
-        check_applicant(conn, request.applicant_id)
+        return drive(self._plan_on(SqlHotPath(conn, self.clock), request))
+
+    async def _plan_on(self, path: HotPath, request: NewSeries) -> _Plan:
+        space = await bookable_space_on(path, request.space_id)
+        await check_applicant_on(path, request.applicant_id)
         zone = self.reservations.zone_of(space)
         start = parse_instant("start", request.start, zone)
         end = parse_instant("end", request.end, zone)
         check_span(start, end, "start", "end")
-        now = self.clock.now(conn)
+        now = await path.now()
         check_new_times(start, end, now, self.policy.start_grace)
         exdates = [parse_instant("exdates", text, zone) for text in request.exdates]
         expansion = expand(
@@ -345,11 +358,15 @@ class SeriesService:
         free: list[Occurrence] = []
         conflicts: list[Skipped] = []
         taken = SpaceNotAvailable(space.display_name).message
-        for occurrence in expansion.occurrences:
+        occurrences = expansion.occurrences
+        booked = await store.first_conflicts_on(
+            path, space.id, [_blocked(space, occurrence) for occurrence in occurrences]
+        )
+        for occurrence, conflict in zip(occurrences, booked, strict=True):
             blocked = _blocked(space, occurrence)
             # Occurrences longer than the rule's step would overlap each other, too.
             overlaps_previous = bool(free) and _blocked(space, free[-1]).overlaps(blocked)
-            if overlaps_previous or store.first_conflict(conn, space.id, blocked) is not None:
+            if overlaps_previous or conflict is not None:
                 conflicts.append(Skipped(occurrence.start, occurrence.end, CONFLICT, taken))
             else:
                 free.append(occurrence)
@@ -459,9 +476,13 @@ class SeriesService:
         return SeriesOutcome(row.id, view.zone, booked, view.skipped)
 
     def _view(self, conn: Connection, series_id: int) -> SeriesView:
-        row = _series_row(conn, series_id)
-        space = masterdata.get_space(conn, row.space_id)
-        person = masterdata.get_person(conn, row.applicant_id)
+        return drive(self.view_on(OnConnection(conn), series_id))
+
+    async def view_on(self, reads: Reads, series_id: int) -> SeriesView:
+        """Return a series with every occurrence (active or cancelled, exceptions marked)."""
+        row = await _series_row_on(reads, series_id)
+        space = await masterdata.space_on(reads, row.space_id)
+        person = await masterdata.person_on(reads, row.applicant_id)
         assert space is not None
         return SeriesView(
             series_id=row.id,
@@ -477,7 +498,7 @@ class SeriesService:
             zone=self.reservations.zone_of(space),
             occurrences=[
                 SeriesOccurrence(reservation_from_row(o), bool(o.series_exception))
-                for o in series_store.occurrences(conn, row.id)
+                for o in await series_store.occurrences_on(reads, row.id)
             ],
             skipped=json.loads(row.skipped),
         )
@@ -530,7 +551,11 @@ def series_values(view: SeriesView) -> dict[str, Any]:
 
 
 def _series_row(conn: Connection, series_id: int) -> Any:
-    row = series_store.get(conn, series_id)
+    return drive(_series_row_on(OnConnection(conn), series_id))
+
+
+async def _series_row_on(reads: Reads, series_id: int) -> Any:
+    row = await series_store.get_on(reads, series_id)
     if row is None:
         raise RecordNotFound(f"There is no series {series_id}.")
     return row

@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 
 from roomline.domain.errors import StillReferenced
 from roomline.domain.reservations import Person, Space
-from roomline.storage.direct import DirectStatement
+from roomline.storage.direct import DirectStatement, Reads
 from roomline.storage.tables import people, reservations, spaces
 
 
@@ -62,7 +62,7 @@ def _features_column(features: Any) -> str | None:
 # costs more than the database takes to answer it.
 # One space by id (parameter ``id``), in a transaction or through ``Reads``.
 SPACE_BY_ID = DirectStatement(select(spaces).where(spaces.c.id == bindparam("id")))
-_PERSON = DirectStatement(select(people).where(people.c.id == bindparam("id")))
+PERSON_BY_ID = DirectStatement(select(people).where(people.c.id == bindparam("id")))
 
 
 def get_space(conn: Connection | sqlite3.Connection, space_id: str) -> Space | None:
@@ -106,8 +106,20 @@ def _space_values(space: Space) -> dict[str, Any]:
 
 
 def get_person(conn: Connection, person_id: str) -> Person | None:
-    row = _PERSON.first(conn, {"id": person_id})
+    row = PERSON_BY_ID.first(conn, {"id": person_id})
     return None if row is None else Person(id=row.id, name=row.name)
+
+
+async def space_on(reads: Reads, space_id: str) -> Space | None:
+    """``get_space`` through ``Reads`` (on the event loop, or in a transaction)."""
+    rows = await reads.rows(SPACE_BY_ID, {"id": space_id})
+    return space_from_row(rows[0]) if rows else None
+
+
+async def person_on(reads: Reads, person_id: str) -> Person | None:
+    """``get_person`` through ``Reads``."""
+    rows = await reads.rows(PERSON_BY_ID, {"id": person_id})
+    return Person(id=rows[0].id, name=rows[0].name) if rows else None
 
 
 def list_people(conn: Connection) -> list[Person]:

@@ -10,7 +10,7 @@ one whose space or applicant was removed meanwhile becomes ``UnknownSpace`` or
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -194,6 +194,15 @@ async def first_conflict_on(
     else:
         rows = await reads.rows(_FIRST_CONFLICT_IGNORING, {**params, "ignore_id": ignore_id})
     return None if not rows else int(rows[0][0])
+
+
+async def first_conflicts_on(
+    reads: Reads, space_id: str, blocked: Sequence[Interval]
+) -> list[int | None]:
+    """``first_conflict_on`` for each of ``blocked`` (side by side on PostgreSQL)."""
+    each = [{"space_id": space_id, "start": b.start, "end": b.end} for b in blocked]
+    answers = await reads.rows_each(_FIRST_CONFLICT, each)
+    return [None if not rows else int(rows[0][0]) for rows in answers]
 
 
 async def get_on(reads: Reads, ultimo_id: int) -> Reservation | None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from roomline.storage.direct import DirectStatement, OnConnection, Reads, drive
 from roomline.storage.tables import reservations, series
 
 
@@ -30,8 +31,23 @@ def add(conn: Connection, values: dict[str, Any]) -> int:
         raise
 
 
+_BY_ID = DirectStatement(select(series).where(series.c.id == bindparam("series_id")))
+_OCCURRENCES = DirectStatement(
+    select(reservations)
+    .where(reservations.c.series_id == bindparam("series_id"))
+    .order_by(reservations.c.start_time, reservations.c.ultimo_id)
+)
+
+
 def get(conn: Connection, series_id: int) -> Any | None:
-    return conn.execute(select(series).where(series.c.id == series_id)).first()
+    """``get_on`` in the caller's transaction."""
+    return drive(get_on(OnConnection(conn), series_id))
+
+
+async def get_on(reads: Reads, series_id: int) -> Any | None:
+    """The series row ``series_id``, or None."""
+    rows = await reads.rows(_BY_ID, {"series_id": series_id})
+    return rows[0] if rows else None
 
 
 def by_external_id(conn: Connection, api_key_id: int | None, external_id: str) -> Any | None:
@@ -48,14 +64,13 @@ def series_of(conn: Connection, ultimo_id: int) -> int | None:
 
 
 def occurrences(conn: Connection, series_id: int) -> list[Any]:
+    """``occurrences_on`` in the caller's transaction."""
+    return drive(occurrences_on(OnConnection(conn), series_id))
+
+
+async def occurrences_on(reads: Reads, series_id: int) -> list[Any]:
     """Return the reservation rows of a series, by start time then UltimoId."""
-    return list(
-        conn.execute(
-            select(reservations)
-            .where(reservations.c.series_id == series_id)
-            .order_by(reservations.c.start_time, reservations.c.ultimo_id)
-        )
-    )
+    return await reads.rows(_OCCURRENCES, {"series_id": series_id})
 
 
 def change(conn: Connection, series_id: int, now: datetime, **values: Any) -> None:

@@ -21,6 +21,7 @@ from roomline.services.series import (
     outcome_values,
     series_values,
 )
+from roomline.storage.hotpath import HotPaths
 
 router = APIRouter()
 
@@ -187,6 +188,13 @@ def _service(request: Request) -> SeriesService:
     return service
 
 
+def _hot(request: Request) -> HotPaths:
+    """The reads (preview, get) run on the event loop, as the Ultimo workflows; the
+    writes, many rows in one transaction each, in the threadpool."""
+    hot: HotPaths = request.app.state.ultimo.hot
+    return hot
+
+
 @router.post(
     "/series",
     status_code=201,
@@ -208,22 +216,26 @@ def create_series(
 
 
 @router.post("/series/preview", response_model=SeriesBooked)
-def preview_series(
+async def preview_series(
     request: Request, body: SeriesRequest, caller: Caller = Depends(grant("series"))
 ) -> dict[str, Any]:
     """Show the occurrences a create would book now and those it would skip (conflicts
     whatever `on_conflict` says), storing nothing."""
+    service, wanted = _service(request), body.new_series()
     with database_errors():
-        return outcome_values(_service(request).preview(body.new_series()))
+        outcome = await _hot(request).read(lambda path: service.preview_on(path, wanted))
+    return outcome_values(outcome)
 
 
 @router.get("/series/{series_id:int}", response_model=SeriesShown)
-def get_series(
+async def get_series(
     request: Request, series_id: SeriesId, caller: Caller = Depends(grant("series"))
 ) -> dict[str, Any]:
     """Read a series: its rule, every occurrence with its status, and its exceptions."""
+    service = _service(request)
     with database_errors():
-        return series_values(_service(request).get(series_id))
+        view = await _hot(request).read(lambda path: service.view_on(path, series_id))
+    return series_values(view)
 
 
 @router.patch("/series/{series_id:int}", response_model=SeriesBooked)
