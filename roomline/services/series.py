@@ -359,10 +359,10 @@ class SeriesService:
         conflicts: list[Skipped] = []
         taken = SpaceNotAvailable(space.display_name).message
         occurrences = expansion.occurrences
-        booked = await store.first_conflicts_on(
+        in_the_way = await store.first_conflicts_on(
             path, space.id, [_blocked(space, occurrence) for occurrence in occurrences]
         )
-        for occurrence, conflict in zip(occurrences, booked, strict=True):
+        for occurrence, conflict in zip(occurrences, in_the_way, strict=True):
             blocked = _blocked(space, occurrence)
             # Occurrences longer than the rule's step would overlap each other, too.
             overlaps_previous = bool(free) and _blocked(space, free[-1]).overlaps(blocked)
