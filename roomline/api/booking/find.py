@@ -112,9 +112,10 @@ async def free_spaces(
     fits comes first (unknown capacity last), then the space id.
     """
     wanted = availability.space_filter(capacity, features, building, floor)
+    policy = _policy(request)
     with database_errors():
         found = await _hot(request).read(
-            lambda path: availability.free_spaces(path, _policy(request), wanted, start, end, limit)
+            lambda path: availability.free_spaces(path, policy, wanted, start, end, limit)
         )
     return {"spaces": [availability.free_space_values(space, zone.key) for space, zone in found]}
 
@@ -178,10 +179,11 @@ async def suggestions(
     `latest`; earliest first, then the smallest capacity that fits, then the space id.
     """
     wanted = availability.space_filter(capacity, features, building, floor)
+    policy = _policy(request)
     with database_errors():
         found = await _hot(request).read(
             lambda path: availability.suggestions(
-                path, _policy(request), wanted, duration, earliest, latest, step, limit
+                path, policy, wanted, duration, earliest, latest, step, limit
             )
         )
     return {"suggestions": [availability.slot_values(slot) for slot in found]}
