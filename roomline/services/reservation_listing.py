@@ -106,7 +106,7 @@ async def one_reservation_on(
     path: HotPath, ultimo_id: int, *, default_zone: str
 ) -> ListedReservation:
     """``one_reservation`` over the hot paths: on the event loop, either database."""
-    return _shown(await path.read_reservation(ultimo_id), ultimo_id, default_zone)
+    return _shown(await store.named_on(path, ultimo_id), ultimo_id, default_zone)
 
 
 def _shown(found: NamedReservation | None, ultimo_id: int, default_zone: str) -> ListedReservation:

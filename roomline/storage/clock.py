@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, insert, select, update
 
-from roomline.storage.direct import DirectStatement
+from roomline.storage.direct import DirectStatement, OnConnection, Reads, drive
 from roomline.storage.tables import clock
 
 CLOCK_ROW = 1
@@ -19,9 +19,14 @@ _READ = DirectStatement(
 
 
 def read(conn: Connection | sqlite3.Connection) -> tuple[datetime | None, int] | None:
+    """``read_on`` in the caller's transaction."""
+    return drive(read_on(OnConnection(conn)))
+
+
+async def read_on(reads: Reads) -> tuple[datetime | None, int] | None:
     """Return ``(pinned_at, offset_seconds)``, or None if the clock was never set."""
-    row = _READ.first(conn, {})
-    return None if row is None else (row.pinned_at, row.offset_seconds)
+    rows = await reads.rows(_READ, {})
+    return None if not rows else (rows[0].pinned_at, rows[0].offset_seconds)
 
 
 def write(conn: Connection, pinned_at: datetime | None, offset_seconds: int) -> None:

@@ -21,10 +21,10 @@ Two implementations:
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 from sqlalchemy import Connection
 
@@ -34,9 +34,9 @@ from roomline.storage import keys as key_store
 from roomline.storage import masterdata
 from roomline.storage import reservations as store
 from roomline.storage.audit import LogEntry
-from roomline.storage.direct import DirectStatement, OnConnection, Values
+from roomline.storage.direct import DirectStatement, OnConnection, Reads
 from roomline.storage.keys import StoredKey
-from roomline.storage.reservations import ListedReservation, NamedReservation
+from roomline.storage.reservations import ListedReservation
 
 T = TypeVar("T")
 
@@ -100,8 +100,9 @@ class Clock(Protocol):
     def now(self, conn: Connection | sqlite3.Connection) -> datetime: ...
 
 
-class HotPath(Protocol):
-    """The reads and writes of the hot use cases (see the module's docstring)."""
+class HotPath(Reads, Protocol):
+    """The reads and writes of the hot use cases (see the module's docstring), and any
+    prebuilt read (``Reads.rows``: one reservation, finding a room, the change feed)."""
 
     async def read_key(self, secret_hash: str | None) -> FoundKey: ...
 
@@ -133,21 +134,6 @@ class HotPath(Protocol):
         ...
 
     async def read_change(self, secret_hash: str | None, ultimo_id: int) -> ChangeRead: ...
-
-    async def read_reservation(self, ultimo_id: int) -> NamedReservation | None:
-        """One reservation as ``/api/booking`` shows it (its key was admitted before)."""
-        ...
-
-    async def rows(self, statement: DirectStatement, values: Values) -> list[Any]:
-        """Every row of a prebuilt read (``storage.availability``: finding a room), with
-        the columns as attributes."""
-        ...
-
-    async def rows_each(
-        self, statement: DirectStatement, each: Sequence[Values]
-    ) -> list[list[Any]]:
-        """``rows`` for each of ``each``, in its order (at once on PostgreSQL)."""
-        ...
 
     async def now(self) -> datetime:
         """The server's clock (the demo's, shared through the database, where it runs)."""
@@ -287,9 +273,6 @@ class SqlHotPath(OnConnection):
         current = store.get_for_update(conn, ultimo_id)
         space = None if current is None else masterdata.get_space(conn, current.space_id)
         return ChangeRead(key, current, None, space, self.clock.now(conn))
-
-    async def read_reservation(self, ultimo_id: int) -> NamedReservation | None:
-        return store.named(self.conn, ultimo_id)
 
     async def now(self) -> datetime:
         return self.clock.now(self.conn)

@@ -41,17 +41,13 @@ from roomline.domain.errors import (
     SpaceNotAvailable,
 )
 from roomline.domain.reservations import Interval, Reservation, ReservationStatus, Space
+from roomline.storage import clock as clock_store
 from roomline.storage.audit import LOG_LOCK, LogEntry
 from roomline.storage.direct import DirectStatement, Values
 from roomline.storage.hotpath import ChangeRead, CreateRead, FoundKey, GetRead, HotPath, NewRow
 from roomline.storage.keys import StoredKey
 from roomline.storage.masterdata import features_of
-from roomline.storage.reservations import (
-    SPACE_LOCK,
-    ListedReservation,
-    NamedReservation,
-    refusal_of,
-)
+from roomline.storage.reservations import SPACE_LOCK, ListedReservation, refusal_of
 from roomline.storage.transient import ATTEMPTS, TRANSIENT_SQLSTATES, backoff
 
 T = TypeVar("T")
@@ -137,17 +133,6 @@ LEFT JOIN reservations AS r ON r.ultimo_id = $2
 LEFT JOIN spaces AS s ON s.id = r.space_id
 LEFT JOIN clock AS c ON c.id = 1
 """
-
-# $1 UltimoId: the reservation, its applicant's name and its space's zone.
-_NAMED = f"""
-SELECT {_RESERVATION}, p.name, s.time_zone
-FROM reservations AS r
-JOIN people AS p ON p.id = r.applicant_id
-JOIN spaces AS s ON s.id = r.space_id
-WHERE r.ultimo_id = $1
-"""
-
-_CLOCK = "SELECT pinned_at, offset_seconds FROM clock WHERE id = 1"
 
 _LOG_VALUES = ("at", "action", "workflow", "key_name", "address", "request_id", "before", "space")
 
@@ -347,14 +332,6 @@ class PgHotPath:
         at += 1 + _SPACE_COLUMNS
         return ChangeRead(_key(row, 0), current, version, space, self._now(row[at], row[at + 1]))
 
-    async def read_reservation(self, ultimo_id: int) -> NamedReservation | None:
-        rows = await self.pool.fetch(_NAMED, ultimo_id)
-        if not rows:
-            return None
-        row = rows[0]
-        names = row[_RESERVATION_COLUMNS:]
-        return NamedReservation(_reservation(row, 0), names[0], names[1])
-
     async def rows(self, statement: DirectStatement, values: Values) -> list[Any]:
         form = statement.on_postgresql
         return form.rows(await self.pool.fetch(form.sql, *form.arguments(values)))
@@ -375,8 +352,8 @@ class PgHotPath:
     async def now(self) -> datetime:
         if self.shared_clock is None:
             return datetime.now(UTC)
-        rows = await self.pool.fetch(_CLOCK)
-        return self._now(rows[0][0], rows[0][1]) if rows else self._now(None, None)
+        stored = await clock_store.read_on(self)
+        return self.shared_clock.now_from(stored)  # type: ignore[no-any-return]
 
     async def move(
         self,

@@ -106,10 +106,17 @@ _NAMED = DirectStatement(_WITH_NAMES.where(reservations.c.ultimo_id == bindparam
 
 
 def named(conn: Connection | sqlite3.Connection, ultimo_id: int) -> NamedReservation | None:
-    """The reservation ``ultimo_id`` (active or cancelled) with its names, or None."""
-    row = _NAMED.first(conn, {"ultimo_id": ultimo_id})
-    if row is None:
+    """``named_on`` in the caller's transaction."""
+    return drive(named_on(OnConnection(conn), ultimo_id))
+
+
+async def named_on(reads: Reads, ultimo_id: int) -> NamedReservation | None:
+    """The reservation ``ultimo_id`` (active or cancelled) with its names, or None: one
+    statement, on the event loop (``/api/booking``) or in a transaction (the door)."""
+    rows = await reads.rows(_NAMED, {"ultimo_id": ultimo_id})
+    if not rows:
         return None
+    row = rows[0]
     return NamedReservation(reservation_from_row(row), row.applicant_name, row.space_time_zone)
 
 
