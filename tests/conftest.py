@@ -24,6 +24,7 @@ from roomline.services.keys import store_key
 from roomline.storage import masterdata
 from roomline.storage import reservations as store
 from roomline.storage.database import Database
+from roomline.storage.direct import OnConnection, drive
 from tests.support import Server, fresh_database_url, start_server
 
 # The shared test server's pinned clock: a Monday, well before the 2030 DST switches.
@@ -184,4 +185,8 @@ def door_event(conn: Connection, ultimo_id: int, action: str, at: datetime) -> N
         assert action == "release", action
         assert store.release(conn, ultimo_id, at)
         after = dataclasses.replace(before, status=ReservationStatus.CANCELLED, released_at=at)
-    audit.record(conn, at=at, action=action, before=before, after=after, actor=None)
+    drive(
+        audit.record_on(
+            OnConnection(conn), at=at, action=action, before=before, after=after, actor=None
+        )
+    )

@@ -17,14 +17,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection
-
 from roomline.domain.errors import InvalidParameter
 from roomline.domain.reservations import Reservation
 from roomline.domain.times import parse_instant, zone_named
 from roomline.storage import audit as store
 from roomline.storage.audit import NEW_ID_PREFIX, LogEntry
 from roomline.storage.database import Database
+from roomline.storage.direct import Writes
 
 MAX_LIMIT = 10_000
 
@@ -91,8 +90,8 @@ def snapshot(reservation: Reservation) -> dict[str, Any]:
     return facts
 
 
-def record(
-    conn: Connection,
+async def record_on(
+    writes: Writes,
     *,
     at: datetime,
     action: str,
@@ -100,9 +99,10 @@ def record(
     after: Reservation,
     actor: Actor | None,
 ) -> None:
-    """Record one write inside the caller's transaction."""
+    """Record one write inside the transaction ``writes`` runs in (``drive`` it over
+    ``direct.OnConnection`` in a thread's)."""
     entry = log_entry(at=at, action=action, before=before, after=after, actor=actor)
-    store.add_entry(conn, entry, after.ultimo_id)
+    await store.add_entry_on(writes, entry, after.ultimo_id)
 
 
 def log_entry(

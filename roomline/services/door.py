@@ -51,7 +51,7 @@ from roomline.services.reservations import (
     existing,
 )
 from roomline.storage import reservations as store
-from roomline.storage.direct import drive
+from roomline.storage.direct import OnConnection, drive
 from roomline.storage.hotpath import HotPath, SqlHotPath
 from roomline.storage.tables import reservations, spaces
 from roomline.storage.transient import retry_transient
@@ -175,14 +175,15 @@ class DoorService:
                     after = dataclasses.replace(
                         current, status=ReservationStatus.CANCELLED, released_at=now
                     )
-                    audit.record(
-                        conn,
+                    entry = audit.record_on(
+                        OnConnection(conn),
                         at=now,
                         action="release",
                         before=current,
                         after=after,
                         actor=RELEASE_ACTOR,
                     )
+                    drive(entry)
                     released += 1
         return released
 

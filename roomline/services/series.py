@@ -21,12 +21,11 @@ import dataclasses
 import hashlib
 import json
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
-
-from sqlalchemy import Connection
 
 from roomline.domain.errors import (
     DuplicateExternalId,
@@ -58,10 +57,11 @@ from roomline.storage import masterdata
 from roomline.storage import reservations as store
 from roomline.storage import series as series_store
 from roomline.storage.direct import OnConnection, Reads, drive
-from roomline.storage.hotpath import HotPath, SqlHotPath
+from roomline.storage.hotpath import ClockedReads, SqlHotPath, Transaction
 from roomline.storage.reservations import reservation_from_row
 from roomline.storage.transient import retry_transient
 
+T = TypeVar("T")
 CONFLICT = "1015"
 _TIME_OF_DAY = re.compile(r"(\d{2}):(\d{2})(?::(\d{2}))?", re.ASCII)
 MAX_DURATION_MINUTES = 7 * 24 * 60
@@ -180,7 +180,7 @@ class SeriesService:
         with self.database.read() as conn:
             return drive(self.preview_on(SqlHotPath(conn, self.clock), request))
 
-    async def preview_on(self, path: HotPath, request: NewSeries) -> SeriesOutcome:
+    async def preview_on(self, path: ClockedReads, request: NewSeries) -> SeriesOutcome:
         """Show what ``create`` would book and skip now, storing nothing; conflicts are
         listed whatever the policy."""
         plan = await self._plan_on(path, request)
@@ -189,27 +189,27 @@ class SeriesService:
             None, plan.zone, booked, _listed(plan.conflicts + plan.gaps, plan.zone)
         )
 
-    @retry_transient
     def create(
         self, request: NewSeries, api_key_id: int | None, actor: Actor | None = None
+    ) -> SeriesOutcome:
+        """``create_on`` in a thread's transaction (the CLI, the web view)."""
+        return self._in_transaction(lambda tx: self.create_on(tx, request, api_key_id, actor))
+
+    async def create_on(
+        self,
+        tx: Transaction,
+        request: NewSeries,
+        api_key_id: int | None,
+        actor: Actor | None = None,
     ) -> SeriesOutcome:
         """Book a series; a repeated request with the same ``external_id`` answers as the
         first did and books nothing."""
         fingerprint = _fingerprint(request) if request.external_id else None
-        try:
-            with self.database.write() as conn:
-                if request.external_id:
-                    earlier = self._earlier(conn, api_key_id, request, fingerprint)
-                    if earlier is not None:
-                        return earlier
-                return self._book(conn, request, api_key_id, fingerprint, actor)
-        except series_store.SeriesExternalIdTaken:
-            # A concurrent identical request won the race (PostgreSQL); answer as it did.
-            with self.database.read() as conn:
-                earlier = self._earlier(conn, api_key_id, request, fingerprint)
-            if earlier is None:  # pragma: no cover - the row that refused us is gone
-                raise
-            return earlier
+        if request.external_id:
+            earlier = await self._earlier_on(tx, api_key_id, request, fingerprint)
+            if earlier is not None:
+                return earlier
+        return await self._book_on(tx, request, api_key_id, fingerprint, actor)
 
     def now(self) -> datetime:
         """The server's current time (the demo clock where there is one)."""
@@ -224,10 +224,15 @@ class SeriesService:
     def get(self, series_id: int) -> SeriesView:
         """``view_on`` in the calling thread (the CLI)."""
         with self.database.read() as conn:
-            return self._view(conn, series_id)
+            return drive(self.view_on(OnConnection(conn), series_id))
 
-    @retry_transient
     def update(self, change: SeriesChange, actor: Actor | None = None) -> SeriesOutcome:
+        """``update_on`` in a thread's transaction (the CLI)."""
+        return self._in_transaction(lambda tx: self.update_on(tx, change, actor))
+
+    async def update_on(
+        self, tx: Transaction, change: SeriesChange, actor: Actor | None = None
+    ) -> SeriesOutcome:
         """Change the time of day, duration or description of the occurrences from
         ``change.from_time`` on, leaving exceptions, cancelled and started ones alone."""
         time_of_day = _time_of_day(change.time_of_day)
@@ -236,105 +241,112 @@ class SeriesService:
             raise InvalidParameter(
                 "Nothing to change: give time_of_day, duration_minutes or description."
             )
-        with self.database.write() as conn:
-            row = _series_row(conn, change.series_id)
-            space = masterdata.get_space(conn, row.space_id)
-            assert space is not None  # a foreign key keeps it
-            zone = self.reservations.zone_of(space)
-            now = self.clock.now(conn)
-            rows = series_store.occurrences(conn, row.id)
-            since = _from(change.from_time, rows, zone, row.id) or now
-            changed: list[Booked] = []
-            conflicts: list[Skipped] = []
-            left: list[Skipped] = []
-            moves: list[tuple[Reservation, Reservation]] = []
-            for occurrence in rows:
-                current = reservation_from_row(occurrence)
-                if occurrence.series_exception or not current.active:
-                    continue
-                if current.start < since or current.start <= now:
-                    continue
-                moved = _moved(current, zone, time_of_day, duration)
-                if isinstance(moved, Skipped):
-                    left.append(moved)
-                    continue
-                start, end = moved
-                try:
-                    check_new_times(start, end, now, self.policy.start_grace)
-                except StartTimeInPast as exc:
-                    left.append(Skipped(start, end, exc.code, exc.message))
-                    continue
-                description = (
-                    current.description if change.description is None else change.description
+        row = await _series_row_on(tx, change.series_id)
+        space = await masterdata.space_on(tx, row.space_id)
+        assert space is not None  # a foreign key keeps it
+        zone = self.reservations.zone_of(space)
+        now = await tx.now()
+        rows = await series_store.occurrences_on(tx, row.id)
+        since = _from(change.from_time, rows, zone, row.id) or now
+        changed: list[Booked] = []
+        conflicts: list[Skipped] = []
+        left: list[Skipped] = []
+        moves: list[tuple[Reservation, Reservation]] = []
+        for occurrence in rows:
+            current = reservation_from_row(occurrence)
+            if occurrence.series_exception or not current.active:
+                continue
+            if current.start < since or current.start <= now:
+                continue
+            moved = _moved(current, zone, time_of_day, duration)
+            if isinstance(moved, Skipped):
+                left.append(moved)
+                continue
+            start, end = moved
+            try:
+                check_new_times(start, end, now, self.policy.start_grace)
+            except StartTimeInPast as exc:
+                left.append(Skipped(start, end, exc.code, exc.message))
+                continue
+            description = current.description if change.description is None else change.description
+            blocked = blocked_interval(start, end, space.preparation_minutes, space.cleanup_minutes)
+            try:
+                if await store.first_conflict_on(
+                    tx, space.id, blocked, ignore_id=current.ultimo_id
+                ):
+                    raise SpaceNotAvailable(space.display_name)
+                await store.move_on(
+                    tx, current, space, start, end, blocked, now, description=description
                 )
-                blocked = blocked_interval(
-                    start, end, space.preparation_minutes, space.cleanup_minutes
-                )
-                try:
-                    if store.first_conflict(conn, space.id, blocked, ignore_id=current.ultimo_id):
-                        raise SpaceNotAvailable(space.display_name)
-                    store.move(
-                        conn, current, space, start, end, blocked, now, description=description
-                    )
-                except SpaceNotAvailable as exc:
-                    conflicts.append(Skipped(start, end, exc.code, exc.message))
-                    continue
-                after = dataclasses.replace(
-                    current,
-                    start=start,
-                    end=end,
-                    description=description,
-                    preparation_minutes=space.preparation_minutes,
-                    cleanup_minutes=space.cleanup_minutes,
-                )
-                moves.append((current, after))
-                changed.append(Booked(current.ultimo_id, start, end))
-            if conflicts and change.on_conflict is ConflictPolicy.FAIL:
-                # The moves made so far roll back with the transaction.
-                raise SpaceNotAvailable(space.display_name, _listed(conflicts, zone))
-            # After every move, as a series create records after every insert.
-            for current, after in moves:
-                audit.record(
-                    conn, at=now, action="update", before=current, after=after, actor=actor
-                )
-            if change.description is not None:
-                series_store.change(conn, row.id, now, description=change.description)
+            except SpaceNotAvailable as exc:
+                conflicts.append(Skipped(start, end, exc.code, exc.message))
+                continue
+            after = dataclasses.replace(
+                current,
+                start=start,
+                end=end,
+                description=description,
+                preparation_minutes=space.preparation_minutes,
+                cleanup_minutes=space.cleanup_minutes,
+            )
+            moves.append((current, after))
+            changed.append(Booked(current.ultimo_id, start, end))
+        if conflicts and change.on_conflict is ConflictPolicy.FAIL:
+            # The moves made so far roll back with the transaction.
+            raise SpaceNotAvailable(space.display_name, _listed(conflicts, zone))
+        # After every move, as a series create records after every insert.
+        for current, after in moves:
+            await audit.record_on(
+                tx, at=now, action="update", before=current, after=after, actor=actor
+            )
+        if change.description is not None:
+            await series_store.change_on(tx, row.id, now, "description", change.description)
         return SeriesOutcome(row.id, zone, changed, _listed(conflicts + left, zone))
 
-    @retry_transient
     def cancel(
         self, series_id: int, from_time: str | None = None, actor: Actor | None = None
     ) -> tuple[SeriesView, list[int]]:
+        """``cancel_on`` in a thread's transaction (the CLI, the web view)."""
+        return self._in_transaction(lambda tx: self.cancel_on(tx, series_id, from_time, actor))
+
+    async def cancel_on(
+        self,
+        tx: Transaction,
+        series_id: int,
+        from_time: str | None = None,
+        actor: Actor | None = None,
+    ) -> tuple[SeriesView, list[int]]:
         """Cancel the occurrences from the one starting at ``from_time`` on (default: every
         one not yet ended), leaving exceptions alone; return the series and those cancelled."""
+        row = await _series_row_on(tx, series_id)
+        space = await masterdata.space_on(tx, row.space_id)
+        assert space is not None
+        zone = self.reservations.zone_of(space)
+        now = await tx.now()
+        rows = await series_store.occurrences_on(tx, row.id)
+        since = _from(from_time, rows, zone, row.id)
+        cancelled: list[int] = []
+        for occurrence in rows:
+            current = reservation_from_row(occurrence)
+            if occurrence.series_exception or current.has_ended(now):
+                continue
+            if since is not None and current.start < since:
+                continue
+            if check_cancel(current, now):
+                await store.cancel_on(tx, current.ultimo_id, now, by_series=True)
+                after = dataclasses.replace(current, status=ReservationStatus.CANCELLED)
+                await audit.record_on(
+                    tx, at=now, action="cancel", before=current, after=after, actor=actor
+                )
+                cancelled.append(current.ultimo_id)
+        return await self.view_on(tx, series_id), cancelled
+
+    @retry_transient
+    def _in_transaction(self, use_case: Callable[[Transaction], Awaitable[T]]) -> T:
         with self.database.write() as conn:
-            row = _series_row(conn, series_id)
-            space = masterdata.get_space(conn, row.space_id)
-            assert space is not None
-            zone = self.reservations.zone_of(space)
-            now = self.clock.now(conn)
-            rows = series_store.occurrences(conn, row.id)
-            since = _from(from_time, rows, zone, row.id)
-            cancelled: list[int] = []
-            for occurrence in rows:
-                current = reservation_from_row(occurrence)
-                if occurrence.series_exception or current.has_ended(now):
-                    continue
-                if since is not None and current.start < since:
-                    continue
-                if check_cancel(current, now):
-                    store.cancel(conn, current.ultimo_id, now, by_series=True)
-                    after = dataclasses.replace(current, status=ReservationStatus.CANCELLED)
-                    audit.record(
-                        conn, at=now, action="cancel", before=current, after=after, actor=actor
-                    )
-                    cancelled.append(current.ultimo_id)
-            return self._view(conn, series_id), cancelled
+            return drive(use_case(SqlHotPath(conn, self.clock)))  # type: ignore[arg-type]
 
-    def _plan(self, conn: Connection, request: NewSeries) -> _Plan:
-        return drive(self._plan_on(SqlHotPath(conn, self.clock), request))
-
-    async def _plan_on(self, path: HotPath, request: NewSeries) -> _Plan:
+    async def _plan_on(self, path: ClockedReads, request: NewSeries) -> _Plan:
         space = await bookable_space_on(path, request.space_id)
         await check_applicant_on(path, request.applicant_id)
         zone = self.reservations.zone_of(space)
@@ -372,46 +384,58 @@ class SeriesService:
                 free.append(occurrence)
         return _Plan(space, zone, now, free, conflicts, gaps)
 
-    def _book(
+    async def _book_on(
         self,
-        conn: Connection,
+        tx: Transaction,
         request: NewSeries,
         api_key_id: int | None,
         fingerprint: str | None,
         actor: Actor | None,
     ) -> SeriesOutcome:
-        plan = self._plan(conn, request)
+        plan = await self._plan_on(tx, request)
         space, zone, now = plan.space, plan.zone, plan.now
         if plan.conflicts and (request.on_conflict is ConflictPolicy.FAIL or not plan.free):
             raise SpaceNotAvailable(space.display_name, _listed(plan.conflicts, zone))
         first = plan.free[0]
-        series_id = series_store.add(
-            conn,
-            {
-                "space_id": space.id,
-                "applicant_id": request.applicant_id,
-                "description": request.description,
-                "rrule": request.rrule,
-                "exdates": json.dumps(
-                    [format_iso(parse_instant("exdates", t, zone), zone) for t in request.exdates]
-                ),
-                "first_start": first.start,
-                "first_end": first.end,
-                "api_key_id": api_key_id,
-                "external_id": request.external_id,
-                "request_fingerprint": fingerprint,
-                "created_at": now,
-                "updated_at": now,
-            },
-        )
+        try:
+            async with tx.savepoint():
+                series_id = await series_store.add_on(
+                    tx,
+                    {
+                        "space_id": space.id,
+                        "applicant_id": request.applicant_id,
+                        "description": request.description,
+                        "rrule": request.rrule,
+                        "exdates": json.dumps(
+                            [
+                                format_iso(parse_instant("exdates", t, zone), zone)
+                                for t in request.exdates
+                            ]
+                        ),
+                        "first_start": first.start,
+                        "first_end": first.end,
+                        "api_key_id": api_key_id,
+                        "external_id": request.external_id,
+                        "request_fingerprint": fingerprint,
+                        "created_at": now,
+                        "updated_at": now,
+                    },
+                )
+        except series_store.SeriesExternalIdTaken:
+            # A concurrent identical request committed first (PostgreSQL): answer as it
+            # did. The insert waited for that commit, so the next read sees its series.
+            earlier = await self._earlier_on(tx, api_key_id, request, fingerprint)
+            if earlier is None:  # pragma: no cover - the row that refused us is gone
+                raise
+            return earlier
         booked: list[Booked] = []
         created_all: list[Reservation] = []
         conflicts = list(plan.conflicts)
         for occurrence in plan.free:
             blocked = _blocked(space, occurrence)
             try:
-                ultimo_id = store.insert_reservation(
-                    conn,
+                ultimo_id = await store.insert_reservation_on(
+                    tx,
                     space=space,
                     applicant_id=request.applicant_id,
                     description=request.description,
@@ -445,22 +469,24 @@ class SeriesService:
         # (storage.audit), which must not be held while an insert waits for another
         # writer's row, or the two could wait for each other.
         for created in created_all:
-            audit.record(conn, at=now, action="create", before=None, after=created, actor=actor)
+            await audit.record_on(
+                tx, at=now, action="create", before=None, after=created, actor=actor
+            )
         if conflicts and (request.on_conflict is ConflictPolicy.FAIL or not booked):
             raise SpaceNotAvailable(space.display_name, _listed(conflicts, zone))
         skipped = _listed(conflicts + plan.gaps, zone)
         if skipped:
-            series_store.change(conn, series_id, now, skipped=json.dumps(skipped))
+            await series_store.change_on(tx, series_id, now, "skipped", json.dumps(skipped))
         return SeriesOutcome(series_id, zone, booked, skipped)
 
-    def _earlier(
+    async def _earlier_on(
         self,
-        conn: Connection,
+        reads: Reads,
         api_key_id: int | None,
         request: NewSeries,
         fingerprint: str | None,
     ) -> SeriesOutcome | None:
-        row = series_store.by_external_id(conn, api_key_id, request.external_id)
+        row = await series_store.by_external_id_on(reads, api_key_id, request.external_id)
         if row is None:
             return None
         if row.request_fingerprint != fingerprint:
@@ -468,15 +494,12 @@ class SeriesService:
                 f"external_id {request.external_id!r} was already used for series {row.id} "
                 "with different content; repeat the identical request or use a new external_id."
             )
-        view = self._view(conn, row.id)
+        view = await self.view_on(reads, row.id)
         booked = [
             Booked(o.reservation.ultimo_id, o.reservation.start, o.reservation.end)
             for o in view.occurrences
         ]
         return SeriesOutcome(row.id, view.zone, booked, view.skipped)
-
-    def _view(self, conn: Connection, series_id: int) -> SeriesView:
-        return drive(self.view_on(OnConnection(conn), series_id))
 
     async def view_on(self, reads: Reads, series_id: int) -> SeriesView:
         """Return a series with every occurrence (active or cancelled, exceptions marked)."""
@@ -548,10 +571,6 @@ def series_values(view: SeriesView) -> dict[str, Any]:
         "exceptions": [o["ultimo_id"] for o in occurrences if o["exception"]],
         "skipped": view.skipped,
     }
-
-
-def _series_row(conn: Connection, series_id: int) -> Any:
-    return drive(_series_row_on(OnConnection(conn), series_id))
 
 
 async def _series_row_on(reads: Reads, series_id: int) -> Any:

@@ -6,7 +6,7 @@ find a committed entry below N. SQLite has one writer at a time, so ids follow c
 order by themselves. PostgreSQL hands out ids from a sequence when rows are inserted, and
 transactions commit in any order: an entry recording itself takes a transaction-level
 advisory lock first, so entries are numbered and committed one transaction after the
-other. A reservation write takes it before its rows (``reservations.take_space_turn``,
+other. A reservation write takes it before its rows (``reservations.take_space_turn_on``,
 ``pg_hot``), so every writer takes its locks in one order; the hot path's writes commit
 in groups (``pg_hot.WriteGroups``), so the lock's turns are one per group, not per write.
 """
@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Integer, bindparam, delete, func, insert, select, text
 
-from roomline.storage.direct import DirectStatement, OnConnection, Reads, drive
+from roomline.storage.direct import DirectStatement, OnConnection, Reads, Writes, drive
 from roomline.storage.tables import UTCDateTime, audit_log, people, spaces
 
 
@@ -56,13 +56,18 @@ NEW_ID_PREFIX = '{"ultimo_id": ?'
 
 
 def add_entry(conn: Connection, entry: LogEntry, ultimo_id: int) -> None:
+    """``add_entry_on`` in the caller's transaction."""
+    drive(add_entry_on(OnConnection(conn), entry, ultimo_id))
+
+
+async def add_entry_on(writes: Writes, entry: LogEntry, ultimo_id: int) -> None:
     """Record ``entry`` of reservation ``ultimo_id`` inside the caller's transaction."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(_NUMBER_IN_COMMIT_ORDER)
+    if writes.dialect == "postgresql":
+        await writes.write(_NUMBER_IN_COMMIT_ORDER, {})
     # One prebuilt statement with the values as parameters: building a new one per write
     # costs more than the insert itself.
-    _INSERT.write(
-        conn,
+    await writes.write(
+        _INSERT,
         {
             "at": entry.at,
             "action": entry.action,
@@ -80,7 +85,7 @@ def add_entry(conn: Connection, entry: LogEntry, ultimo_id: int) -> None:
 
 # Any constant both sides agree on; "roomline log" in ASCII.
 LOG_LOCK = 0x726F6F6D6C6F67
-_NUMBER_IN_COMMIT_ORDER = text(f"SELECT pg_advisory_xact_lock({LOG_LOCK})")
+_NUMBER_IN_COMMIT_ORDER = DirectStatement(text(f"SELECT pg_advisory_xact_lock({LOG_LOCK})"))
 
 
 _INSERT = DirectStatement(

@@ -34,7 +34,7 @@ from roomline.storage import keys as key_store
 from roomline.storage import masterdata
 from roomline.storage import reservations as store
 from roomline.storage.audit import LogEntry
-from roomline.storage.direct import DirectStatement, OnConnection, Reads
+from roomline.storage.direct import DirectStatement, OnConnection, Reads, Writes
 from roomline.storage.keys import StoredKey
 from roomline.storage.reservations import ListedReservation
 
@@ -100,7 +100,20 @@ class Clock(Protocol):
     def now(self, conn: Connection | sqlite3.Connection) -> datetime: ...
 
 
-class HotPath(Reads, Protocol):
+class ClockedReads(Reads, Protocol):
+    """Prebuilt reads, and the server's clock where they run."""
+
+    async def now(self) -> datetime:
+        """The server's clock (the demo's, shared through the database, where it runs)."""
+        ...
+
+
+class Transaction(Writes, ClockedReads, Protocol):
+    """Prebuilt reads and writes in one transaction, for a use case of many statements
+    (a series): ``HotPaths.transaction``."""
+
+
+class HotPath(ClockedReads, Protocol):
     """The reads and writes of the hot use cases (see the module's docstring), and any
     prebuilt read (``Reads.rows``: one reservation, finding a room, the change feed)."""
 
@@ -134,10 +147,6 @@ class HotPath(Reads, Protocol):
         ...
 
     async def read_change(self, secret_hash: str | None, ultimo_id: int) -> ChangeRead: ...
-
-    async def now(self) -> datetime:
-        """The server's clock (the demo's, shared through the database, where it runs)."""
-        ...
 
     async def move(
         self,
@@ -174,6 +183,13 @@ class HotPaths(Protocol):
 
     async def write(self, use_case: Callable[[HotPath], Awaitable[T]]) -> T:
         """Run ``use_case`` as one write; return once it has committed."""
+        ...
+
+    async def transaction(self, use_case: Callable[[Transaction], Awaitable[T]]) -> T:
+        """Run ``use_case`` in one transaction of its own, again when the database aborted
+        it for its timing (a deadlock victim); return once it has committed. For use
+        cases of many statements: on PostgreSQL on the event loop, on SQLite in a thread
+        (the write lock is held throughout, which the loop must not wait for)."""
         ...
 
     async def hash_secret_key(self) -> bytes: ...
@@ -248,9 +264,9 @@ class SqlHotPath(OnConnection):
         return None if found is None else (found[0].ultimo_id, found[1])
 
     async def insert(self, row: NewRow, entry: LogEntry) -> int:
-        conn = self._writing()
-        ultimo_id = store.insert_reservation(
-            conn,
+        self._writing()
+        ultimo_id = await store.insert_reservation_on(
+            self,
             space=row.space,
             applicant_id=row.applicant_id,
             description=row.description,
@@ -262,7 +278,7 @@ class SqlHotPath(OnConnection):
             request_fingerprint=row.request_fingerprint,
             now=row.now,
         )
-        _record(conn, entry, ultimo_id)
+        await audit_store.add_entry_on(self, entry, ultimo_id)
         return ultimo_id
 
     async def read_change(self, secret_hash: str | None, ultimo_id: int) -> ChangeRead:
@@ -286,24 +302,24 @@ class SqlHotPath(OnConnection):
         blocked: Interval,
         entry: LogEntry,
     ) -> bool:
-        conn = self._writing()
+        self._writing()
         assert read.current is not None
-        store.move(conn, read.current, space, start, end, blocked, read.now)
-        _record(conn, entry, read.current.ultimo_id)
+        await store.move_on(self, read.current, space, start, end, blocked, read.now)
+        await audit_store.add_entry_on(self, entry, read.current.ultimo_id)
         return True
 
     async def cancel(self, read: ChangeRead, entry: LogEntry) -> bool:
-        conn = self._writing()
+        self._writing()
         assert read.current is not None
-        store.cancel(conn, read.current.ultimo_id, read.now)
-        _record(conn, entry, read.current.ultimo_id)
+        await store.cancel_on(self, read.current.ultimo_id, read.now)
+        await audit_store.add_entry_on(self, entry, read.current.ultimo_id)
         return True
 
     async def check_in(self, read: ChangeRead, by: str | None, entry: LogEntry) -> bool:
         conn = self._writing()
         assert read.current is not None
         store.check_in(conn, read.current.ultimo_id, read.now, by)
-        _record(conn, entry, read.current.ultimo_id)
+        await audit_store.add_entry_on(self, entry, read.current.ultimo_id)
         return True
 
     async def end_early(
@@ -312,14 +328,10 @@ class SqlHotPath(OnConnection):
         conn = self._writing()
         assert read.current is not None
         store.end_early(conn, read.current.ultimo_id, end, blocked, read.now)
-        _record(conn, entry, read.current.ultimo_id)
+        await audit_store.add_entry_on(self, entry, read.current.ultimo_id)
         return True
 
     def _writing(self) -> Connection:
         if isinstance(self.conn, sqlite3.Connection):
             raise RuntimeError("writes need the SQLAlchemy connection of a write transaction")
         return self.conn
-
-
-def _record(conn: Connection, entry: LogEntry, ultimo_id: int) -> None:
-    audit_store.add_entry(conn, entry, ultimo_id)

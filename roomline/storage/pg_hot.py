@@ -17,6 +17,9 @@ Every guarantee of the threaded path holds:
   reads it again otherwise (instead of ``SELECT ... FOR UPDATE``, which needs a
   transaction open across round trips);
 - a deadlock or serialization failure is run again (``PgHotPaths.write``);
+- a use case of many statements (a series) runs in one transaction of its own on one
+  pooled connection (``PgHotPaths.transaction``, ``PgTransaction``), with a savepoint
+  around each statement the database may refuse;
 - a pool with no free connection within the wait, and a database that does not answer,
   become ``ServiceUnavailable`` (503 with Retry-After); a connection the server closed is
   replaced by the pool on its next use.
@@ -27,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -44,7 +47,15 @@ from roomline.domain.reservations import Interval, Reservation, ReservationStatu
 from roomline.storage import clock as clock_store
 from roomline.storage.audit import LOG_LOCK, LogEntry
 from roomline.storage.direct import DirectStatement, Values
-from roomline.storage.hotpath import ChangeRead, CreateRead, FoundKey, GetRead, HotPath, NewRow
+from roomline.storage.hotpath import (
+    ChangeRead,
+    CreateRead,
+    FoundKey,
+    GetRead,
+    HotPath,
+    NewRow,
+    Transaction,
+)
 from roomline.storage.keys import StoredKey
 from roomline.storage.masterdata import features_of
 from roomline.storage.reservations import SPACE_LOCK, ListedReservation, refusal_of
@@ -160,7 +171,7 @@ SELECT ultimo_id FROM changed
 
 
 # Every write takes the log's lock first (``storage.audit``: entries are numbered in
-# commit order) and then its space's turn (``reservations.take_space_turn``), before it
+# commit order) and then its space's turn (``reservations.take_space_turn_on``), before it
 # writes a row: one order of locks everywhere, so no two writes (nor two groups of
 # ``WriteGroups``, which hold the log's lock from their first write to their commit) can
 # each hold what the other waits for.
@@ -440,6 +451,39 @@ class PgHotPath:
             return datetime.now(UTC)
         stored = None if offset_seconds is None else (pinned_at, offset_seconds)
         return self.shared_clock.now_from(stored)  # type: ignore[no-any-return]
+
+
+class PgTransaction:
+    """``Transaction`` on one asyncpg connection inside its transaction
+    (``PgHotPaths.transaction``): statements run one after another."""
+
+    dialect = "postgresql"
+
+    def __init__(self, conn: asyncpg.Connection, shared_clock: Any | None) -> None:
+        self.conn = conn
+        self.shared_clock = shared_clock
+
+    async def rows(self, statement: DirectStatement, values: Values) -> list[Any]:
+        form = statement.on_postgresql
+        return form.rows(await self.conn.fetch(form.sql, *form.arguments(values)))
+
+    async def rows_each(
+        self, statement: DirectStatement, each: Sequence[Values]
+    ) -> list[list[Any]]:
+        return [await self.rows(statement, values) for values in each]
+
+    async def write(self, statement: DirectStatement, values: Values) -> Any:
+        form = statement.on_postgresql
+        found = await self.conn.fetch(form.sql, *form.arguments(values))
+        return found[0][0] if statement.returns else None
+
+    def savepoint(self) -> AbstractAsyncContextManager[Any]:
+        return self.conn.transaction()  # nested in the transaction: a savepoint
+
+    async def now(self) -> datetime:
+        if self.shared_clock is None:
+            return datetime.now(UTC)
+        return self.shared_clock.now_from(await clock_store.read_on(self))  # type: ignore[no-any-return]
 
 
 def _entry_values(entry: LogEntry) -> tuple[Any, ...]:
@@ -780,6 +824,23 @@ class PgHotPaths:
         for attempt in range(1, ATTEMPTS + 1):
             try:
                 return await use_case(self.path)
+            except asyncpg.PostgresError as exc:
+                if attempt == ATTEMPTS or exc.sqlstate not in TRANSIENT_SQLSTATES:
+                    raise
+                await asyncio.sleep(backoff(attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def transaction(self, use_case: Callable[[Transaction], Awaitable[T]]) -> T:
+        """Run ``use_case`` in a transaction on one pooled connection; again when
+        PostgreSQL aborted it for its timing."""
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                async with self.pool.connection() as conn:
+                    try:
+                        async with conn.transaction():
+                            return await use_case(PgTransaction(conn, self.path.shared_clock))
+                    except _UNAVAILABLE as exc:
+                        raise _unavailable() from exc
             except asyncpg.PostgresError as exc:
                 if attempt == ATTEMPTS or exc.sqlstate not in TRANSIENT_SQLSTATES:
                     raise

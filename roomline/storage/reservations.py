@@ -10,19 +10,25 @@ one whose space or applicant was removed meanwhile becomes ``UnknownSpace`` or
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Select, and_, bindparam, func, insert, select, text, update
-from sqlalchemy.exc import IntegrityError
 
 from roomline.domain.errors import SpaceNotAvailable, UnknownApplicant, UnknownSpace
 from roomline.domain.reservations import Interval, Reservation, ReservationStatus, Space
 from roomline.domain.times import utc_text
 from roomline.storage.audit import LOG_LOCK
-from roomline.storage.direct import DirectStatement, OnConnection, Reads, drive
+from roomline.storage.direct import (
+    DirectStatement,
+    OnConnection,
+    Reads,
+    Values,
+    Writes,
+    drive,
+    integrity_error,
+)
 from roomline.storage.tables import people, reservations, spaces
 
 EXCLUSION_VIOLATION = "23P01"
@@ -128,7 +134,7 @@ def get_for_update(conn: Connection, ultimo_id: int) -> Reservation | None:
     cancel and an update cannot both act on the state before the other.
     """
     if conn.dialect.name == "postgresql":
-        conn.execute(_LOG_TURN)  # the log's lock before the row's (``take_space_turn``)
+        conn.execute(_LOG_TURN)  # the log's lock before the row's (``take_space_turn_on``)
     row = _BY_ID_FOR_UPDATE.first(conn, {"ultimo_id": ultimo_id})
     return None if row is None else reservation_from_row(row)
 
@@ -303,8 +309,13 @@ def in_window(
     ]
 
 
-def insert_reservation(
-    conn: Connection,
+def insert_reservation(conn: Connection, **row: Any) -> int:
+    """``insert_reservation_on`` in the caller's transaction."""
+    return drive(insert_reservation_on(OnConnection(conn), **row))
+
+
+async def insert_reservation_on(
+    writes: Writes,
     *,
     space: Space,
     applicant_id: str,
@@ -344,9 +355,8 @@ def insert_reservation(
     if ultimo_id is not None:
         values["ultimo_id"] = ultimo_id
         statement = _INSERT_NUMBERED
-    take_space_turn(conn, space.id)
-    with _translated(conn, space, applicant_id):
-        return int(statement.write(conn, values))
+    await take_space_turn_on(writes, space.id)
+    return int(await _written_or_refused(writes, statement, values, space, applicant_id))
 
 
 # Writes are built once and take their values as parameters: coercing fifteen values
@@ -395,8 +405,8 @@ _MOVE_IN_SERIES = DirectStatement(_UPDATE_ONE, column_keys=[*_MOVED_COLUMNS, "de
 _CANCEL_IN_SERIES = DirectStatement(_UPDATE_ONE, column_keys=["status", "updated_at"])
 
 
-def move(
-    conn: Connection,
+async def move_on(
+    writes: Writes,
     current: Reservation,
     space: Space,
     start: datetime,
@@ -425,22 +435,23 @@ def move(
     if description is not None:
         values["description"] = description
         statement = _MOVE_IN_SERIES
-    take_space_turn(conn, space.id)
-    with _translated(conn, space):
-        statement.write(conn, values)
+    await take_space_turn_on(writes, space.id)
+    await _written_or_refused(writes, statement, values, space)
 
 
 # "rl" in ASCII: the first number of the spaces' advisory locks, in the two-number form
 # that keeps them apart from the log's (``storage.audit``).
 SPACE_LOCK = 0x726C
-_SPACE_TURN = text(
-    f"SELECT pg_advisory_xact_lock({SPACE_LOCK}, hashtext(:space_id))"
-    f" FROM (SELECT pg_advisory_xact_lock({LOG_LOCK})) AS log"
+_SPACE_TURN = DirectStatement(
+    text(
+        f"SELECT pg_advisory_xact_lock({SPACE_LOCK}, hashtext(:space_id))"
+        f" FROM (SELECT pg_advisory_xact_lock({LOG_LOCK})) AS log"
+    )
 )
 _LOG_TURN = text(f"SELECT pg_advisory_xact_lock({LOG_LOCK})")
 
 
-def take_space_turn(conn: Connection, space_id: str) -> None:
+async def take_space_turn_on(writes: Writes, space_id: str) -> None:
     """On PostgreSQL, wait until no other transaction writes into ``space_id``, and keep
     the turn until this one ends.
 
@@ -452,16 +463,23 @@ def take_space_turn(conn: Connection, space_id: str) -> None:
     order everywhere (``pg_hot``), so none holds what another waits for. SQLite's writers
     take turns already.
     """
-    if conn.dialect.name == "postgresql":
-        conn.execute(_SPACE_TURN, {"space_id": space_id})
+    if writes.dialect == "postgresql":
+        await writes.write(_SPACE_TURN, {"space_id": space_id})
 
 
 def cancel(conn: Connection, ultimo_id: int, now: datetime, *, by_series: bool = False) -> None:
+    """``cancel_on`` in the caller's transaction."""
+    drive(cancel_on(OnConnection(conn), ultimo_id, now, by_series=by_series))
+
+
+async def cancel_on(
+    writes: Writes, ultimo_id: int, now: datetime, *, by_series: bool = False
+) -> None:
     """Cancel a reservation: on its own (it becomes an exception of its series) or
     ``by_series``."""
     statement = _CANCEL_IN_SERIES if by_series else _CANCEL
-    statement.write(
-        conn,
+    await writes.write(
+        statement,
         {"target_id": ultimo_id, "status": ReservationStatus.CANCELLED.value, "updated_at": now},
     )
 
@@ -552,33 +570,29 @@ def continue_numbering_after(conn: Connection, last_ultimo_id: int) -> None:
         )
 
 
-@contextmanager
-def _translated(conn: Connection, space: Space, applicant_id: str | None = None) -> Iterator[None]:
-    """Run one statement and turn the database's refusals into ours.
+async def _written_or_refused(
+    writes: Writes,
+    statement: DirectStatement,
+    values: Values,
+    space: Space,
+    applicant_id: str | None = None,
+) -> Any:
+    """Run one write and turn the database's refusals into ours.
 
     On PostgreSQL the statement runs in a savepoint, so a refusal leaves the transaction
     usable. SQLite needs none: its write lock means no other writer can cause one. On
     PostgreSQL a space or person removed since the caller read it fails the foreign key:
     the request names something unknown, as if the removal had come first (it did).
     """
-    savepoint = conn.begin_nested() if conn.dialect.name != "sqlite" else None
     try:
-        yield
-    except (IntegrityError, sqlite3.IntegrityError) as exc:
-        if savepoint is not None:
-            savepoint.rollback()
-        # SQLAlchemy wraps the driver's error; a direct statement raises it bare.
-        driver_error = exc.orig if isinstance(exc, IntegrityError) else exc
-        ours = refusal_of(driver_error, space, applicant_id)
+        async with writes.savepoint():
+            return await writes.write(statement, values)
+    except Exception as exc:
+        driver_error = integrity_error(exc)
+        ours = None if driver_error is None else refusal_of(driver_error, space, applicant_id)
         if ours is None:
             raise
         raise ours from exc
-    except BaseException:
-        if savepoint is not None:
-            savepoint.rollback()
-        raise
-    if savepoint is not None:
-        savepoint.commit()
 
 
 def refusal_of(

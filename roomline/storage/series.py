@@ -11,9 +11,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
-from sqlalchemy.exc import IntegrityError
 
-from roomline.storage.direct import DirectStatement, OnConnection, Reads, drive
+from roomline.storage.direct import (
+    DirectStatement,
+    Reads,
+    Writes,
+    integrity_error,
+)
 from roomline.storage.tables import reservations, series
 
 
@@ -21,12 +25,30 @@ class SeriesExternalIdTaken(Exception):
     """Another transaction stored a series with the same (key, external_id) first."""
 
 
-def add(conn: Connection, values: dict[str, Any]) -> int:
+# What a new series row is given; the rest have defaults.
+_COLUMNS = [
+    "space_id",
+    "applicant_id",
+    "description",
+    "rrule",
+    "exdates",
+    "first_start",
+    "first_end",
+    "api_key_id",
+    "external_id",
+    "request_fingerprint",
+    "created_at",
+    "updated_at",
+]
+_ADD = DirectStatement(insert(series).returning(series.c.id), column_keys=_COLUMNS)
+
+
+async def add_on(writes: Writes, values: dict[str, Any]) -> int:
     """Insert a series row (``values`` by column name) and return its id."""
     try:
-        return int(conn.execute(insert(series).returning(series.c.id), values).scalar_one())
-    except IntegrityError as exc:
-        if "external_id" in str(exc.orig):
+        return int(await writes.write(_ADD, values))
+    except Exception as exc:
+        if "external_id" in str(integrity_error(exc)):
             raise SeriesExternalIdTaken() from exc
         raise
 
@@ -39,21 +61,34 @@ _OCCURRENCES = DirectStatement(
 )
 
 
-def get(conn: Connection, series_id: int) -> Any | None:
-    """``get_on`` in the caller's transaction."""
-    return drive(get_on(OnConnection(conn), series_id))
-
-
 async def get_on(reads: Reads, series_id: int) -> Any | None:
     """The series row ``series_id``, or None."""
     rows = await reads.rows(_BY_ID, {"series_id": series_id})
     return rows[0] if rows else None
 
 
-def by_external_id(conn: Connection, api_key_id: int | None, external_id: str) -> Any | None:
-    """Return the series a key created with ``external_id``."""
-    key = series.c.api_key_id.is_(None) if api_key_id is None else series.c.api_key_id == api_key_id
-    return conn.execute(select(series).where(key, series.c.external_id == external_id)).first()
+_BY_KEY_AND_EXTERNAL_ID = DirectStatement(
+    select(series).where(
+        series.c.api_key_id == bindparam("api_key_id"),
+        series.c.external_id == bindparam("external_id"),
+    )
+)
+_BY_EXTERNAL_ID_WITHOUT_KEY = DirectStatement(
+    select(series).where(
+        series.c.api_key_id.is_(None), series.c.external_id == bindparam("external_id")
+    )
+)
+
+
+async def by_external_id_on(reads: Reads, api_key_id: int | None, external_id: str) -> Any | None:
+    """Return the series a key (or no key) created with ``external_id``."""
+    if api_key_id is None:
+        found = await reads.rows(_BY_EXTERNAL_ID_WITHOUT_KEY, {"external_id": external_id})
+    else:
+        found = await reads.rows(
+            _BY_KEY_AND_EXTERNAL_ID, {"api_key_id": api_key_id, "external_id": external_id}
+        )
+    return found[0] if found else None
 
 
 def series_of(conn: Connection, ultimo_id: int) -> int | None:
@@ -63,16 +98,21 @@ def series_of(conn: Connection, ultimo_id: int) -> int | None:
     return None if found is None else int(found)
 
 
-def occurrences(conn: Connection, series_id: int) -> list[Any]:
-    """``occurrences_on`` in the caller's transaction."""
-    return drive(occurrences_on(OnConnection(conn), series_id))
-
-
 async def occurrences_on(reads: Reads, series_id: int) -> list[Any]:
     """Return the reservation rows of a series, by start time then UltimoId."""
     return await reads.rows(_OCCURRENCES, {"series_id": series_id})
 
 
-def change(conn: Connection, series_id: int, now: datetime, **values: Any) -> None:
-    """Set columns of a series row (``skipped``, ``description``)."""
-    conn.execute(update(series).where(series.c.id == series_id).values(updated_at=now, **values))
+# The columns a change sets beside ``updated_at``: each set its own prebuilt statement.
+_CHANGES = {
+    column: DirectStatement(
+        update(series).where(series.c.id == bindparam("series_id")),
+        column_keys=["updated_at", column],
+    )
+    for column in ("skipped", "description")
+}
+
+
+async def change_on(writes: Writes, series_id: int, now: datetime, column: str, value: Any) -> None:
+    """Set one column of a series row (``skipped`` or ``description``)."""
+    await writes.write(_CHANGES[column], {"series_id": series_id, "updated_at": now, column: value})

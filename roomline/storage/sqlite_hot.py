@@ -6,8 +6,10 @@ of its own, the threads mostly fight over the GIL. A read therefore runs inline,
 read transaction on a plain ``sqlite3`` connection that each thread keeps for itself (no
 pool checkout, no SQLAlchemy transaction). A write runs in the loop's write group
 (``groupcommit.GroupCommitter.run_on_loop``): on the loop too, with only the wait for the
-write lock and the commit in a thread. The use cases over ``SqlHotPath`` never suspend,
-so each runs to its end inside its transaction (``drive``).
+write lock and the commit in a thread. A transaction of many statements (a series) runs
+in a thread, so that the loop never waits while it holds the write lock. The use cases
+over ``SqlHotPath`` never suspend, so each runs to its end inside its transaction
+(``drive``).
 
 An in-memory database, which a second connection would not see, reads in an ordinary
 SQLAlchemy read transaction.
@@ -15,6 +17,7 @@ SQLAlchemy read transaction.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 from collections.abc import Awaitable, Callable
@@ -24,7 +27,8 @@ from roomline.storage import keys as key_store
 from roomline.storage.database import Database, configure_sqlite_connection
 from roomline.storage.direct import drive
 from roomline.storage.groupcommit import busy_timeout_ms
-from roomline.storage.hotpath import Clock, HotPath, SqlHotPath
+from roomline.storage.hotpath import Clock, HotPath, SqlHotPath, Transaction
+from roomline.storage.transient import retry_transient
 
 T = TypeVar("T")
 
@@ -58,6 +62,14 @@ class SqliteHotPaths:
         return await self.database.write_on_loop(lambda: self._write_here(use_case))
 
     def _write_here(self, use_case: Callable[[HotPath], Awaitable[T]]) -> T:
+        with self.database.write() as conn:
+            return drive(use_case(SqlHotPath(conn, self.clock)))  # type: ignore[arg-type]
+
+    async def transaction(self, use_case: Callable[[Transaction], Awaitable[T]]) -> T:
+        return await asyncio.to_thread(self._transaction_here, use_case)
+
+    @retry_transient
+    def _transaction_here(self, use_case: Callable[[Transaction], Awaitable[T]]) -> T:
         with self.database.write() as conn:
             return drive(use_case(SqlHotPath(conn, self.clock)))  # type: ignore[arg-type]
 

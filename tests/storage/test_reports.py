@@ -25,6 +25,7 @@ from roomline.services import audit
 from roomline.storage import reports as store
 from roomline.storage import reservations
 from roomline.storage.database import Database
+from roomline.storage.direct import OnConnection, drive
 from roomline.storage.migrate import upgrade
 from tests.conftest import World, door_event
 from tests.support import fresh_database_url
@@ -67,7 +68,16 @@ def _cancel(database: Database, ultimo_id: int, at: datetime, *, logged: bool = 
         reservations.cancel(conn, ultimo_id, at)
         after = reservations.get(conn, ultimo_id)
         if logged:
-            audit.record(conn, at=at, action="cancel", before=before, after=after, actor=None)
+            drive(
+                audit.record_on(
+                    OnConnection(conn),
+                    at=at,
+                    action="cancel",
+                    before=before,
+                    after=after,
+                    actor=None,
+                )
+            )
 
 
 def _rows(database: Database) -> list[tuple[object, ...]]:

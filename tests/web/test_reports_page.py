@@ -22,6 +22,7 @@ from roomline.domain.reservations import blocked_interval
 from roomline.services import audit
 from roomline.storage import masterdata
 from roomline.storage import reservations as store
+from roomline.storage.direct import OnConnection, drive
 from tests.conftest import World, door_event
 from tests.support import Server, start_server
 from tests.web.test_browser import sign_in
@@ -120,7 +121,11 @@ def _book(
         store.cancel(conn, ultimo_id, at)
         after = store.get(conn, ultimo_id)
         assert after is not None
-        audit.record(conn, at=at, action="cancel", before=booked, after=after, actor=None)
+        drive(
+            audit.record_on(
+                OnConnection(conn), at=at, action="cancel", before=booked, after=after, actor=None
+            )
+        )
     elif fate < 0.16:
         door_event(conn, ultimo_id, "release", start + timedelta(minutes=15))
     elif fate < 0.7:

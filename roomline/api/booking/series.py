@@ -189,8 +189,9 @@ def _service(request: Request) -> SeriesService:
 
 
 def _hot(request: Request) -> HotPaths:
-    """The reads (preview, get) run on the event loop, as the Ultimo workflows; the
-    writes, many rows in one transaction each, in the threadpool."""
+    """Where the series use cases run: the reads (preview, get) as the Ultimo workflows',
+    the writes (many rows each) in a transaction of their own (``HotPaths.transaction``:
+    on the event loop on PostgreSQL, in a thread on SQLite)."""
     hot: HotPaths = request.app.state.ultimo.hot
     return hot
 
@@ -201,7 +202,7 @@ def _hot(request: Request) -> HotPaths:
     response_model=SeriesBooked,
     responses={400: {"content": {"application/json": {"example": CONFLICT_EXAMPLE}}}},
 )
-def create_series(
+async def create_series(
     request: Request, body: SeriesRequest, caller: Caller = Depends(grant("series"))
 ) -> dict[str, Any]:
     """Book a recurring reservation; every occurrence is a reservation with its own UltimoId.
@@ -210,8 +211,11 @@ def create_series(
     400 `1015` with every conflicting occurrence in `details`; `skip` books the free ones
     and lists the others in `skipped`. Occurrences in a DST gap are skipped either way.
     """
+    service, wanted = _service(request), body.new_series()
     with database_errors():
-        outcome = _service(request).create(body.new_series(), caller.key.id, caller.actor)
+        outcome = await _hot(request).transaction(
+            lambda tx: service.create_on(tx, wanted, caller.key.id, caller.actor)
+        )
     return outcome_values(outcome)
 
 
@@ -239,7 +243,7 @@ async def get_series(
 
 
 @router.patch("/series/{series_id:int}", response_model=SeriesBooked)
-def update_series(
+async def update_series(
     request: Request,
     series_id: SeriesId,
     body: SeriesEdit,
@@ -258,12 +262,16 @@ def update_series(
         description=body.description,
         on_conflict=body.on_conflict,
     )
+    service = _service(request)
     with database_errors():
-        return outcome_values(_service(request).update(change, caller.actor))
+        outcome = await _hot(request).transaction(
+            lambda tx: service.update_on(tx, change, caller.actor)
+        )
+    return outcome_values(outcome)
 
 
 @router.post("/series/{series_id:int}/cancel", response_model=SeriesCancelled)
-def cancel_series(
+async def cancel_series(
     request: Request,
     series_id: SeriesId,
     body: SeriesCancel | None = Body(None),
@@ -272,6 +280,9 @@ def cancel_series(
     """Cancel every occurrence from `from` on (default: every one that has not ended),
     leaving exceptions as they are."""
     from_time = body.from_ if body is not None else None
+    service = _service(request)
     with database_errors():
-        view, cancelled = _service(request).cancel(series_id, from_time, caller.actor)
+        view, cancelled = await _hot(request).transaction(
+            lambda tx: service.cancel_on(tx, series_id, from_time, caller.actor)
+        )
     return {**series_values(view), "cancelled": [f"{number:011d}" for number in cancelled]}
