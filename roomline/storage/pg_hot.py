@@ -455,17 +455,21 @@ class PgHotPath:
 
 class PgTransaction:
     """``Transaction`` on one asyncpg connection inside its transaction
-    (``PgHotPaths.transaction``): statements run one after another."""
+    (``PgHotPaths.transaction``): statements run one after another, each answered within
+    ``wait_seconds`` (a lock held that long, or a database that does not answer, is 503)."""
 
     dialect = "postgresql"
 
-    def __init__(self, conn: asyncpg.Connection, shared_clock: Any | None) -> None:
+    def __init__(
+        self, conn: asyncpg.Connection, shared_clock: Any | None, wait_seconds: float
+    ) -> None:
         self.conn = conn
         self.shared_clock = shared_clock
+        self.wait_seconds = wait_seconds
 
     async def rows(self, statement: DirectStatement, values: Values) -> list[Any]:
         form = statement.on_postgresql
-        return form.rows(await self.conn.fetch(form.sql, *form.arguments(values)))
+        return form.rows(await self._fetch(form.sql, form.arguments(values)))
 
     async def rows_each(
         self, statement: DirectStatement, each: Sequence[Values]
@@ -474,7 +478,7 @@ class PgTransaction:
 
     async def write(self, statement: DirectStatement, values: Values) -> Any:
         form = statement.on_postgresql
-        found = await self.conn.fetch(form.sql, *form.arguments(values))
+        found = await self._fetch(form.sql, form.arguments(values))
         return found[0][0] if statement.returns else None
 
     def savepoint(self) -> AbstractAsyncContextManager[Any]:
@@ -484,6 +488,12 @@ class PgTransaction:
         if self.shared_clock is None:
             return datetime.now(UTC)
         return self.shared_clock.now_from(await clock_store.read_on(self))  # type: ignore[no-any-return]
+
+    async def _fetch(self, sql: str, arguments: list[Any]) -> list[asyncpg.Record]:
+        try:
+            return await self.conn.fetch(sql, *arguments, timeout=self.wait_seconds)  # type: ignore[no-any-return]
+        except TimeoutError as exc:
+            raise _no_answer_within(self.wait_seconds) from exc
 
 
 def _entry_values(entry: LogEntry) -> tuple[Any, ...]:
@@ -593,9 +603,7 @@ class PgPool:
         except _UNAVAILABLE as exc:
             raise _unavailable() from exc
         except TimeoutError as exc:
-            raise ServiceUnavailable(
-                f"The database did not answer within {self.wait_seconds:g} s; retry shortly."
-            ) from exc
+            raise _no_answer_within(self.wait_seconds) from exc
         finally:
             await self._release(pool, conn)
 
@@ -719,6 +727,10 @@ def _unavailable() -> ServiceUnavailable:
     return ServiceUnavailable("The database does not answer; retry shortly.")
 
 
+def _no_answer_within(seconds: float) -> ServiceUnavailable:
+    return ServiceUnavailable(f"The database did not answer within {seconds:g} s; retry shortly.")
+
+
 # Writes one group commits together at most (the rest wait for the next group).
 MAX_GROUP = 64
 
@@ -838,7 +850,8 @@ class PgHotPaths:
                 async with self.pool.connection() as conn:
                     try:
                         async with conn.transaction():
-                            return await use_case(PgTransaction(conn, self.path.shared_clock))
+                            tx = PgTransaction(conn, self.path.shared_clock, self.pool.wait_seconds)
+                            return await use_case(tx)
                     except _UNAVAILABLE as exc:
                         raise _unavailable() from exc
             except asyncpg.PostgresError as exc:

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
-from roomline.domain.errors import SpaceNotAvailable
+from roomline.domain.errors import ServiceUnavailable, SpaceNotAvailable
 from roomline.domain.recurrence import ConflictPolicy
 from roomline.domain.reservations import Person, Space
 from roomline.services.clock import SystemClock
@@ -34,9 +34,11 @@ from roomline.services.reservations import (
 from roomline.services.series import NewSeries, SeriesOutcome, SeriesService
 from roomline.storage import reservations as reservation_store
 from roomline.storage import series as series_store
+from roomline.storage.audit import LOG_LOCK
 from roomline.storage.database import Database
 from roomline.storage.direct import DirectStatement, Values
 from roomline.storage.hotpath import Transaction
+from roomline.storage.pg_hot import PgHotPaths
 from roomline.storage.tables import audit_log, reservations, series
 from tests.storage.helpers import database_with
 from tests.support import fresh_database_url
@@ -199,3 +201,25 @@ def test_a_slot_taken_meanwhile_is_a_conflict_under_the_request_policy(
         assert series_count == 0
         assert [series_id for _, series_id in rows] == [None]  # the walk-in alone
         assert actions == ["create"]
+
+
+def test_a_series_that_waits_too_long_for_a_lock_answers_503_and_stores_nothing(
+    database: Database, service: SeriesService
+) -> None:
+    async def create() -> SeriesOutcome:
+        hot = PgHotPaths(database.url, 2, 1.0, None)  # answers within 1 s, or 503
+        try:
+            return await hot.transaction(lambda tx: service.create_on(tx, SERIES, None))
+        finally:
+            await hot.close()
+
+    with database.engine.connect() as other:  # a writer that holds the log's lock
+        other.execute(text(f"SELECT pg_advisory_lock({LOG_LOCK})"))
+        with pytest.raises(ServiceUnavailable, match="did not answer within 1 s"):
+            asyncio.run(create())
+        other.execute(text(f"SELECT pg_advisory_unlock({LOG_LOCK})"))
+        other.commit()
+    assert stored(database) == (0, [], [])
+
+    outcome = asyncio.run(create())  # the lock released, it goes through
+    assert len(outcome.occurrences) == 3
