@@ -52,7 +52,7 @@ from roomline.services.reservations import (
 )
 from roomline.storage import reservations as store
 from roomline.storage.direct import OnConnection, drive
-from roomline.storage.hotpath import HotPath, SqlHotPath
+from roomline.storage.hotpath import HotPath, write_here
 from roomline.storage.tables import reservations, spaces
 from roomline.storage.transient import retry_transient
 
@@ -175,21 +175,21 @@ class DoorService:
                     after = dataclasses.replace(
                         current, status=ReservationStatus.CANCELLED, released_at=now
                     )
-                    entry = audit.record_on(
-                        OnConnection(conn),
-                        at=now,
-                        action="release",
-                        before=current,
-                        after=after,
-                        actor=RELEASE_ACTOR,
+                    drive(
+                        audit.record_on(
+                            OnConnection(conn),
+                            at=now,
+                            action="release",
+                            before=current,
+                            after=after,
+                            actor=RELEASE_ACTOR,
+                        )
                     )
-                    drive(entry)
                     released += 1
         return released
 
     def _write_here(self, use_case: Callable[[HotPath], Coroutine[Any, Any, None]]) -> None:
-        with self.database.write() as conn:
-            drive(use_case(SqlHotPath(conn, self.clock)))
+        write_here(self.database, self.clock, use_case)
 
     async def _next_details(
         self, path: HotPath, conflict_id: int, current: Reservation, space: Space

@@ -57,7 +57,7 @@ from roomline.storage import masterdata
 from roomline.storage import reservations as store
 from roomline.storage import series as series_store
 from roomline.storage.direct import OnConnection, Reads, drive
-from roomline.storage.hotpath import ClockedReads, SqlHotPath, Transaction
+from roomline.storage.hotpath import ClockedReads, SqlHotPath, Transaction, write_here
 from roomline.storage.reservations import reservation_from_row
 from roomline.storage.transient import retry_transient
 
@@ -343,8 +343,7 @@ class SeriesService:
 
     @retry_transient
     def _in_transaction(self, use_case: Callable[[Transaction], Awaitable[T]]) -> T:
-        with self.database.write() as conn:
-            return drive(use_case(SqlHotPath(conn, self.clock)))  # type: ignore[arg-type]
+        return write_here(self.database, self.clock, use_case)
 
     async def _plan_on(self, path: ClockedReads, request: NewSeries) -> _Plan:
         space = await bookable_space_on(path, request.space_id)

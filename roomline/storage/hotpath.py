@@ -34,7 +34,8 @@ from roomline.storage import keys as key_store
 from roomline.storage import masterdata
 from roomline.storage import reservations as store
 from roomline.storage.audit import LogEntry
-from roomline.storage.direct import DirectStatement, OnConnection, Reads, Writes
+from roomline.storage.database import Database
+from roomline.storage.direct import DirectStatement, OnConnection, Reads, Writes, drive
 from roomline.storage.keys import StoredKey
 from roomline.storage.reservations import ListedReservation
 
@@ -335,3 +336,11 @@ class SqlHotPath(OnConnection):
         if isinstance(self.conn, sqlite3.Connection):
             raise RuntimeError("writes need the SQLAlchemy connection of a write transaction")
         return self.conn
+
+
+def write_here(
+    database: Database, clock: Clock, use_case: Callable[[SqlHotPath], Awaitable[T]]
+) -> T:
+    """Run ``use_case`` over ``SqlHotPath`` in a write transaction of the calling thread."""
+    with database.write() as conn:
+        return drive(use_case(SqlHotPath(conn, clock)))  # type: ignore[arg-type]

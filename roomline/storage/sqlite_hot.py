@@ -27,7 +27,7 @@ from roomline.storage import keys as key_store
 from roomline.storage.database import Database, configure_sqlite_connection
 from roomline.storage.direct import drive
 from roomline.storage.groupcommit import busy_timeout_ms
-from roomline.storage.hotpath import Clock, HotPath, SqlHotPath, Transaction
+from roomline.storage.hotpath import Clock, HotPath, SqlHotPath, Transaction, write_here
 from roomline.storage.transient import retry_transient
 
 T = TypeVar("T")
@@ -59,19 +59,14 @@ class SqliteHotPaths:
             raw.execute("COMMIT")
 
     async def write(self, use_case: Callable[[HotPath], Awaitable[T]]) -> T:
-        return await self.database.write_on_loop(lambda: self._write_here(use_case))
-
-    def _write_here(self, use_case: Callable[[HotPath], Awaitable[T]]) -> T:
-        with self.database.write() as conn:
-            return drive(use_case(SqlHotPath(conn, self.clock)))  # type: ignore[arg-type]
+        return await self.database.write_on_loop(
+            lambda: write_here(self.database, self.clock, use_case)
+        )
 
     async def transaction(self, use_case: Callable[[Transaction], Awaitable[T]]) -> T:
-        return await asyncio.to_thread(self._transaction_here, use_case)
-
-    @retry_transient
-    def _transaction_here(self, use_case: Callable[[Transaction], Awaitable[T]]) -> T:
-        with self.database.write() as conn:
-            return drive(use_case(SqlHotPath(conn, self.clock)))  # type: ignore[arg-type]
+        return await asyncio.to_thread(
+            retry_transient(write_here), self.database, self.clock, use_case
+        )
 
     async def hash_secret_key(self) -> bytes:
         """The instance's HMAC key for API-key hashes (read once per process)."""
