@@ -81,14 +81,18 @@ def bench_backend(url: str, spaces: int, total: int, runs: int) -> dict[str, tup
         def free(run: Callable[[UseCase], Any]) -> Callable[[int], None]:
             def one(index: int) -> None:
                 # 07:15-08:15 overlaps the 07:30 slot's blocked time: every space is busy
-                # on the days it has a reservation then; the second half of the days are
-                # free. Wall-clock times, as most clients send.
-                start = layout.day0 + timedelta(days=index % (days * 2), hours=7, minutes=15)
+                # on each of its full days; every other run asks for a day after the
+                # seeded ones, when all are free. Wall-clock times, as most clients send.
+                busy = index % 2 == 0
+                day = (layout.day0 if busy else layout.free_from) + timedelta(
+                    days=(index // 2) % days
+                )
+                start = day + timedelta(hours=7, minutes=15)
                 first, last = wall_clock(start), wall_clock(start + timedelta(hours=1))
                 found = run(
                     lambda path: availability.free_spaces(path, policy, SpaceFilter(), first, last)
                 )
-                assert len(found) == (0 if index % (days * 2) < days else spaces), len(found)
+                assert len(found) == (0 if busy else spaces), len(found)
 
             return one
 

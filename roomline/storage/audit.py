@@ -19,7 +19,15 @@ from typing import Any
 
 from sqlalchemy import Connection, Integer, bindparam, delete, func, insert, select, text
 
-from roomline.storage.direct import DirectStatement, OnConnection, Reads, Writes, drive
+from roomline.storage.direct import (
+    DirectStatement,
+    OnConnection,
+    Reads,
+    Writes,
+    drive,
+    in_json_list,
+    json_list,
+)
 from roomline.storage.tables import UTCDateTime, audit_log, people, spaces
 
 
@@ -143,7 +151,7 @@ def _changes_query(of_space: bool) -> DirectStatement:
 
 
 _CHANGES, _CHANGES_OF_SPACE = _changes_query(False), _changes_query(True)
-_NAME = DirectStatement(select(people.c.id, people.c.name).where(people.c.id == bindparam("id")))
+_NAMES = DirectStatement(select(people.c.id, people.c.name).where(in_json_list(people.c.id, "ids")))
 _LATEST = DirectStatement(select(func.coalesce(func.max(audit_log.c.id), 0).label("latest")))
 _FIRST_AFTER = DirectStatement(
     select(audit_log.c.id, audit_log.c.at)
@@ -170,11 +178,13 @@ async def changes_after(
 
 
 async def names_of(reads: Reads, person_ids: set[str]) -> dict[str, str]:
-    """The names of the people ``person_ids`` (those that still exist)."""
-    # One prebuilt statement per person (side by side on PostgreSQL): an IN list cannot
-    # be compiled once, and a page names a few people.
-    answers = await reads.rows_each(_NAME, [{"id": person_id} for person_id in person_ids])
-    return {row.id: row.name for rows in answers for row in rows}
+    """The names of the people ``person_ids`` (those that still exist), in one statement:
+    a page of the log can name a hundred people, and a statement each cost the webhook
+    rounds a tenth of their time on PostgreSQL."""
+    if not person_ids:
+        return {}
+    rows = await reads.rows(_NAMES, {"ids": json_list(person_ids)})
+    return {row.id: row.name for row in rows}
 
 
 async def latest_cursor(reads: Reads) -> int:

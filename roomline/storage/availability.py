@@ -26,8 +26,8 @@ from sqlalchemy import ColumnElement, bindparam, func, literal_column, select
 
 from roomline.domain.availability import SpaceFilter
 from roomline.domain.reservations import Interval, Space
-from roomline.storage.direct import DirectStatement, Reads
-from roomline.storage.masterdata import SPACE_BY_ID, space_from_row
+from roomline.storage.direct import DirectStatement, Reads, in_json_list, json_list
+from roomline.storage.masterdata import space_from_row
 from roomline.storage.tables import UTCDateTime, people, reservations, spaces
 
 # A literal, not a parameter: both databases use a partial index only when the query's
@@ -183,12 +183,13 @@ def _free_statement(shape: _Shape) -> DirectStatement:
     )
 
 
+_SPACES_BY_ID = DirectStatement(select(spaces).where(in_json_list(spaces.c.id, "ids")))
+
+
 async def spaces_named(reads: Reads, ids: Sequence[str]) -> dict[str, Space]:
     """Return the spaces of those ids that exist (bookable or not), by id."""
-    # One prebuilt statement per id (side by side on PostgreSQL) rather than one IN list,
-    # which cannot be compiled once; a schedule names at most MAX_SCHEDULE_SPACES.
-    answers = await reads.rows_each(SPACE_BY_ID, [{"id": space_id} for space_id in ids])
-    return {row.id: space_from_row(row) for rows in answers for row in rows}
+    rows = await reads.rows(_SPACES_BY_ID, {"ids": json_list(ids)}) if ids else []
+    return {row.id: space_from_row(row) for row in rows}
 
 
 def _overlapping(space_id: Any, window_start: Any, window_end: Any) -> list[ColumnElement[bool]]:

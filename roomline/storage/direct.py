@@ -13,20 +13,23 @@ compiled once more for asyncpg (``on_postgresql``), on the event loop (``pg_hot`
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections import namedtuple
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 from functools import cached_property
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, bindparam
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.base import Executable
-from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from roomline.domain.times import utc_text
 from roomline.storage.tables import UTCDateTime
@@ -87,6 +90,41 @@ def integrity_error(exc: BaseException) -> Any | None:
     if str(getattr(exc, "sqlstate", "")).startswith("23"):
         return exc
     return None
+
+
+class JsonItems(ColumnElement[Any]):
+    """The strings of a JSON array passed as one value, as a subquery for ``IN``: a list
+    of any length in a statement compiled once (an ``IN (...)`` of separate values is
+    compiled anew for each length, and prebuilt statements are compiled once)."""
+
+    inherit_cache = True
+    # SQLAlchemy's own convention (a list on the class), which its cache key reads.
+    _traverse_internals = [("values", InternalTraversal.dp_clauseelement)]  # noqa: RUF012
+
+    def __init__(self, values: BindParameter[Any]) -> None:
+        self.values = values
+
+
+@compiles(JsonItems, "sqlite")
+def _json_items_sqlite(element: JsonItems, compiler: Any, **kw: Any) -> str:
+    return f"(SELECT value FROM json_each({compiler.process(element.values, **kw)}))"
+
+
+@compiles(JsonItems, "postgresql")
+def _json_items_postgresql(element: JsonItems, compiler: Any, **kw: Any) -> str:
+    values = compiler.process(element.values, **kw)
+    return f"(SELECT json_array_elements_text(CAST({values} AS json)))"
+
+
+def in_json_list(column: Any, name: str) -> Any:
+    """``column IN`` the strings of the JSON array passed as the value ``name``
+    (``json_list``)."""
+    return column.op("IN", is_comparison=True)(JsonItems(bindparam(name)))
+
+
+def json_list(items: Iterable[str]) -> str:
+    """The value for ``in_json_list``."""
+    return json.dumps(sorted(items))
 
 
 def drive(use_case: Coroutine[Any, Any, T]) -> T:

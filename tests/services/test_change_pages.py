@@ -19,6 +19,8 @@ from roomline.services.reservations import (
     ReservationService,
     hot_paths_for,
 )
+from roomline.storage import audit as log_store
+from roomline.storage.direct import OnConnection, drive
 from roomline.storage.hotpath import HotPath
 from roomline.storage.migrate import upgrade
 from tests.conftest import World
@@ -64,6 +66,12 @@ def test_both_ways_read_the_same_pages(
     assert everything.next == latest == everything.changes[-1].cursor
     first = everything.changes[0]
     assert (first.applicant_name, first.time_zone) == ("Tane, M.", "Pacific/Auckland")
+    assert [change.applicant_name for change in everything.changes] == [
+        "Tane, M.",
+        "Berg, A.",
+        "Berg, A.",
+        "Berg, A.",
+    ]
     after_first = first.cursor
     of_auckland = both(
         lambda path: log.page_on(path, after_first, auckland.id, 1),
@@ -84,3 +92,22 @@ def test_both_ways_read_the_same_pages(
         log.page(0)
     caught_up = both(lambda path: log.page_on(path, None, None, 10), lambda: log.page(None))
     assert (caught_up.changes, caught_up.next) == ([], latest)
+
+
+def test_a_page_names_all_its_people_in_one_read(
+    database_url: str, make_world: Callable[[str], World]
+) -> None:
+    """``names_of`` takes any number of ids in one statement compiled once (a JSON array
+    as one value): the same names on the event loop and in a thread; an id nobody has is
+    left out, and names with quotes or non-ASCII letters come back as stored."""
+    world = make_world(database_url)
+    upgrade(world.database)
+    people = [world.person(f"Person {number:03}") for number in range(150)]
+    people += [world.person('O\'Hara, "Q."'), world.person("Øverland, Å.")]
+    wanted = {person.id for person in people} | {"nobody-has-this-id"}
+    hot = hot_paths_for(world.database, SharedClock())
+    expected = {person.id: person.name for person in people}
+    assert read_on_hot_path(hot, lambda path: log_store.names_of(path, wanted)) == expected
+    with world.database.read() as conn:
+        assert drive(log_store.names_of(OnConnection(conn), wanted)) == expected
+        assert drive(log_store.names_of(OnConnection(conn), set())) == {}
