@@ -217,6 +217,7 @@ class WebhookDelivery:
         (module docstring), in one write transaction; none when there is nothing to
         write."""
         with self.database.read() as conn:
+            store.plan_each_statement(conn)
             now = self.clock.now(conn)
             cursor = job_store.cursor_in(conn, FAN_OUT_JOB)
             subscribers = [Subscriber(row) for row in store.subscriptions(conn, active_only=True)]
@@ -232,6 +233,7 @@ class WebhookDelivery:
         if not finished and page is None and not due:
             return Round([], cursor if subscribers else None)
         with self.database.write() as conn:
+            store.plan_each_statement(conn)
             now = self.clock.now(conn)
             self._record(conn, now, finished)
             sends: list[Leased] = []

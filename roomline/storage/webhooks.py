@@ -21,10 +21,11 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    text,
     update,
 )
 
-from roomline.storage.direct import DirectStatement
+from roomline.storage.direct import DirectStatement, in_json_list, json_list
 from roomline.storage.tables import (
     UTCDateTime,
     webhook_attempts,
@@ -143,12 +144,12 @@ _ADD_ATTEMPT = DirectStatement(
     )
 )
 # A successful attempt: a pending delivery has succeeded; one that is not pending any
-# more (replayed meanwhile, disabled) keeps its status. One UPDATE either way (SET reads
-# the row as it was), so a round settles its successes in one pass over the index.
+# more (replayed meanwhile, disabled) keeps its status. One UPDATE for all of a round's
+# successes (SET reads each row as it was), named by a JSON list of message ids.
 _STILL_PENDING = webhook_deliveries.c.status == PENDING
 _SUCCEEDED = DirectStatement(
     update(webhook_deliveries)
-    .where(webhook_deliveries.c.message_id == bindparam("of_message"))
+    .where(in_json_list(webhook_deliveries.c.message_id, "message_ids"))
     .values(
         status=case((_STILL_PENDING, SUCCEEDED), else_=webhook_deliveries.c.status),
         next_attempt_at=case((_STILL_PENDING, null()), else_=webhook_deliveries.c.next_attempt_at),
@@ -156,6 +157,21 @@ _SUCCEEDED = DirectStatement(
         lease_until=None,
     )
 )
+
+
+def plan_each_statement(conn: Connection) -> None:
+    """PostgreSQL: plan each statement of the caller's transaction for its own values and
+    the tables as they are now, not once for all (a delivery round's).
+
+    A statement prepared and run many times on one connection (psycopg prepares after five)
+    gets a generic plan, chosen once for the tables as they were then. Deliveries start
+    empty and grow by hundreds a second under load: a plan chosen while the table had a
+    page or two scanned all of it for every attempt recorded (2 ms and growing, where the
+    unique index takes 0.1), and a round fell seconds behind, in about one benchmark run of
+    four on a server without autovacuum (docs/performance.md). Planning these short
+    statements each time costs less than one such scan."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
 
 def add_deliveries(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -261,7 +277,8 @@ def settle_succeeded(conn: Connection, message_ids: Sequence[str]) -> None:
     """Record that an attempt of each of these deliveries succeeded (their leases end):
     a pending one has succeeded; one that is not pending any more (replayed, disabled)
     keeps its status and counts the attempt."""
-    _SUCCEEDED.write_many(conn, [{"of_message": message_id} for message_id in message_ids])
+    if message_ids:
+        _SUCCEEDED.write(conn, {"message_ids": json_list(message_ids)})
 
 
 def restart(conn: Connection, delivery_id: int, now: datetime) -> None:
