@@ -727,6 +727,19 @@ def _unavailable() -> ServiceUnavailable:
     return ServiceUnavailable("The database does not answer; retry shortly.")
 
 
+async def _again_if_transient(attempt_once: Callable[[], Awaitable[T]]) -> T:
+    """Run ``attempt_once``; again, after a back-off, when PostgreSQL aborted it for its
+    timing (a deadlock or serialization victim), up to ``ATTEMPTS`` times in all."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return await attempt_once()
+        except asyncpg.PostgresError as exc:
+            if attempt == ATTEMPTS or exc.sqlstate not in TRANSIENT_SQLSTATES:
+                raise
+            await asyncio.sleep(backoff(attempt))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def _no_answer_within(seconds: float) -> ServiceUnavailable:
     return ServiceUnavailable(f"The database did not answer within {seconds:g} s; retry shortly.")
 
@@ -833,32 +846,22 @@ class PgHotPaths:
 
     async def write(self, use_case: Callable[[HotPath], Awaitable[T]]) -> T:
         """Run ``use_case``; again when PostgreSQL aborted a write for its timing."""
-        for attempt in range(1, ATTEMPTS + 1):
-            try:
-                return await use_case(self.path)
-            except asyncpg.PostgresError as exc:
-                if attempt == ATTEMPTS or exc.sqlstate not in TRANSIENT_SQLSTATES:
-                    raise
-                await asyncio.sleep(backoff(attempt))
-        raise AssertionError("unreachable")  # pragma: no cover
+        return await _again_if_transient(lambda: use_case(self.path))
 
     async def transaction(self, use_case: Callable[[Transaction], Awaitable[T]]) -> T:
         """Run ``use_case`` in a transaction on one pooled connection; again when
         PostgreSQL aborted it for its timing."""
-        for attempt in range(1, ATTEMPTS + 1):
-            try:
-                async with self.pool.connection() as conn:
-                    try:
-                        async with conn.transaction():
-                            tx = PgTransaction(conn, self.path.shared_clock, self.pool.wait_seconds)
-                            return await use_case(tx)
-                    except _UNAVAILABLE as exc:
-                        raise _unavailable() from exc
-            except asyncpg.PostgresError as exc:
-                if attempt == ATTEMPTS or exc.sqlstate not in TRANSIENT_SQLSTATES:
-                    raise
-                await asyncio.sleep(backoff(attempt))
-        raise AssertionError("unreachable")  # pragma: no cover
+
+        async def once() -> T:
+            async with self.pool.connection() as conn:
+                try:
+                    async with conn.transaction():
+                        tx = PgTransaction(conn, self.path.shared_clock, self.pool.wait_seconds)
+                        return await use_case(tx)
+                except _UNAVAILABLE as exc:
+                    raise _unavailable() from exc
+
+        return await _again_if_transient(once)
 
     async def hash_secret_key(self) -> bytes:
         """The instance's HMAC key for API-key hashes: it never changes, so it is read once."""
