@@ -14,6 +14,7 @@ compiled once more for asyncpg (``on_postgresql``), on the event loop (``pg_hot`
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections import namedtuple
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
@@ -29,6 +30,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.sql.type_api import TypeEngine
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from roomline.domain.times import utc_text
@@ -42,6 +45,7 @@ _POSTGRESQL = asyncpg_dialect()
 _DIRECT = sqlite3.sqlite_version_info >= (3, 35, 0)
 
 Values = dict[str, Any]
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 T = TypeVar("T")
 
 
@@ -125,6 +129,94 @@ def in_json_list(column: Any, name: str) -> Any:
 def json_list(items: Iterable[str]) -> str:
     """The value for ``in_json_list``."""
     return json.dumps(sorted(items))
+
+
+class _JsonElements(FunctionElement[Any]):
+    """The elements of a JSON array passed as one value, a row each (column ``value``)."""
+
+    name = "json_elements"
+    inherit_cache = True
+
+
+@compiles(_JsonElements, "sqlite")
+def _json_elements_sqlite(element: _JsonElements, compiler: Any, **kw: Any) -> str:
+    return f"json_each({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_JsonElements, "postgresql")
+def _json_elements_postgresql(element: _JsonElements, compiler: Any, **kw: Any) -> str:
+    return f"json_array_elements(CAST({compiler.process(element.clauses, **kw)} AS json))"
+
+
+class _JsonField(ColumnElement[Any]):
+    """One field of a JSON object, as the SQL value of a column of type ``type``."""
+
+    inherit_cache = True
+    _traverse_internals = [  # noqa: RUF012
+        ("record", InternalTraversal.dp_clauseelement),
+        ("key", InternalTraversal.dp_string),
+        ("type", InternalTraversal.dp_type),
+    ]
+
+    def __init__(self, record: ColumnElement[Any], key: str, type_: TypeEngine[Any]) -> None:
+        if not _IDENTIFIER.fullmatch(key):
+            raise ValueError(f"not a column name: {key!r}")
+        self.record = record
+        self.key = key
+        self.type = type_
+
+    @property
+    def _from_objects(self) -> list[Any]:
+        # What a SELECT of it reads from: the records' source (SQLAlchemy's own protocol).
+        return self.record._from_objects
+
+
+@compiles(_JsonField, "sqlite")
+def _json_field_sqlite(element: _JsonField, compiler: Any, **kw: Any) -> str:
+    return f"json_extract({compiler.process(element.record, **kw)}, '$.{element.key}')"
+
+
+@compiles(_JsonField, "postgresql")
+def _json_field_postgresql(element: _JsonField, compiler: Any, **kw: Any) -> str:
+    text = f"({compiler.process(element.record, **kw)} ->> '{element.key}')"
+    if isinstance(element.type, UTCDateTime):
+        # The value is SQLite's stored form, UTC without an offset (``times.utc_text``).
+        return f"(CAST({text} AS TIMESTAMP WITHOUT TIME ZONE) AT TIME ZONE 'UTC')"
+    sql_type = compiler.dialect.type_compiler_instance.process(element.type)
+    return f"CAST({text} AS {sql_type})"
+
+
+class JsonRecords:
+    """Rows passed as one JSON array of objects (the value ``name``), to select from in a
+    statement compiled once: hundreds of rows in one INSERT … SELECT. On PostgreSQL that
+    is one statement where an executemany is one for each row; on SQLite it costs about
+    what an executemany does (the row's JSON is parsed for each field it reads).
+
+    ``columns`` names each field's column type: ``fields`` are the SQL values to select,
+    and ``value`` encodes rows so that what is stored is exactly what binding the same
+    values stores (times as SQLite's UTC text, read back as UTC on PostgreSQL)."""
+
+    def __init__(self, name: str, columns: dict[str, TypeEngine[Any]]) -> None:
+        self.source = _JsonElements(bindparam(name)).table_valued("value").alias(f"{name}_rows")
+        self.fields = {
+            key: _JsonField(self.source.c.value, key, type_) for key, type_ in columns.items()
+        }
+        self._encode = {
+            key: _bind_processor(bindparam(key, type_=type_)) for key, type_ in columns.items()
+        }
+
+    def value(self, rows: Iterable[Values]) -> str:
+        """The JSON array for ``rows`` (each with every field, by name)."""
+        return json.dumps(
+            [self._encoded(row) for row in rows], ensure_ascii=False, separators=(",", ":")
+        )
+
+    def _encoded(self, row: Values) -> Values:
+        encoded = {}
+        for key, process in self._encode.items():
+            value = row[key]
+            encoded[key] = value if process is None or value is None else process(value)
+        return encoded
 
 
 def drive(use_case: Coroutine[Any, Any, T]) -> T:
@@ -279,17 +371,6 @@ class DirectStatement:
             return None
         returned = cursor.fetchall()  # the statement completes only once they are read
         return returned[0][0]
-
-    def write_many(self, conn: Connection, rows: Sequence[Values]) -> None:
-        """Run an INSERT or UPDATE (no RETURNING) once for each of ``rows``: one
-        ``executemany``, whose loop over the rows is the driver's."""
-        if not rows:
-            return
-        raw = _sqlite(conn)
-        if raw is None:
-            conn.execute(self.statement, list(rows))
-            return
-        raw.executemany(self.sql, [self._parameters(values) for values in rows])
 
     def _run(self, raw: sqlite3.Connection, values: Values) -> sqlite3.Cursor:
         return raw.execute(self.sql, self._parameters(values))

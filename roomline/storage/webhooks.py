@@ -13,7 +13,6 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
-    bindparam,
     case,
     delete,
     func,
@@ -25,9 +24,8 @@ from sqlalchemy import (
     update,
 )
 
-from roomline.storage.direct import DirectStatement, in_json_list, json_list
+from roomline.storage.direct import DirectStatement, JsonRecords, in_json_list, json_list
 from roomline.storage.tables import (
-    UTCDateTime,
     webhook_attempts,
     webhook_deliveries,
     webhook_subscriptions,
@@ -125,22 +123,35 @@ DELIVERY_KEYS = (
     "lease_until",
     "created_at",
 )
-# The statements a delivery round runs for hundreds of rows at a time, each one
-# executemany (storage/direct.py): SQLite's write lock is held for the rows, not for
-# SQLAlchemy's work on each of them. Rows are named by ``message_id`` (unique), so adding
-# deliveries needs no RETURNING, which executemany cannot give.
-_ADD_DELIVERY = DirectStatement(insert(webhook_deliveries), column_keys=DELIVERY_KEYS)
-_ADD_ATTEMPT = DirectStatement(
+# A delivery round adds hundreds of deliveries and records hundreds of attempts: each is
+# one statement for all its rows, passed as one JSON array (storage/direct.py). Rows are
+# named by ``message_id`` (unique), so adding deliveries needs no RETURNING.
+_NEW_DELIVERIES = JsonRecords(
+    "deliveries", {key: webhook_deliveries.c[key].type for key in DELIVERY_KEYS}
+)
+_ADD_DELIVERIES = DirectStatement(
+    insert(webhook_deliveries).from_select(
+        list(DELIVERY_KEYS), select(*_NEW_DELIVERIES.fields.values())
+    )
+)
+_ATTEMPT_KEYS = ("at", "status_code", "error", "duration_ms", "response_excerpt")
+_NEW_ATTEMPTS = JsonRecords(
+    "attempts",
+    {
+        "message_id": webhook_deliveries.c.message_id.type,
+        **{key: webhook_attempts.c[key].type for key in _ATTEMPT_KEYS},
+    },
+)
+_ADD_ATTEMPTS = DirectStatement(
     insert(webhook_attempts).from_select(
-        ["delivery_id", "at", "status_code", "error", "duration_ms", "response_excerpt"],
+        ["delivery_id", *_ATTEMPT_KEYS],
         select(
-            webhook_deliveries.c.id,
-            bindparam("at", type_=UTCDateTime),
-            bindparam("status_code", type_=webhook_attempts.c.status_code.type),
-            bindparam("error", type_=webhook_attempts.c.error.type),
-            bindparam("duration_ms", type_=webhook_attempts.c.duration_ms.type),
-            bindparam("response_excerpt", type_=webhook_attempts.c.response_excerpt.type),
-        ).where(webhook_deliveries.c.message_id == bindparam("message_id")),
+            webhook_deliveries.c.id, *(_NEW_ATTEMPTS.fields[key] for key in _ATTEMPT_KEYS)
+        ).join_from(
+            _NEW_ATTEMPTS.source,
+            webhook_deliveries,
+            webhook_deliveries.c.message_id == _NEW_ATTEMPTS.fields["message_id"],
+        ),
     )
 )
 # A successful attempt: a pending delivery has succeeded; one that is not pending any
@@ -176,7 +187,8 @@ def plan_each_statement(conn: Connection) -> None:
 
 def add_deliveries(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Insert deliveries (keys: ``DELIVERY_KEYS``)."""
-    _ADD_DELIVERY.write_many(conn, rows)
+    if rows:
+        _ADD_DELIVERIES.write(conn, {"deliveries": _NEW_DELIVERIES.value(rows)})
 
 
 def add_delivery(conn: Connection, row: dict[str, Any]) -> int:
@@ -293,13 +305,22 @@ def restart(conn: Connection, delivery_id: int, now: datetime) -> None:
 def add_attempts(conn: Connection, attempts: list[dict[str, Any]]) -> None:
     """Insert attempts (keys: message_id of the delivery, at, status_code, error,
     duration_ms, response_excerpt); nothing for a delivery removed meanwhile."""
-    _ADD_ATTEMPT.write_many(
-        conn,
-        [
-            {**values, "error": None if values["error"] is None else values["error"][:500]}
+    if attempts:
+        rows = [
+            {
+                **values,
+                "error": None if values["error"] is None else _storable(values["error"][:500]),
+                "response_excerpt": _storable(values["response_excerpt"]),
+            }
             for values in attempts
-        ],
-    )
+        ]
+        _ADD_ATTEMPTS.write(conn, {"attempts": _NEW_ATTEMPTS.value(rows)})
+
+
+def _storable(text: str) -> str:
+    """``text`` with U+0000, which PostgreSQL's text cannot hold (and SQLite's JSON ends a
+    string at), as U+FFFD, as the receiver's bytes that are not UTF-8 are."""
+    return text.replace("\x00", "\ufffd")
 
 
 def last_attempt(conn: Connection, delivery_id: int) -> Any:

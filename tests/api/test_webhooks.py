@@ -145,6 +145,23 @@ def test_a_change_reaches_the_receiver_signed_as_standard_webhooks(
         quiet(receiver, 2, 1.0)
 
 
+def test_an_answer_with_nul_bytes_is_kept_with_replacement_characters(
+    server: Server, world: World
+) -> None:
+    """PostgreSQL's text cannot hold U+0000, and a receiver's answer is anything it sends:
+    the attempt is kept with U+FFFD in the excerpt, as for bytes that are not UTF-8, and the
+    deliveries after it go on."""
+    space = world.space()
+    with running_receiver(Answer(200, body=b"ok\x00\xff!")) as receiver:
+        added = subscribe(server, receiver.url, ["reservation.created"], [space.id])
+        create(server, space.id, next(_days))
+        create(server, space.id, next(_days))
+        receiver.wait(2)
+        found = settled(server, added["id"], 2, "succeeded")
+    excerpts = sorted(d["attempts"][0]["response_excerpt"] for d in found)
+    assert excerpts == ["ok", "ok\ufffd\ufffd!"]
+
+
 def test_a_receiver_failing_twice_gets_the_event_accepted_once(
     server: Server, world: World
 ) -> None:

@@ -23,7 +23,7 @@ from roomline.services.reservations import hot_paths_for
 from roomline.storage import masterdata
 from roomline.storage import reservations as store
 from roomline.storage.database import Database
-from roomline.storage.direct import _SQLITE, DirectStatement
+from roomline.storage.direct import _SQLITE, DirectStatement, JsonRecords
 from roomline.storage.reservations import ListedReservation
 from roomline.storage.tables import reservations
 from tests.storage.helpers import database_with
@@ -124,36 +124,54 @@ def test_a_direct_insert_stores_what_sqlalchemy_stores(database: Database) -> No
             assert direct_raw[1:2] + direct_raw[3:] == core_raw[1:2] + core_raw[3:]
 
 
-def test_write_many_stores_what_sqlalchemy_stores_for_each_row(database: Database) -> None:
-    """``write_many`` (executemany on SQLite) stores each row as one insert through
-    SQLAlchemy does, and an UPDATE run for many rows changes exactly those rows."""
-    rows = [_values(T0 + timedelta(days=n), f"many-{n}") for n in range(3)]
-    statement = DirectStatement(insert(reservations), column_keys=list(rows[0]))
-    core = _values(T0 + timedelta(days=10), "core")
+def test_json_records_store_what_sqlalchemy_stores_for_each_row(database: Database) -> None:
+    """Rows passed as one JSON array (``JsonRecords``) are stored as inserting each
+    through SQLAlchemy stores them: times to the microsecond, NULLs, quotes and letters
+    beyond ASCII, in the order given."""
+    later = timedelta(days=10)
+    rows, core = [], []
+    for n in range(3):
+        rows.append(_values(T0 + timedelta(days=n), f"json-{n}"))
+        core.append(_values(T0 + timedelta(days=n) + later, f"core-{n}"))
+    for values in (rows[1], core[1]):
+        values["description"] = 'It\'s "quoted" \\ and 日本語 \U0001f600'
+    for values in (rows[2], core[2]):
+        values["api_key_id"] = None
+        values["request_fingerprint"] = "f" * 64
+    records = JsonRecords("rows", {key: reservations.c[key].type for key in rows[0]})
+    statement = DirectStatement(
+        insert(reservations).from_select(list(rows[0]), select(*records.fields.values()))
+    )
     with database.write() as conn:
-        statement.write_many(conn, rows)
-        conn.execute(insert(reservations).values(core))
-        DirectStatement(
-            reservations.update()
-            .where(reservations.c.external_id == bindparam("which"))
-            .values(description="changed")
-        ).write_many(conn, [{"which": "many-0"}, {"which": "many-2"}])
+        if database.dialect == "postgresql":
+            # Times are read as UTC whatever the session's zone.
+            conn.execute(text("SET LOCAL TIME ZONE 'America/New_York'"))
+        statement.write(conn, {"rows": records.value(rows)})
+        conn.execute(insert(reservations), core)
+    times = ("start_time", "end_time", "blocked_start", "blocked_end")
     with database.read() as conn:
         stored = {
             row.external_id: row
-            for row in conn.execute(
-                select(reservations).where(reservations.c.external_id.like("%"))
-            )
+            for row in conn.execute(select(reservations).order_by(reservations.c.ultimo_id))
         }
-    assert [stored[f"many-{n}"].start_time for n in range(3)] == [row["start_time"] for row in rows]
-    assert [stored[f"many-{n}"].description for n in range(3)] == [
-        "changed",
-        rows[1]["description"],
-        "changed",
-    ]
-    for column in ("created_at", "status", "blocked_start", "preparation_minutes"):
-        assert getattr(stored["many-1"], column) == rows[1][column], column
-    assert stored["many-1"].created_at == stored["core"].created_at
+        if database.dialect == "sqlite":
+            # The same text and storage class both ways.
+            raw = "SELECT typeof(start_time), typeof(api_key_id), typeof(request_fingerprint), "
+            raw += "created_at, substr(start_time, 11) FROM reservations WHERE external_id = :e"
+            for n in range(3):
+                as_json = conn.execute(text(raw), {"e": f"json-{n}"}).one()
+                assert as_json == conn.execute(text(raw), {"e": f"core-{n}"}).one()
+                assert as_json[3] == utc_text(T0)
+    assert [key for key in stored if key.startswith("json-")] == ["json-0", "json-1", "json-2"]
+    for n in range(3):
+        by_json, by_core = stored[f"json-{n}"], stored[f"core-{n}"]
+        for column in rows[0]:
+            if column in times:
+                assert getattr(by_json, column) + later == getattr(by_core, column), column
+                assert getattr(by_json, column) == rows[n][column], column
+            elif column != "external_id":
+                assert getattr(by_json, column) == getattr(by_core, column), column
+    assert stored["json-1"].description == rows[1]["description"]
 
 
 def test_direct_reads_return_what_sqlalchemy_returns(database: Database) -> None:

@@ -69,7 +69,8 @@ def _plan_of_recording(conn: Connection) -> str:
             "WHERE statement LIKE 'INSERT INTO webhook_attempts%'"
         )
     ).scalar_one()
-    rows = conn.execute(text(f"EXPLAIN EXECUTE {name}(now(), 204, NULL, 3, '', 'm-7')"))
+    attempts = store._NEW_ATTEMPTS.value([_attempt("m-7")])
+    rows = conn.exec_driver_sql(f"EXPLAIN EXECUTE {name}('{attempts}')")
     return "\n".join(row[0] for row in rows)
 
 
@@ -87,15 +88,17 @@ def test_recording_attempts_uses_the_index_once_the_table_has_grown(database: Da
     with database.engine.connect() as conn:
         # Statistics taken while nobody subscribed (autovacuum, or an ANALYZE after a
         # bulk load: bench.seed runs one), then one connection, as the background
-        # process's pool hands out, and a first round as under load: its statements are
-        # prepared and planned while the deliveries fill a few pages.
+        # process's pool hands out, and the first rounds: their statements are prepared
+        # and planned while the deliveries fill a page or two.
         conn.execute(text("ANALYZE webhook_deliveries"))
         conn.commit()
+        for first in range(0, 60, 3):
+            with conn.begin():
+                numbers = range(first, first + 3)
+                store.add_deliveries(conn, [_delivery(subscription_id, n) for n in numbers])
+                store.add_attempts(conn, [_attempt(f"m-{n}") for n in numbers])
         with conn.begin():
-            store.add_deliveries(conn, [_delivery(subscription_id, n) for n in range(30)])
-            store.add_attempts(conn, [_attempt(f"m-{n}") for n in range(30)])
-        with conn.begin():
-            store.add_deliveries(conn, [_delivery(subscription_id, n) for n in range(30, 5030)])
+            store.add_deliveries(conn, [_delivery(subscription_id, n) for n in range(60, 5060)])
         with conn.begin():
             generic = _plan_of_recording(conn)
         with conn.begin():
