@@ -164,6 +164,12 @@ def main(argv: list[str] | None = None) -> int:
         "--rate", type=int, default=100, help="creates per second of the steady run [100]"
     )
     parser.add_argument(
+        "--receiver-host",
+        default="127.0.0.1",
+        help="the webhook URL's host: an address, or a name such as localhost, which each "
+        "attempt resolves [127.0.0.1]",
+    )
+    parser.add_argument(
         "--pairs",
         type=int,
         default=2,
@@ -187,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
             command = processes.roomline_command(url, port, options.workers, ("--no-access-log",))
             environment = {
                 "ROOMLINE_ADMIN_TOKEN": ADMIN_TOKEN,
-                "ROOMLINE_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
+                "ROOMLINE_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8;::1/128",
             }
             with processes.running(
                 "changes", command, "/healthz", work, port, environment
@@ -200,7 +206,7 @@ def _measure(
 ) -> int:
     environment = layout.environment()
     names = sorted({part.strip() for part in options.listen.split(",") if part.strip()})
-    listeners = Listeners(base_url, key, names)
+    listeners = Listeners(base_url, key, names, options.receiver_host)
     # A fresh server's first seconds of Create run faster than the rest (1,272 then about
     # 1,000/s, measured): warm it up before any phase is measured.
     processes.run_wrk(wrk, base_url, "create", Load(1, load.connections, 3), environment, 1)
@@ -247,8 +253,9 @@ class Listeners:
     thread), listening only between ``on`` and ``off``: the webhook subscribed, the stream
     open."""
 
-    def __init__(self, base_url: str, key: str, names: list[str]) -> None:
+    def __init__(self, base_url: str, key: str, names: list[str], receiver_host: str) -> None:
         self.base_url, self.key, self.names = base_url, key, names
+        self.receiver_host = receiver_host
         self.arrivals = {name: Arrivals() for name in names}
         self.loop = asyncio.new_event_loop()
         threading.Thread(target=self.loop.run_forever, daemon=True).start()
@@ -266,7 +273,7 @@ class Listeners:
     def on(self) -> str:
         """Start listening; return the log's cursor before it."""
         if "webhook" in self.names:
-            self.subscription = _subscribe(self.base_url, self.receiver_port)
+            self.subscription = _subscribe(self.base_url, self.receiver_host, self.receiver_port)
         start_cursor = _latest_cursor(self.base_url, self.key)
         if "stream" in self.names:
             self.stream = asyncio.run_coroutine_threadsafe(
@@ -356,11 +363,14 @@ async def _steady_creates(base_url: str, key: str, layout: Any, rate: int, secon
     return created
 
 
-def _subscribe(base_url: str, receiver_port: int) -> int:
+def _subscribe(base_url: str, receiver_host: str, receiver_port: int) -> int:
     subscribed = httpx.post(
         f"{base_url}/api/manage/webhooks",
         headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-        json={"url": f"http://127.0.0.1:{receiver_port}/hook", "events": ["reservation.created"]},
+        json={
+            "url": f"http://{receiver_host}:{receiver_port}/hook",
+            "events": ["reservation.created"],
+        },
         timeout=30,
     )
     subscribed.raise_for_status()

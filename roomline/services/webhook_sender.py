@@ -6,9 +6,9 @@ this machine; docs/performance.md), and delivery CPU is what bounds how many cha
 second the background process can tell.
 
 Every attempt checks the target against ``ROOMLINE_WEBHOOK_ALLOWED_NETWORKS`` (``Targets``)
-with what its host resolves to at that moment, and a new connection goes to the addresses
-that check allowed (``CheckedAddresses``), not to those of a second lookup that could
-answer otherwise.
+with what its host resolved to at most ``RESOLVED_FOR`` ago, and a new connection goes to
+the addresses that check allowed (``CheckedAddresses``), not to those of a second lookup
+that could answer otherwise.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import functools
 import ipaddress
 import socket
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -34,6 +35,13 @@ EXCERPT_BYTES = 1024
 # A few kept-alive connections to a receiver are as fast as many, and cheaper.
 CONNECTIONS = 8
 USER_AGENT = f"roomline/{__version__}"
+# A host name's addresses, once checked, serve the attempts of the next seconds: a receiver
+# that moves is followed within them, and a thousand deliveries a second to one name do not
+# ask the system's resolver (and perhaps a DNS server) a thousand times (as aiohttp's own
+# cache, whose default is also 10 s).
+RESOLVED_FOR = 10.0
+# What a host and port resolve to (``resolve``).
+Lookup = Callable[[str, int], Awaitable[list[str]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,20 +65,51 @@ class CheckedAddresses(AbstractResolver):
     host no attempt checked (aiohttp spelling a name otherwise) is resolved and checked
     here."""
 
-    def __init__(self, targets: Targets) -> None:
+    def __init__(
+        self, targets: Targets, lookup: Lookup, resolved_for: float = RESOLVED_FOR
+    ) -> None:
         self.targets = targets
-        self.allowed: dict[tuple[str, int], list[str]] = {}
+        self.lookup = lookup
+        self.resolved_for = resolved_for
+        # (host, port): the addresses the latest check allowed, and when it looked them up
+        self.allowed: dict[tuple[str, int], tuple[list[str], float]] = {}
+        self.looking: dict[tuple[str, int], asyncio.Future[list[str]]] = {}
 
-    def remember(self, host: str, port: int, addresses: list[str]) -> None:
-        self.allowed[(host, port)] = addresses
+    async def checked(self, url: str, host: str, port: int) -> list[str]:
+        """The addresses ``host`` stands for, allowed by the target rule: looked up and
+        checked again once ``resolved_for`` has passed (what a name resolves to can
+        change after ``add``). Raises WebhookTargetNotAllowed, or OSError from the
+        lookup."""
+        key = (host, port)
+        known = self.allowed.get(key)
+        if known is not None and time.monotonic() - known[1] < self.resolved_for:
+            return known[0]
+        # One lookup for all the attempts that need it at once (a burst starting); one
+        # attempt's timeout does not cancel it for the others.
+        looking = self.looking.get(key)
+        if looking is None:
+            looking = asyncio.ensure_future(self._look_up(url, key))
+            self.looking[key] = looking
+            looking.add_done_callback(lambda done: self._looked_up(key, done))
+        return await asyncio.shield(looking)
+
+    async def _look_up(self, url: str, key: tuple[str, int]) -> list[str]:
+        looked_up = time.monotonic()
+        addresses = await self.lookup(*key)
+        self.targets.check(url, addresses)
+        self.allowed[key] = (addresses, looked_up)
+        return addresses
+
+    def _looked_up(self, key: tuple[str, int], done: asyncio.Future[list[str]]) -> None:
+        self.looking.pop(key, None)
+        if not done.cancelled():
+            done.exception()  # retrieved: each waiting attempt has its own copy to report
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
-        addresses = self.allowed.get((host, port))
-        if addresses is None:
-            addresses = await resolve(host, port)
-            self.targets.check(host, addresses)
+        known = self.allowed.get((host, port))
+        addresses = known[0] if known is not None else await self.checked(host, host, port)
         return [
             ResolveResult(
                 hostname=host,
@@ -85,6 +124,8 @@ class CheckedAddresses(AbstractResolver):
 
     async def close(self) -> None:
         self.allowed.clear()
+        for looking in self.looking.values():
+            looking.cancel()
 
 
 class Sender:
@@ -101,9 +142,10 @@ class Sender:
 class Session:
     """One aiohttp client session and its checked addresses; ``async with`` closes it."""
 
-    def __init__(self, targets: Targets) -> None:
-        self.targets = targets
-        self.addresses = CheckedAddresses(targets)
+    def __init__(
+        self, targets: Targets, lookup: Lookup | None = None, resolved_for: float = RESOLVED_FOR
+    ) -> None:
+        self.addresses = CheckedAddresses(targets, lookup or resolve, resolved_for)
         # No redirects (a 3xx could point anywhere, past the target check), no proxy from
         # the environment (the check must see where the request really goes), bodies as
         # they come (the excerpt is the raw answer).
@@ -136,15 +178,12 @@ class Session:
         self, url: str, secret: str, message_id: str, body: str, started: float
     ) -> Outcome:
         try:
-            host, port = check_url(url)
-            # Again at every attempt: what a name resolves to can change after ``add``.
-            addresses = await resolve(host, port)
-            self.targets.check(url, addresses)
+            host, port = _checked_url(url)
+            await self.addresses.checked(url, host, port)
         except (InvalidWebhookUrl, WebhookTargetNotAllowed) as exc:
             return _failed(started, f"refused, not sent: {exc.message}")
         except OSError as exc:
             return _failed(started, f"cannot resolve the host: {exc}")
-        self.addresses.remember(host, port, addresses)
         timestamp = datetime.now(UTC)
         headers = {
             "content-type": "application/json",
@@ -168,6 +207,10 @@ class Session:
             return _failed(
                 started, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             )
+
+
+# A URL's form is checked at every attempt, and a subscription's URL never changes.
+_checked_url = functools.lru_cache(maxsize=1024)(check_url)
 
 
 @functools.lru_cache(maxsize=256)
