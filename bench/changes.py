@@ -3,6 +3,7 @@
     python -m bench.changes [--backend sqlite|postgresql] [--reservations 10000]
                             [--duration 10] [--connections 16] [--workers 1]
                             [--listen webhook,stream] [--pairs 2] [--rate 100]
+                            [--receiver-host 127.0.0.1] [--panels]
 
 Seeds a fresh database (``bench.seed``), serves it with ``roomline serve``, warms it up
 with a few seconds of Create, and then drives Create with wrk (bench/load.lua) in
@@ -13,6 +14,10 @@ with a few seconds of Create, and then drives Create with wrk (bench/load.lua) i
   process answering 204) and a client reading ``/api/booking/changes/stream``; both
   stop after the phase (the subscription removed, the stream closed), once every change
   of the phase has arrived.
+
+``--receiver-host localhost`` subscribes the webhook by name (each attempt then needs the
+name's addresses), and ``--panels`` reads the stream as door panels do: one stream for
+each seeded space (``?space=``), a hundred by default, instead of one for every change.
 
 One pair in a single order was not enough: on this 2-core machine two 10 s phases of
 the same load differ by up to 15%, and a fresh server's first phase ran fastest.
@@ -95,14 +100,26 @@ async def _receive_webhooks(port: int, into: Arrivals, ready: threading.Event) -
         await server.serve_forever()
 
 
-async def _read_stream(base_url: str, key: str, into: Arrivals) -> None:
-    """Read the change stream until cancelled."""
-    async with (
-        httpx.AsyncClient(timeout=httpx.Timeout(30, read=60)) as client,
-        client.stream(
-            "GET", f"{base_url}/api/booking/changes/stream", headers={"ApiKey": key}
-        ) as answer,
-    ):
+async def _read_streams(base_url: str, key: str, into: Arrivals, spaces: list[str]) -> None:
+    """Read the change stream until cancelled: one for every change, or (``spaces``) one
+    for each of these spaces, as a door panel does."""
+    limits = httpx.Limits(max_connections=len(spaces) + 1)
+    async with httpx.AsyncClient(timeout=httpx.Timeout(30, read=60), limits=limits) as client:
+        if not spaces:
+            await _read_stream(client, f"{base_url}/api/booking/changes/stream", key, into)
+            return
+        await asyncio.gather(
+            *(
+                _read_stream(
+                    client, f"{base_url}/api/booking/changes/stream?space={space}", key, into
+                )
+                for space in spaces
+            )
+        )
+
+
+async def _read_stream(client: httpx.AsyncClient, url: str, key: str, into: Arrivals) -> None:
+    async with client.stream("GET", url, headers={"ApiKey": key}) as answer:
         answer.raise_for_status()
         async for line in answer.aiter_lines():
             if line.startswith("data:"):
@@ -170,6 +187,12 @@ def main(argv: list[str] | None = None) -> int:
         "attempt resolves [127.0.0.1]",
     )
     parser.add_argument(
+        "--panels",
+        action="store_true",
+        help="the stream listener is one stream for each seeded space (?space=), as door "
+        "panels read it, instead of one stream for every change",
+    )
+    parser.add_argument(
         "--pairs",
         type=int,
         default=2,
@@ -206,7 +229,8 @@ def _measure(
 ) -> int:
     environment = layout.environment()
     names = sorted({part.strip() for part in options.listen.split(",") if part.strip()})
-    listeners = Listeners(base_url, key, names, options.receiver_host)
+    panels = [space_id(n) for n in range(options.spaces)] if options.panels else []
+    listeners = Listeners(base_url, key, names, options.receiver_host, panels)
     # A fresh server's first seconds of Create run faster than the rest (1,272 then about
     # 1,000/s, measured): warm it up before any phase is measured.
     processes.run_wrk(wrk, base_url, "create", Load(1, load.connections, 3), environment, 1)
@@ -253,9 +277,11 @@ class Listeners:
     thread), listening only between ``on`` and ``off``: the webhook subscribed, the stream
     open."""
 
-    def __init__(self, base_url: str, key: str, names: list[str], receiver_host: str) -> None:
+    def __init__(
+        self, base_url: str, key: str, names: list[str], receiver_host: str, panels: list[str]
+    ) -> None:
         self.base_url, self.key, self.names = base_url, key, names
-        self.receiver_host = receiver_host
+        self.receiver_host, self.panels = receiver_host, panels
         self.arrivals = {name: Arrivals() for name in names}
         self.loop = asyncio.new_event_loop()
         threading.Thread(target=self.loop.run_forever, daemon=True).start()
@@ -277,7 +303,8 @@ class Listeners:
         start_cursor = _latest_cursor(self.base_url, self.key)
         if "stream" in self.names:
             self.stream = asyncio.run_coroutine_threadsafe(
-                _read_stream(self.base_url, self.key, self.arrivals["stream"]), self.loop
+                _read_streams(self.base_url, self.key, self.arrivals["stream"], self.panels),
+                self.loop,
             )
         # The stream is open, and the background process has seen the subscription (it
         # looks for new ones every second), before the first change.

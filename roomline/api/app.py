@@ -32,7 +32,7 @@ from roomline.domain.errors import FixtureRejected
 from roomline.domain.times import zone_named
 from roomline.domain.webhooks import Targets
 from roomline.services.background import BackgroundWork, Job
-from roomline.services.changes import ChangeLog, ChangeWatch, Retention
+from roomline.services.changes import ChangeLog, ChangeWatch, Retention, SharedPages
 from roomline.services.clock import clock_for, seconds_of
 from roomline.services.demo import DEMO_API_KEY
 from roomline.services.door import RELEASE_EVERY_SECONDS, DoorService
@@ -131,6 +131,7 @@ def create_app(settings: Settings | None = None) -> RoomlineApp:
     app.state.reservations = service
     app.state.changes = changes
     app.state.change_watch = change_watch
+    app.state.stream_pages = SharedPages(changes, hot)
     app.state.webhooks = Webhooks(database, clock, targets)
     app.state.webhook_delivery = webhooks
     app.state.door = door

@@ -27,6 +27,7 @@ from roomline.services.changes import (
     ChangeLog,
     ChangePage,
     ChangeWatch,
+    SharedPages,
     change_json,
     page_json,
     parse_cursor,
@@ -145,7 +146,7 @@ async def _events(
     while True:
         if page is None:
             try:
-                page = await reader.page(cursor, MAX_PAGE)
+                page = await reader.shared_page(cursor)
             except ServiceUnavailable:  # the stream stays open and tries again
                 await asyncio.sleep(1)
                 continue
@@ -172,6 +173,7 @@ class _Reader:
     def __init__(self, request: Request, space: str | None) -> None:
         self.log: ChangeLog = request.app.state.changes
         self.hot: HotPaths = request.app.state.ultimo.hot
+        self.shared: SharedPages = request.app.state.stream_pages
         self.space = space
 
     async def page(self, after: int | None, limit: int) -> ChangePage:
@@ -179,6 +181,12 @@ class _Reader:
             return await self.hot.read(
                 lambda path: self.log.page_on(path, after, self.space, limit)
             )
+
+    async def shared_page(self, after: int) -> ChangePage:
+        """The next page of a stream: read once for every stream of this process that
+        asks at the same moment (``SharedPages``)."""
+        with database_errors():
+            return await self.shared.after(after, self.space)
 
     async def latest(self) -> int:
         with database_errors():
