@@ -315,6 +315,15 @@ def test_the_stream_speaks_server_sent_events(server: Server, world: World) -> N
         "/api/booking/changes/stream", headers={**HEADERS, "Last-Event-ID": "x"}
     )
     assert bad.status_code == 400 and bad.json()["code"] == "InvalidParameter"
+    # So is a space that does not exist, with a cursor or without (a panel set up for the
+    # wrong room hears so, not silence).
+    for resume in ({"Last-Event-ID": start}, {}):
+        unknown = server.client.get(
+            "/api/booking/changes/stream",
+            params={"space": "NO-SUCH"},
+            headers={**HEADERS, **resume},
+        )
+        assert unknown.status_code == 400 and unknown.json()["code"] == "UnknownSpace", resume
 
 
 def test_the_cli_lists_and_follows(server: Server, world: World, tmp_path: Path) -> None:

@@ -131,25 +131,17 @@ async def stream_changes(
     reader = _Reader(request, space)
     watch: ChangeWatch = request.app.state.change_watch
     cursor = parse_cursor("Last-Event-ID", last_event_id)
-    # Refuse a bad space or an expired cursor with a normal error, before streaming.
-    first = await reader.page(cursor, MAX_PAGE) if cursor is not None else None
     if cursor is None:
-        cursor = await reader.latest()
+        cursor = await reader.latest()  # start with the next change
+    # Refuse a bad space or an expired cursor with a normal error, before streaming.
+    first = await reader.page(cursor, MAX_PAGE)
     return EventSourceResponse(
-        _events(reader, watch, cursor, first), ping=HEARTBEAT_SECONDS, send_timeout=30
+        _events(reader, watch, first), ping=HEARTBEAT_SECONDS, send_timeout=30
     )
 
 
-async def _events(
-    reader: _Reader, watch: ChangeWatch, cursor: int, page: ChangePage | None
-) -> AsyncIterator[bytes]:
+async def _events(reader: _Reader, watch: ChangeWatch, page: ChangePage) -> AsyncIterator[bytes]:
     while True:
-        if page is None:
-            try:
-                page = await reader.shared_page(cursor)
-            except ServiceUnavailable:  # the stream stays open and tries again
-                await asyncio.sleep(1)
-                continue
         if page.changes:
             # A page's events in one write: under a busy write load a page holds hundreds,
             # and each send passes every middleware and sse-starlette's send timeout.
@@ -161,10 +153,17 @@ async def _events(
                 ).encode()
                 for change in page.changes
             )
-        cursor = page.next
-        if not page.changes:
-            await watch.wait_past(cursor, HEARTBEAT_SECONDS)
-        page = None
+        else:
+            await watch.wait_past(page.next, HEARTBEAT_SECONDS)
+        page = await _next_page(reader, page.next)
+
+
+async def _next_page(reader: _Reader, cursor: int) -> ChangePage:
+    while True:
+        try:
+            return await reader.shared_page(cursor)
+        except ServiceUnavailable:  # the stream stays open and tries again
+            await asyncio.sleep(1)
 
 
 class _Reader:
