@@ -15,7 +15,6 @@ older than the feed reaches, or was deleted, answers ``CursorExpired``.
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import logging
 from collections.abc import Callable
@@ -32,6 +31,7 @@ from roomline.domain.errors import (
 from roomline.domain.reservations import Reservation, ReservationStatus
 from roomline.domain.times import format_iso, zone_named
 from roomline.services.clock import Clock
+from roomline.services.shared_calls import SharedCalls
 from roomline.storage import audit as log_store
 from roomline.storage import jobs as job_store
 from roomline.storage.database import Database, DatabaseUnavailable
@@ -320,18 +320,12 @@ class SharedPages:
     def __init__(self, log: ChangeLog, hot: HotPaths) -> None:
         self.log = log
         self.hot = hot
-        self._reading: dict[int, asyncio.Future[ChangePage]] = {}
+        self._reads: SharedCalls[int, ChangePage] = SharedCalls()
 
     async def after(self, cursor: int, space_id: str | None) -> ChangePage:
         """The page after ``cursor`` (its ``next`` as for the whole log), with only the
         changes of ``space_id`` if given."""
-        reading = self._reading.get(cursor)
-        if reading is None:
-            reading = asyncio.ensure_future(self._read(cursor))
-            self._reading[cursor] = reading
-            reading.add_done_callback(functools.partial(self._read_done, cursor))
-        # One stream going away (a panel closed) does not cancel the read for the others.
-        page = await asyncio.shield(reading)
+        page = await self._reads.run(cursor, lambda: self._read(cursor))
         if space_id is None:
             return page
         mine = [change for change in page.changes if change.reservation.space_id == space_id]
@@ -339,8 +333,3 @@ class SharedPages:
 
     async def _read(self, cursor: int) -> ChangePage:
         return await self.hot.read(lambda path: self.log.page_on(path, cursor, None, MAX_PAGE))
-
-    def _read_done(self, cursor: int, done: asyncio.Future[ChangePage]) -> None:
-        self._reading.pop(cursor, None)
-        if not done.cancelled():
-            done.exception()  # retrieved: every stream that asked raises its own

@@ -29,6 +29,7 @@ from standardwebhooks.webhooks import Webhook
 from roomline import __version__
 from roomline.domain.errors import InvalidWebhookUrl, WebhookTargetNotAllowed
 from roomline.domain.webhooks import Targets, check_url, parse_retry_after
+from roomline.services.shared_calls import SharedCalls
 
 SEND_TIMEOUT = 15.0
 EXCERPT_BYTES = 1024
@@ -73,7 +74,9 @@ class CheckedAddresses(AbstractResolver):
         self.resolved_for = resolved_for
         # (host, port): the addresses the latest check allowed, and when it looked them up
         self.allowed: dict[tuple[str, int], tuple[list[str], float]] = {}
-        self.looking: dict[tuple[str, int], asyncio.Future[list[str]]] = {}
+        # One lookup for all the attempts that need it at once (a burst starting); one
+        # attempt's timeout does not cancel it for the others.
+        self.lookups: SharedCalls[tuple[str, int], list[str]] = SharedCalls()
 
     async def checked(self, url: str, host: str, port: int) -> list[str]:
         """The addresses ``host`` stands for, allowed by the target rule: looked up and
@@ -84,14 +87,7 @@ class CheckedAddresses(AbstractResolver):
         known = self.allowed.get(key)
         if known is not None and time.monotonic() - known[1] < self.resolved_for:
             return known[0]
-        # One lookup for all the attempts that need it at once (a burst starting); one
-        # attempt's timeout does not cancel it for the others.
-        looking = self.looking.get(key)
-        if looking is None:
-            looking = asyncio.ensure_future(self._look_up(url, key))
-            self.looking[key] = looking
-            looking.add_done_callback(lambda done: self._looked_up(key, done))
-        return await asyncio.shield(looking)
+        return await self.lookups.run(key, lambda: self._look_up(url, key))
 
     async def _look_up(self, url: str, key: tuple[str, int]) -> list[str]:
         looked_up = time.monotonic()
@@ -99,11 +95,6 @@ class CheckedAddresses(AbstractResolver):
         self.targets.check(url, addresses)
         self.allowed[key] = (addresses, looked_up)
         return addresses
-
-    def _looked_up(self, key: tuple[str, int], done: asyncio.Future[list[str]]) -> None:
-        self.looking.pop(key, None)
-        if not done.cancelled():
-            done.exception()  # retrieved: each waiting attempt has its own copy to report
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
@@ -124,8 +115,7 @@ class CheckedAddresses(AbstractResolver):
 
     async def close(self) -> None:
         self.allowed.clear()
-        for looking in self.looking.values():
-            looking.cancel()
+        self.lookups.cancel()
 
 
 class Sender:

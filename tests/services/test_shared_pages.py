@@ -61,24 +61,35 @@ def _ids(page: ChangePage) -> list[str]:
     return [change.reservation.ultimo_id for change in page.changes]
 
 
+def _sharing(log: ChangeLog, streams: Callable[[SharedPages, CountedReads], Awaitable[T]]) -> T:
+    """Run ``streams`` on an event loop of its own, over ``SharedPages`` on the real hot
+    paths with their reads counted (closing the pools it opened)."""
+    counted = CountedReads(hot_paths_for(log.database, log.clock))
+
+    async def run() -> T:
+        try:
+            return await streams(SharedPages(log, counted), counted)  # type: ignore[arg-type]
+        finally:
+            await counted.hot.close()
+
+    return asyncio.run(run())
+
+
 def test_streams_asking_at_once_share_one_read_each_with_its_space(
     database_url: str, make_world: Callable[[str], World]
 ) -> None:
     log, before, booked, (a, b) = _booked(make_world(database_url))
-    counted = CountedReads(hot_paths_for(log.database, log.clock))
-    shared = SharedPages(log, counted)  # type: ignore[arg-type]
     spaces = [a, b, None] * 7
 
-    async def run() -> tuple[list[ChangePage], int, ChangePage, int]:
-        try:
-            pages = await asyncio.gather(*(shared.after(before, space) for space in spaces))
-            at_once = counted.reads
-            later = await shared.after(before, a)  # after the read: a read of its own
-            return pages, at_once, later, counted.reads
-        finally:
-            await counted.hot.close()
+    async def streams(
+        shared: SharedPages, counted: CountedReads
+    ) -> tuple[list[ChangePage], int, ChangePage, int]:
+        pages = await asyncio.gather(*(shared.after(before, space) for space in spaces))
+        at_once = counted.reads
+        later = await shared.after(before, a)  # after the read: a read of its own
+        return pages, at_once, later, counted.reads
 
-    pages, at_once, later, reads = asyncio.run(run())
+    pages, at_once, later, reads = _sharing(log, streams)
     assert at_once == 1
     by_space = {space: _ids(page) for space, page in zip(spaces, pages, strict=True)}
     assert by_space == {a: [booked[0], booked[2]], b: [booked[1]], None: booked}
@@ -91,20 +102,15 @@ def test_a_stream_going_away_does_not_cancel_the_read_for_the_others(
     database_url: str, make_world: Callable[[str], World]
 ) -> None:
     log, before, booked, (a, _b) = _booked(make_world(database_url))
-    counted = CountedReads(hot_paths_for(log.database, log.clock))
-    shared = SharedPages(log, counted)  # type: ignore[arg-type]
 
-    async def run() -> Any:
-        try:
-            leaving = asyncio.create_task(shared.after(before, a))
-            staying = asyncio.create_task(shared.after(before, None))
-            await asyncio.sleep(0)  # both have asked
-            leaving.cancel()
-            page = await staying
-            return leaving.cancelled(), page, counted.reads
-        finally:
-            await counted.hot.close()
+    async def streams(shared: SharedPages, counted: CountedReads) -> Any:
+        leaving = asyncio.create_task(shared.after(before, a))
+        staying = asyncio.create_task(shared.after(before, None))
+        await asyncio.sleep(0)  # both have asked
+        leaving.cancel()
+        page = await staying
+        return leaving.cancelled(), page, counted.reads
 
-    left, page, reads = asyncio.run(run())
+    left, page, reads = _sharing(log, streams)
     assert left
     assert (_ids(page), reads) == (booked, 1)
