@@ -22,8 +22,12 @@ each seeded space (``?space=``), a hundred by default, instead of one for every 
 One pair in a single order was not enough: on this 2-core machine two 10 s phases of
 the same load differ by up to 15%, and a fresh server's first phase ran fastest.
 
-It prints each phase, the mean throughput of each kind and their ratio (target: with
-listeners within 10% of without), and how long each change took to reach the receiver
+It prints each phase with where its CPU went, per change: the server's workers, its
+background process (which sends the webhooks), PostgreSQL, wrk, and this process (the
+receiver and the stream reader, which in production run elsewhere), counted until every
+change of the phase has arrived, and how idle the machine stood while wrk ran. Then the
+mean throughput of each kind and their ratio (target: with listeners within 10% of
+without), and how long each change took to reach the receiver
 and the stream client: from the change's time (``at``, taken by the server as the write
 began) to the moment the event arrived here, p50 and p99 (targets 200 ms and 1 s), at
 wrk's full load and then at a steady ``--rate`` of creates a second (a busy building,
@@ -37,12 +41,14 @@ import argparse
 import asyncio
 import concurrent.futures
 import json
+import resource
 import secrets
 import statistics
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -51,7 +57,7 @@ import httpx
 
 from bench import processes
 from bench.processes import Load, free_port
-from bench.run import DEFAULT_PG_ADMIN_URL, _fresh_database
+from bench.run import DEFAULT_PG_ADMIN_URL, _fresh_database, _postgres_database
 from bench.seed import person_id, seed, space_id
 from roomline.storage.database import Database
 
@@ -221,12 +227,19 @@ def main(argv: list[str] | None = None) -> int:
             with processes.running(
                 "changes", command, "/healthz", work, port, environment
             ) as server:
-                return _measure(wrk, server.base_url, key, layout, load, options)
+                server.database_name = _postgres_database(url)
+                return _measure(wrk, server, key, layout, load, options)
 
 
 def _measure(
-    wrk: str, base_url: str, key: str, layout: Any, load: Load, options: argparse.Namespace
+    wrk: str,
+    server: processes.Server,
+    key: str,
+    layout: Any,
+    load: Load,
+    options: argparse.Namespace,
 ) -> int:
+    base_url = server.base_url
     environment = layout.environment()
     names = sorted({part.strip() for part in options.listen.split(",") if part.strip()})
     panels = [space_id(n) for n in range(options.spaces)] if options.panels else []
@@ -244,13 +257,20 @@ def _measure(
             run = 2 + len(rates["alone"]) + len(rates["listened"])
             if phase == "listened":
                 start_cursor = listeners.on()
+            before = _CpuSplit.read(server)
             done = processes.run_wrk(wrk, base_url, "create", load, environment, run)
+            under_load = _CpuSplit.read(server)
             rates[phase].append(done["ok"] / (done["duration_us"] / 1e6))
             print(f"bench.changes: {options.backend}: Create {phase}: {rates[phase][-1]:,.0f}/s")
             if phase == "listened":
                 made += _created_ids(base_url, key, start_cursor)
                 complete &= _all_arrived(made, listeners.arrivals)
                 listeners.off()
+            # Until every change of the phase has arrived: a delivery's work counts even
+            # when it ends after wrk's last request.
+            print(
+                f"bench.changes:   {before.per_change(_CpuSplit.read(server), under_load, done['ok'])}"
+            )
     alone, listened = statistics.mean(rates["alone"]), statistics.mean(rates["listened"])
     ratio = listened / alone if alone else 0.0
     print(
@@ -270,6 +290,47 @@ def _measure(
     complete &= _report(made, listeners.arrivals, f"{options.backend} at {options.rate}/s")
     listeners.off()
     return 0 if complete else 1
+
+
+class _CpuSplit:
+    """CPU seconds so far of the server's workers, its background process (which sends the
+    webhooks), PostgreSQL's processes serving the database, wrk, and this process (the
+    webhook receiver and the stream reader): where a listened change's cost goes."""
+
+    def __init__(self, reading: processes.CpuReading, background: set[int], own: float) -> None:
+        self.reading, self.background, self.own = reading, background, own
+
+    @classmethod
+    def read(cls, server: processes.Server) -> _CpuSplit:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        reading = processes.cpu_reading(server)
+        background = {pid for pid in reading.server if _is_background(pid)}
+        return cls(reading, background, usage.ru_utime + usage.ru_stime)
+
+    def per_change(self, later: _CpuSplit, under_load: _CpuSplit, changes: int) -> str:
+        """CPU µs a change from here to ``later``; the machine's idle share until
+        ``under_load`` (while wrk ran)."""
+
+        def used(pick: Callable[[int], bool]) -> float:
+            after = {p: v for p, v in later.reading.server.items() if pick(p)}
+            return processes.cpu_grown(self.reading.server, after) / max(changes, 1) * 1e6
+
+        split = self.reading.per_request(later.reading, changes)
+        idle = self.reading.per_request(under_load.reading, changes)["idle_percent"]
+        own = (later.own - self.own) / max(changes, 1) * 1e6
+        return (
+            f"CPU a change: workers {used(lambda p: p not in later.background):.0f} µs, "
+            f"background {used(lambda p: p in later.background):.0f} µs, PostgreSQL "
+            f"{split['database_us']:.0f} µs, wrk {split['wrk_us']:.0f} µs, receiver and "
+            f"stream reader {own:.0f} µs; machine idle {idle:.0f} % under load"
+        )
+
+
+def _is_background(pid: int) -> bool:
+    try:
+        return b"roomline.api.background_process" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
 
 
 class Listeners:

@@ -125,14 +125,14 @@ class CpuReading:
         elapsed = later.total - self.total
         idle = (later.idle - self.idle) / elapsed * 100 if elapsed else 0.0
         return {
-            "server_us": micros(_grown(self.server, later.server)),
-            "database_us": micros(_grown(self.database, later.database)),
+            "server_us": micros(cpu_grown(self.server, later.server)),
+            "database_us": micros(cpu_grown(self.database, later.database)),
             "wrk_us": micros(later.children - self.children),
             "idle_percent": round(idle, 1),
         }
 
 
-def _grown(before: dict[int, float], after: dict[int, float]) -> float:
+def cpu_grown(before: dict[int, float], after: dict[int, float]) -> float:
     # A process that ended between the readings took its count with it: what it used
     # since the first reading is lost (PostgreSQL backends of a pool that shrank).
     return sum(used - before.get(pid, 0.0) for pid, used in after.items())
