@@ -307,14 +307,15 @@ class ChangeWatch:
 
 
 class SharedPages:
-    """Pages of the whole log for the streams of one process, each read once however many
-    streams ask for it at the same moment; a stream of one space keeps that space's changes.
+    """Pages of the whole log for the streams and long polls of one process, each read once
+    however many ask for it at the same moment; a reader of one space keeps that space's
+    changes.
 
-    A change wakes every stream of the process (``ChangeWatch``), and all of them then ask
-    for the page after the same cursor: a hundred door panels, each streaming its own
-    space, read the log once instead of a hundred times (on PostgreSQL the hundred reads
-    cost Create more than half its throughput: docs/performance.md). Only reads under way
-    are shared, so a page is never older than the moment it was asked for.
+    A change wakes every waiter of the process (``ChangeWatch``), and all of them then ask
+    for the page after the same cursor: a hundred door panels, each streaming (or long
+    polling) its own space, read the log once instead of a hundred times (on PostgreSQL the
+    hundred reads cost Create more than half its throughput: docs/performance.md). Only
+    reads under way are shared, so a page is never older than the moment it was asked for.
     """
 
     def __init__(self, log: ChangeLog, hot: HotPaths) -> None:
@@ -322,14 +323,17 @@ class SharedPages:
         self.hot = hot
         self._reads: SharedCalls[int, ChangePage] = SharedCalls()
 
-    async def after(self, cursor: int, space_id: str | None) -> ChangePage:
-        """The page after ``cursor`` (its ``next`` as for the whole log), with only the
-        changes of ``space_id`` if given."""
+    async def after(self, cursor: int, space_id: str | None, limit: int = MAX_PAGE) -> ChangePage:
+        """The page after ``cursor``, with only the changes of ``space_id`` if given, and
+        at most ``limit`` of them. Its ``next`` is as for the whole log, or, when ``limit``
+        cut it short, the cursor of its last change."""
         page = await self._reads.run(cursor, lambda: self._read(cursor))
-        if space_id is None:
-            return page
-        mine = [change for change in page.changes if change.reservation.space_id == space_id]
-        return ChangePage(mine, page.next)
+        mine = page.changes
+        if space_id is not None:
+            mine = [change for change in mine if change.reservation.space_id == space_id]
+        if len(mine) > limit:
+            return ChangePage(mine[:limit], mine[limit - 1].cursor)
+        return page if mine is page.changes else ChangePage(mine, page.next)
 
     async def _read(self, cursor: int) -> ChangePage:
         return await self.hot.read(lambda path: self.log.page_on(path, cursor, None, MAX_PAGE))

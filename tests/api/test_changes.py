@@ -165,8 +165,10 @@ def test_series_and_space_filter(server: Server, world: World) -> None:
     assert [e["cursor"] for e in rest["events"]] == [page["events"][2]["cursor"]]
 
 
-def test_a_long_poll_answers_when_a_change_arrives(server: Server, world: World) -> None:
-    space = world.space().id
+def test_a_long_poll_answers_when_a_change_of_its_space_arrives(
+    server: Server, world: World
+) -> None:
+    space, other = world.space().id, world.space().id
     person = world.person().id
     cursor = latest(server)
     answers: list[httpx.Response] = []
@@ -184,11 +186,15 @@ def test_a_long_poll_answers_when_a_change_arrives(server: Server, world: World)
     waiting.start()
     time.sleep(0.5)
     assert waiting.is_alive()  # held: nothing has happened yet
+    create(server, other, "2030-02-09 10:00:00", "2030-02-09 11:00:00", person)
+    time.sleep(1.0)  # five turns of the change watch, each waking the poll
+    assert waiting.is_alive()  # still held: that change is another space's
     ultimo_id = create(server, space, "2030-02-09 10:00:00", "2030-02-09 11:00:00", person)
     waiting.join(timeout=25)
     assert not waiting.is_alive()
     body = answers[0].json()
     assert [e["reservation"]["ultimo_id"] for e in body["events"]] == [ultimo_id]
+    assert body["next"] == body["events"][0]["cursor"] == latest(server)
     # With nothing new, a short wait ends with no events and the same cursor.
     assert changes(server, after=body["next"], wait=0.3) == {"events": [], "next": body["next"]}
 

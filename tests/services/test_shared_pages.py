@@ -114,3 +114,18 @@ def test_a_stream_going_away_does_not_cancel_the_read_for_the_others(
     left, page, reads = _sharing(log, streams)
     assert left
     assert (_ids(page), reads) == (booked, 1)
+
+
+def test_a_page_cut_short_by_its_limit_ends_at_its_last_change(
+    database_url: str, make_world: Callable[[str], World]
+) -> None:
+    log, before, booked, (a, _b) = _booked(make_world(database_url))
+
+    async def polls(shared: SharedPages, counted: CountedReads) -> Any:
+        pages = await asyncio.gather(shared.after(before, None, 2), shared.after(before, a, 1))
+        return pages, counted.reads
+
+    (everything, mine), reads = _sharing(log, polls)
+    assert (_ids(everything), everything.next) == (booked[:2], everything.changes[1].cursor)
+    assert (_ids(mine), mine.next) == ([booked[0]], mine.changes[0].cursor)
+    assert reads == 1

@@ -106,8 +106,14 @@ async def list_changes(
     watch: ChangeWatch = request.app.state.change_watch
     cursor = parse_cursor("after", after)
     page = await reader.page(cursor, limit)
-    if not page.changes and wait > 0 and await watch.wait_past(page.next, wait):
-        page = await reader.page(page.next, limit)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    # Held until a change of its own (one of another space moves `next` but does not end
+    # the wait). A change wakes every long poll of this process at once: they share the read.
+    while not page.changes and (remaining := deadline - loop.time()) > 0:
+        if not await watch.wait_past(page.next, remaining):
+            break
+        page = await reader.shared_page(page.next, limit)
     return page_json(page)
 
 
@@ -181,11 +187,11 @@ class _Reader:
                 lambda path: self.log.page_on(path, after, self.space, limit)
             )
 
-    async def shared_page(self, after: int) -> ChangePage:
-        """The next page of a stream: read once for every stream of this process that
-        asks at the same moment (``SharedPages``)."""
+    async def shared_page(self, after: int, limit: int = MAX_PAGE) -> ChangePage:
+        """The page after a wake-up: read once for every stream and long poll of this
+        process that asks at the same moment (``SharedPages``)."""
         with database_errors():
-            return await self.shared.after(after, self.space)
+            return await self.shared.after(after, self.space, limit)
 
     async def latest(self) -> int:
         with database_errors():
