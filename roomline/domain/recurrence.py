@@ -170,6 +170,10 @@ def _parse(rule: str, first_start: datetime, zone: ZoneInfo, limit: int) -> list
     # COUNT is applied here rather than by dateutil: with UNTIL beside it dateutil warns,
     # and without one it would search for a count it cannot reach up to the year 9999.
     count = _count(rule, parts.pop("COUNT")) if "COUNT" in parts else None
+    if "INTERVAL" in parts:
+        # dateutil repeats the first start for ever with INTERVAL=0 (a series in conflict
+        # with itself) and fails on a negative one with an unrelated message.
+        parts["INTERVAL"] = str(_positive(rule, "INTERVAL", parts["INTERVAL"], 10_000))
     try:
         recurrence = rrulestr(
             ";".join(f"{name}={value}" for name, value in parts.items()), dtstart=first_start
@@ -188,8 +192,14 @@ def _parse(rule: str, first_start: datetime, zone: ZoneInfo, limit: int) -> list
 
 
 def _count(rule: str, value: str) -> int:
-    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= 100_000:
-        raise InvalidRecurrence(f"rrule {rule!r}: COUNT={value} is not a positive number.")
+    return _positive(rule, "COUNT", value, 100_000)
+
+
+def _positive(rule: str, name: str, value: str, most: int) -> int:
+    """``value`` of part ``name`` as a number from 1 to ``most`` (beyond it, a rule could
+    never fit in a series anyway)."""
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= most:
+        raise InvalidRecurrence(f"rrule {rule!r}: {name}={value} is not a positive number.")
     return int(value)
 
 

@@ -299,6 +299,18 @@ def test_exdates_leave_out_the_occurrences_starting_then() -> None:
             id="COUNT zero",
         ),
         pytest.param(
+            "FREQ=DAILY;INTERVAL=0;COUNT=2",
+            (),
+            "rrule 'FREQ=DAILY;INTERVAL=0;COUNT=2': INTERVAL=0 is not a positive number.",
+            id="INTERVAL zero",
+        ),
+        pytest.param(
+            "FREQ=WEEKLY;INTERVAL=-1;UNTIL=20300301",
+            (),
+            "rrule 'FREQ=WEEKLY;INTERVAL=-1;UNTIL=20300301': INTERVAL=-1 is not a positive number.",
+            id="INTERVAL negative",
+        ),
+        pytest.param(
             "FREQ=DAILY;COUNT",
             (),
             "rrule 'FREQ=DAILY;COUNT': 'COUNT' is not NAME=VALUE.",
