@@ -15,7 +15,9 @@ One background job in every server process works in rounds. A round:
 
 A change is either fanned out and the cursor moved, or neither; a delivery is leased and
 committed before it is sent. A worker killed while sending leaves its leases behind; once
-they expire (``LEASE``), another worker sends again, with the same ``webhook-id``. One
+they expire (``LEASE``), another worker sends again, with the same ``webhook-id``; a
+round the database refuses (locked past its wait, unreachable) keeps the attempts that
+ended for the next one, so they are recorded, not sent again, once it answers. One
 write transaction a round, however many deliveries it holds, keeps delivery from taking
 SQLite's write lock away from reservation writes hundreds of times a second. While the
 log is quiet the job waits for it to grow (``ChangeWatch``, which sees changes of every
@@ -37,7 +39,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from roomline.domain.errors import RecordNotFound
+from roomline.domain.errors import RecordNotFound, ServiceUnavailable
 from roomline.domain.times import format_iso
 from roomline.domain.webhooks import Targets, next_attempt_delay
 from roomline.services.background import Job
@@ -47,7 +49,7 @@ from roomline.services.webhook_sender import Outcome, Sender, Session
 from roomline.storage import audit as log_store
 from roomline.storage import jobs as job_store
 from roomline.storage import webhooks as store
-from roomline.storage.database import Database
+from roomline.storage.database import Database, DatabaseUnavailable
 
 log = logging.getLogger("roomline.webhooks")
 
@@ -65,6 +67,8 @@ DELIVER_EVERY = 1.0
 # gathers what ended and what was logged meanwhile), at most ROUND_IDLE while nothing ends.
 ROUND_GAP = 0.05
 ROUND_IDLE = 0.2
+# After a round the database refused (locked past its wait, unreachable).
+ROUND_RETRY = 1.0
 # Attempts under way at once; past it a round records but takes nothing new.
 MAX_IN_FLIGHT = 2000
 UTC_ZONE = ZoneInfo("UTC")
@@ -204,9 +208,23 @@ class WebhookDelivery:
                         )
                     finished = ended[:]
                     ended.clear()
-                    held = await asyncio.to_thread(
-                        self.next_round, finished, len(in_flight) < MAX_IN_FLIGHT
-                    )
+                    try:
+                        held = await asyncio.to_thread(
+                            self.next_round, finished, len(in_flight) < MAX_IN_FLIGHT
+                        )
+                    except (ServiceUnavailable, *DatabaseUnavailable) as exc:
+                        # Keep what ended for the next round. Given up, each would be sent
+                        # again once its lease expired, though its receiver had it.
+                        ended[:0] = finished
+                        log.warning(
+                            "webhooks: a round could not be written (%s); %d attempts that "
+                            "ended wait to be recorded, trying again in %g s",
+                            exc,
+                            len(ended),
+                            ROUND_RETRY,
+                        )
+                        held = Round([], held.cursor)
+                        await asyncio.sleep(ROUND_RETRY)
             finally:
                 for task in in_flight:
                     task.cancel()  # their leases expire and another round sends them again

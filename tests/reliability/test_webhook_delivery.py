@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -100,5 +102,39 @@ def test_two_workers_never_send_the_same_attempt_twice(
                 created
             )
             assert [d["attempts"] for d in found if len(d["attempts"]) != 1] == []
+        finally:
+            server.stop()
+
+
+def test_attempts_that_end_while_the_database_refuses_are_recorded_once_it_answers(
+    tmp_path: Path,
+) -> None:
+    """Another writer (a long import, say) holds SQLite's write lock past the background
+    process's wait while a receiver answers: the round that would record the attempt is
+    refused. The attempt is kept and recorded once the lock is free, not sent again."""
+    path = tmp_path / "locked.db"
+    with running_receiver(Answer(200, hold_seconds=1.0)) as receiver:
+        server = start_server(
+            f"sqlite:///{path}",
+            tmp_path,
+            "--now",
+            TEST_NOW,
+            env={**LOOPBACK_ALLOWED, "ROOMLINE_DATABASE_WAIT_SECONDS": "0.5"},
+        )
+        try:
+            added = subscribe(server, receiver.url, ["reservation.created"], ["C-25"])
+            ultimo_id = create(server, "C-25", 3)
+            receiver.wait_started(1)
+            other_writer = sqlite3.connect(path, isolation_level=None)
+            other_writer.execute("BEGIN IMMEDIATE")
+            time.sleep(4)  # the attempt ends after 1 s; each round is refused after 0.5 s
+            other_writer.execute("ROLLBACK")
+            other_writer.close()
+
+            [delivery] = settled(server, added["id"], 1, "succeeded")
+            assert delivery["payload"]["data"]["reservation"]["ultimo_id"] == ultimo_id
+            assert delivery["attempt_count"] == 1
+            assert "could not be written" in server.log()
+            assert len(receiver.received) == 1
         finally:
             server.stop()
