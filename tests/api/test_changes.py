@@ -217,6 +217,16 @@ def test_bad_requests_are_refused_clearly(
     assert answer.json()["code"] == code
 
 
+@pytest.mark.parametrize("wait", ["nan", "inf"])
+def test_a_wait_that_is_not_a_finite_number_says_so(server: Server, wait: str) -> None:
+    answer = server.client.get("/api/booking/changes", params={"wait": wait}, headers=HEADERS)
+    assert answer.status_code == 400
+    assert answer.json() == {
+        "message": "query.wait: Input should be a finite number",
+        "code": "InvalidParameter",
+    }
+
+
 def test_the_grant_changes_is_needed(server: Server, world: World) -> None:
     refused = world.key(workflows=["REST_GetReservationsForSpace", "find"])
     for path in ("/api/booking/changes", "/api/booking/changes/stream"):

@@ -97,6 +97,7 @@ async def list_changes(
         Query(
             ge=0,
             le=MAX_WAIT_SECONDS,
+            allow_inf_nan=False,
             description="Seconds to hold the request while there is nothing new (long poll).",
         ),
     ] = 0,
