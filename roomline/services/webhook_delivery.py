@@ -55,7 +55,9 @@ log = logging.getLogger("roomline.webhooks")
 
 FAN_OUT_JOB = "webhooks.fan_out"
 PING = "webhook.ping"
-# Longer than a send can take (SEND_TIMEOUT for the answer, plus resolving and recording).
+# Longer than a send can take (SEND_TIMEOUT for the answer, plus resolving and recording),
+# counted from the round's read, which may come the database's wait (30 s by default)
+# before its write.
 LEASE = timedelta(seconds=60)
 # Changes read a round, and due deliveries leased a round besides the new ones.
 FAN_OUT_PAGE = 500
@@ -135,11 +137,14 @@ class Subscriber:
 
 @dataclass(frozen=True, slots=True)
 class _Page:
-    """A page of the log read after ``cursor``, as deliveries to add."""
+    """A page of the log read after ``cursor``, as deliveries to add (and their rows as
+    ``add_deliveries`` takes them), leased from ``leased_at``."""
 
     cursor: int
     through: int
     deliveries: list[tuple[Subscriber, dict[str, Any]]]
+    deliveries_json: str
+    leased_at: datetime
 
 
 class WebhookDelivery:
@@ -247,16 +252,23 @@ class WebhookDelivery:
             due = take and store.any_due(conn, now)
         if subscribers and cursor is None:
             cursor = self._start_at_latest()
-        page = self._page(cursor, subscribers, changes) if cursor is not None and changes else None
+        page = (
+            self._page(cursor, subscribers, changes, now)
+            if cursor is not None and changes
+            else None
+        )
         if not finished and page is None and not due:
             return Round([], cursor if subscribers else None)
+        # The rows are encoded before the write transaction, so that SQLite's write lock,
+        # which every reservation write waits for, is held only to run the statements.
+        attempts = _attempts_json(finished)
         with self.database.write() as conn:
             store.plan_each_statement(conn)
             now = self.clock.now(conn)
-            self._record(conn, now, finished)
+            self._record(conn, now, finished, attempts)
             sends: list[Leased] = []
             if page is not None:
-                sends, cursor = self._fan_out(conn, now, page)
+                sends, cursor = self._fan_out(conn, page)
             if due:
                 sends += [
                     Leased.of(row, now)
@@ -267,9 +279,11 @@ class WebhookDelivery:
     # -- fan-out --------------------------------------------------------------------
 
     @staticmethod
-    def _page(cursor: int, subscribers: list[Subscriber], changes: list[Change]) -> _Page:
-        """Shape the deliveries of a page of the log: each change's body once, however
-        many subscriptions it goes to."""
+    def _page(
+        cursor: int, subscribers: list[Subscriber], changes: list[Change], now: datetime
+    ) -> _Page:
+        """Shape the deliveries of a page of the log, leased from ``now``: each change's
+        body once, however many subscriptions it goes to."""
         deliveries = []
         for change in changes:
             wanting = [subscriber for subscriber in subscribers if subscriber.wants(change)]
@@ -286,38 +300,36 @@ class WebhookDelivery:
                         "event_type": change.type,
                         "cursor": change.cursor,
                         "payload": body,
+                        "status": store.PENDING,
+                        "attempt_count": 0,
+                        "next_attempt_at": now,
+                        "lease_until": now + LEASE,
+                        "created_at": now,
                     },
                 )
                 for subscriber in wanting
             ]
-        return _Page(cursor, changes[-1].cursor, deliveries)
+        rows = [values for _, values in deliveries]
+        return _Page(cursor, changes[-1].cursor, deliveries, store.deliveries_json(rows), now)
 
     @staticmethod
-    def _fan_out(conn: Any, now: datetime, page: _Page) -> tuple[list[Leased], int]:
+    def _fan_out(conn: Any, page: _Page) -> tuple[list[Leased], int]:
         """Add the page's deliveries, leased to this worker, and move the cursor past it;
         nothing if another worker fanned it out meanwhile. Return them and the cursor."""
-        cursor = job_store.claim(conn, FAN_OUT_JOB, now)
+        cursor = job_store.claim(conn, FAN_OUT_JOB, page.leased_at)
         if cursor != page.cursor:
             return [], cursor if cursor is not None else page.cursor
         # A subscription removed or disabled meanwhile gets nothing; one added meanwhile
         # starts after the log's end at that moment, so after this page.
         active = {row.id for row in store.subscriptions(conn, active_only=True)}
         kept = [(s, values) for s, values in page.deliveries if s.id in active]
-        rows = [
-            {
-                **values,
-                "status": store.PENDING,
-                "attempt_count": 0,
-                "next_attempt_at": now,
-                "lease_until": now + LEASE,
-                "created_at": now,
-            }
-            for _, values in kept
-        ]
-        store.add_deliveries(conn, rows)
-        job_store.set_cursor(conn, FAN_OUT_JOB, page.through, now)
+        if len(kept) == len(page.deliveries):
+            store.add_deliveries(conn, page.deliveries_json)
+        else:
+            store.add_deliveries(conn, store.deliveries_json([values for _, values in kept]))
+        job_store.set_cursor(conn, FAN_OUT_JOB, page.through, page.leased_at)
         sends = [
-            Leased(v["message_id"], v["event_type"], v["payload"], s.url, s.secret, now)
+            Leased(v["message_id"], v["event_type"], v["payload"], s.url, s.secret, page.leased_at)
             for s, v in kept
         ]
         return sends, page.through
@@ -337,30 +349,22 @@ class WebhookDelivery:
 
     def record(self, delivery: Leased, outcome: Outcome) -> None:
         """Keep one attempt (a ping's) in a transaction of its own."""
+        finished = [(delivery, outcome)]
+        attempts = _attempts_json(finished)
         with self.database.write() as conn:
-            self._record(conn, self.clock.now(conn), [(delivery, outcome)])
+            self._record(conn, self.clock.now(conn), finished, attempts)
 
     @staticmethod
-    def _record(conn: Any, now: datetime, finished: list[tuple[Leased, Outcome]]) -> None:
-        """Keep attempts and decide what comes next for each delivery (nothing for one
-        removed meanwhile). Successes, the usual case, take a few statements for all of
-        them, with no read before; the rest one at a time."""
+    def _record(
+        conn: Any, now: datetime, finished: list[tuple[Leased, Outcome]], attempts: str
+    ) -> None:
+        """Keep attempts (``finished``, and ``attempts``: their rows from ``_attempts_json``)
+        and decide what comes next for each delivery (nothing for one removed meanwhile).
+        Successes, the usual case, take a few statements for all of them, with no read
+        before; the rest one at a time."""
         if not finished:
             return
-        store.add_attempts(
-            conn,
-            [
-                {
-                    "message_id": delivery.message_id,
-                    "at": delivery.leased_at,
-                    "status_code": outcome.status_code,
-                    "error": outcome.error,
-                    "duration_ms": outcome.duration_ms,
-                    "response_excerpt": outcome.excerpt,
-                }
-                for delivery, outcome in finished
-            ],
-        )
+        store.add_attempts(conn, attempts)
         # Successes before the rest: a 410 in the same round disables what is still
         # pending of its subscription, not what was just delivered.
         store.settle_succeeded(
@@ -420,6 +424,22 @@ class WebhookDelivery:
         if found is None:
             raise RecordNotFound(f"Delivery {delivery_id} was removed while it was sent.")
         return {"delivery_id": delivery_id, **attempt_values(found)}
+
+
+def _attempts_json(finished: list[tuple[Leased, Outcome]]) -> str:
+    return store.attempts_json(
+        [
+            {
+                "message_id": delivery.message_id,
+                "at": delivery.leased_at,
+                "status_code": outcome.status_code,
+                "error": outcome.error,
+                "duration_ms": outcome.duration_ms,
+                "response_excerpt": outcome.excerpt,
+            }
+            for delivery, outcome in finished
+        ]
+    )
 
 
 async def _send(session: Session, delivery: Leased) -> Outcome:

@@ -185,10 +185,17 @@ def plan_each_statement(conn: Connection) -> None:
         conn.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
 
-def add_deliveries(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Insert deliveries (keys: ``DELIVERY_KEYS``)."""
-    if rows:
-        _ADD_DELIVERIES.write(conn, {"deliveries": _NEW_DELIVERIES.value(rows)})
+def deliveries_json(rows: list[dict[str, Any]]) -> str:
+    """``rows`` (keys: ``DELIVERY_KEYS``) as ``add_deliveries`` takes them. Encoded before
+    the write transaction: SQLite's write lock, which every reservation write waits for,
+    is then held only to run the statement (encoding was a sixth of a round's hold)."""
+    return _NEW_DELIVERIES.value(rows)
+
+
+def add_deliveries(conn: Connection, deliveries: str) -> None:
+    """Insert the deliveries of ``deliveries_json``."""
+    if deliveries != "[]":
+        _ADD_DELIVERIES.write(conn, {"deliveries": deliveries})
 
 
 def add_delivery(conn: Connection, row: dict[str, Any]) -> int:
@@ -302,19 +309,24 @@ def restart(conn: Connection, delivery_id: int, now: datetime) -> None:
     )
 
 
-def add_attempts(conn: Connection, attempts: list[dict[str, Any]]) -> None:
-    """Insert attempts (keys: message_id of the delivery, at, status_code, error,
-    duration_ms, response_excerpt); nothing for a delivery removed meanwhile."""
-    if attempts:
-        rows = [
-            {
-                **values,
-                "error": None if values["error"] is None else _storable(values["error"][:500]),
-                "response_excerpt": _storable(values["response_excerpt"]),
-            }
-            for values in attempts
-        ]
-        _ADD_ATTEMPTS.write(conn, {"attempts": _NEW_ATTEMPTS.value(rows)})
+def attempts_json(attempts: list[dict[str, Any]]) -> str:
+    """``attempts`` (keys: message_id of the delivery, at, status_code, error, duration_ms,
+    response_excerpt) as ``add_attempts`` takes them, encoded before the write transaction
+    (``deliveries_json``)."""
+    return _NEW_ATTEMPTS.value(
+        {
+            **values,
+            "error": None if values["error"] is None else _storable(values["error"][:500]),
+            "response_excerpt": _storable(values["response_excerpt"]),
+        }
+        for values in attempts
+    )
+
+
+def add_attempts(conn: Connection, attempts: str) -> None:
+    """Insert the attempts of ``attempts_json``; nothing for a delivery removed meanwhile."""
+    if attempts != "[]":
+        _ADD_ATTEMPTS.write(conn, {"attempts": attempts})
 
 
 def _storable(text: str) -> str:

@@ -95,16 +95,21 @@ def test_recording_attempts_uses_the_index_once_the_table_has_grown(database: Da
         for first in range(0, 60, 3):
             with conn.begin():
                 numbers = range(first, first + 3)
-                store.add_deliveries(conn, [_delivery(subscription_id, n) for n in numbers])
-                store.add_attempts(conn, [_attempt(f"m-{n}") for n in numbers])
+                store.add_deliveries(
+                    conn, store.deliveries_json([_delivery(subscription_id, n) for n in numbers])
+                )
+                store.add_attempts(conn, store.attempts_json([_attempt(f"m-{n}") for n in numbers]))
         with conn.begin():
-            store.add_deliveries(conn, [_delivery(subscription_id, n) for n in range(60, 5060)])
+            store.add_deliveries(
+                conn,
+                store.deliveries_json([_delivery(subscription_id, n) for n in range(60, 5060)]),
+            )
         with conn.begin():
             generic = _plan_of_recording(conn)
         with conn.begin():
             store.plan_each_statement(conn)
             planned_now = _plan_of_recording(conn)
-            store.add_attempts(conn, [_attempt("m-4000")])
+            store.add_attempts(conn, store.attempts_json([_attempt("m-4000")]))
         with conn.begin():
             assert conn.execute(text("SHOW plan_cache_mode")).scalar_one() == "auto"
 
