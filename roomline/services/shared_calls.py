@@ -28,11 +28,7 @@ class SharedCalls(Generic[K, T]):
         """``call()``'s result, or that of the call for ``key`` already under way. One
         caller going away (cancelled) does not cancel the call for the others."""
         under_way = self._under_way.get(key)
-        if (
-            under_way is None
-            or under_way.done()
-            or under_way.get_loop() is not asyncio.get_running_loop()
-        ):
+        if under_way is None or under_way.get_loop() is not asyncio.get_running_loop():
             # Nothing under way, or left behind by a loop that closed before the call ended
             # (its done-callback, which drops it, never ran): an app serving on a new loop.
             under_way = asyncio.ensure_future(call())
