@@ -201,6 +201,12 @@ def configure_sqlite_connection(
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Every writer of a group runs in a savepoint (groupcommit), which keeps the pages it
+    # changes in a sub-journal. Past 64 KiB a transaction's sub-journal became a
+    # temporary file, opened, written and deleted: hundreds of system calls a group, with
+    # the write lock held. In memory it never touches the disk (a Create's system time
+    # halved). It holds what a savepoint may need to undo, and temporary tables.
+    cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
     cursor.close()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import sqlite3
 import threading
 import time
@@ -335,3 +336,41 @@ def _booked_behind_another_programs_lock(
     letting_go.join()
     holder.close()
     return database, results
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads /proc/self/fd (Linux)")
+def test_a_writers_savepoint_journal_stays_off_the_disk(tmp_path: Path) -> None:
+    """A writer's savepoint journals the pages it changes. On disk that journal was a
+    temporary file a transaction (opened, written page by page, deleted) while holding the
+    write lock: it stays in memory (``PRAGMA temp_store=MEMORY``)."""
+    database = Database(f"sqlite:///{tmp_path / 'journal.db'}")
+    try:
+        with database.write() as conn:
+            conn.exec_driver_sql("CREATE TABLE pages (id INTEGER PRIMARY KEY, body BLOB)")
+            conn.exec_driver_sql(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100) "
+                "INSERT INTO pages SELECT i, randomblob(8000) FROM n"
+            )
+        with database.write() as conn:
+            # 800 KB of pages that existed before the transaction, far past the 64 KiB
+            # that SQLite keeps in memory before it spills a journal to a file.
+            conn.exec_driver_sql("UPDATE pages SET body = randomblob(8000)")
+            temporary_files = _open_sqlite_temporary_files()
+        assert temporary_files == []
+        with database.read() as conn:
+            assert conn.exec_driver_sql("PRAGMA temp_store").scalar() == 2  # MEMORY
+    finally:
+        database.dispose()
+
+
+def _open_sqlite_temporary_files() -> list[str]:
+    """SQLite's temporary files this process holds open."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except FileNotFoundError:  # the descriptor that listed the directory
+            continue
+        if "etilqs_" in target:  # SQLite names its temporary files so
+            found.append(target)
+    return found
