@@ -71,11 +71,15 @@ def subscription(conn: Connection, subscription_id: int, *, lock: bool = False) 
     return conn.execute(query).first()
 
 
+_ALL_SUBSCRIPTIONS = select(webhook_subscriptions).order_by(webhook_subscriptions.c.id)
+# Read by every delivery round, once with SQLite's write lock held: prebuilt.
+_ACTIVE_SUBSCRIPTIONS = DirectStatement(_ALL_SUBSCRIPTIONS.where(webhook_subscriptions.c.active))
+
+
 def subscriptions(conn: Connection, *, active_only: bool = False) -> list[Any]:
-    query = select(webhook_subscriptions).order_by(webhook_subscriptions.c.id)
     if active_only:
-        query = query.where(webhook_subscriptions.c.active)
-    return list(conn.execute(query))
+        return _ACTIVE_SUBSCRIPTIONS.all(conn, {})
+    return list(conn.execute(_ALL_SUBSCRIPTIONS))
 
 
 def remove_subscription(conn: Connection, subscription_id: int) -> None:
