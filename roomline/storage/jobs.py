@@ -49,9 +49,7 @@ def claim(conn: Connection, name: str, now: datetime) -> int | None:
         .values(name=name, cursor=None, updated_at=now)
         .on_conflict_do_nothing(index_elements=["name"])
     )
-    return conn.execute(
-        select(job_state.c.cursor).where(job_state.c.name == name).with_for_update()
-    ).scalar()
+    return _CLAIM.first(conn, {"name": name}).cursor  # type: ignore[no-any-return,union-attr]
 
 
 def set_cursor(conn: Connection, name: str, value: int, now: datetime) -> None:
