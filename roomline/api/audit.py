@@ -9,10 +9,15 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from roomline.api.admin import require_admin
+from roomline.api.parameters import refuse_unknown_query_parameters
 from roomline.services import audit
 from roomline.storage.tables import LARGEST_ID
 
-router = APIRouter(prefix="/api/manage", tags=["Audit"], dependencies=[Depends(require_admin)])
+router = APIRouter(
+    prefix="/api/manage",
+    tags=["Audit"],
+    dependencies=[Depends(require_admin), Depends(refuse_unknown_query_parameters)],
+)
 
 
 class AuditEntryOut(BaseModel):

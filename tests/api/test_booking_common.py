@@ -135,6 +135,36 @@ def test_bad_ids_are_refused_clearly(
         assert response.json()["message"] == "There is no reservation 99999999999."
 
 
+def test_a_misspelt_query_parameter_is_refused_not_ignored(
+    server: Server, booked: tuple[str, str]
+) -> None:
+    """``?spaces=`` for ``?space=`` would otherwise answer every space's changes."""
+    key = {"ApiKey": DEMO_KEY}
+    response = server.client.get("/api/booking/changes?spaces=X&limit=5", headers=key)
+    assert response.status_code == 400
+    assert response.json() == {
+        "message": 'Unknown query parameter "spaces"; it takes after, limit, space, wait.',
+        "code": "InvalidParameter",
+        "details": [{"parameter": "spaces"}],
+    }
+    one = server.client.get(f"/api/booking/reservations/{booked[0]}?a=1&b=2", headers=key)
+    assert one.status_code == 400
+    assert one.json()["message"] == (
+        'Unknown query parameters "a", "b"; it takes no query parameters.'
+    )
+    # The key is checked first, as for every other refusal of a request's contents.
+    assert server.client.get("/api/booking/changes?spaces=X").status_code == 401
+    known = server.client.get(f"/api/booking/changes?space={booked[1]}&limit=5", headers=key)
+    assert known.status_code == 200, known.text
+    # The administrators' API and its audit trail refuse them the same way.
+    for path, unknown in (("/api/manage/reports/utilisation", "by"), ("/api/manage/audit", "x")):
+        refused = server.admin("GET", path, params={unknown: "1"})
+        assert refused.status_code == 400, path
+        assert refused.json()["code"] == "InvalidParameter"
+        assert refused.json()["details"] == [{"parameter": unknown}]
+    assert server.client.get("/api/manage/audit?x=1").status_code == 401
+
+
 def test_openapi_lists_the_booking_tag_and_its_refusals(server: Server) -> None:
     document = server.client.get("/openapi.json").json()
     assert {"Booking"} <= {tag["name"] for tag in document["tags"]}

@@ -22,6 +22,7 @@ from roomline.api.management import (
     spaces,
     webhooks,
 )
+from roomline.api.parameters import refuse_unknown_query_parameters
 
 PREFIX = "/api/manage"
 TAG = "Management"
@@ -30,7 +31,9 @@ IMPORT_PATHS = frozenset(f"{PREFIX}/{part}/import" for part in ("spaces", "peopl
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(prefix=PREFIX, tags=[TAG], dependencies=[Depends(require_admin)])
+    # The admin token first, then the query's parameter names (api/parameters.py).
+    guards = [Depends(require_admin), Depends(refuse_unknown_query_parameters)]
+    router = APIRouter(prefix=PREFIX, tags=[TAG], dependencies=guards)
     for part in (spaces, people, keys, feeds, reservations, webhooks, reports):
         router.include_router(part.router)
     return router
