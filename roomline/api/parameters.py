@@ -18,9 +18,10 @@ from fastapi.routing import APIRoute
 
 from roomline.domain.errors import InvalidParameter
 
-# Each route's query parameter names, worked out at its first request; by the route's id
-# (routes are not hashable, and live as long as the app).
-_taken: dict[int, frozenset[str]] = {}
+# Each route's query parameter names, worked out at its first request. Routes are not
+# hashable: the key is the route's id, and the route is kept beside its names so that id
+# cannot pass to another route (an app built after this one's was dropped, as in tests).
+_taken: dict[int, tuple[APIRoute, frozenset[str]]] = {}
 
 
 def refuse_unknown_query_parameters(request: Request) -> None:
@@ -28,9 +29,10 @@ def refuse_unknown_query_parameters(request: Request) -> None:
     route = request.scope.get("route")
     if not isinstance(route, APIRoute) or not request.query_params:
         return
-    taken = _taken.get(id(route))
-    if taken is None:
-        taken = _taken[id(route)] = frozenset(_query_names(route.dependant))
+    known = _taken.get(id(route))
+    if known is None:
+        known = _taken[id(route)] = (route, frozenset(_query_names(route.dependant)))
+    taken = known[1]
     unknown = sorted(set(request.query_params.keys()) - taken)
     if not unknown:
         return
