@@ -18,21 +18,15 @@ from fastapi.routing import APIRoute
 
 from roomline.domain.errors import InvalidParameter
 
-# Each route's query parameter names, worked out at its first request. Routes are not
-# hashable: the key is the route's id, and the route is kept beside its names so that id
-# cannot pass to another route (an app built after this one's was dropped, as in tests).
-_taken: dict[int, tuple[APIRoute, frozenset[str]]] = {}
-
 
 def refuse_unknown_query_parameters(request: Request) -> None:
     """Raise ``InvalidParameter`` naming the query parameters the route does not take."""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute) or not request.query_params:
         return
-    known = _taken.get(id(route))
-    if known is None:
-        known = _taken[id(route)] = (route, frozenset(_query_names(route.dependant)))
-    taken = known[1]
+    # Worked out again for each request with a query (about 1 µs): no cache to keep in step
+    # with the app's routes.
+    taken = _query_names(route.dependant)
     unknown = sorted(set(request.query_params.keys()) - taken)
     if not unknown:
         return
