@@ -17,7 +17,9 @@ A change is either fanned out and the cursor moved, or neither; a delivery is le
 committed before it is sent. A worker killed while sending leaves its leases behind; once
 they expire (``LEASE``), another worker sends again, with the same ``webhook-id``; a
 round the database refuses (locked past its wait, unreachable) keeps the attempts that
-ended for the next one, so they are recorded, not sent again, once it answers. One
+ended for the next one, so they are recorded, not sent again, once it answers; and as a
+round whose commit went unanswered may have been written after all, the next records only
+the attempts whose lease (``lease_id``) is not recorded yet. One
 write transaction a round, however many deliveries it holds, keeps delivery from taking
 SQLite's write lock away from reservation writes hundreds of times a second. While the
 log is quiet the job waits for it to grow (``ChangeWatch``, which sees changes of every
@@ -80,6 +82,10 @@ def new_message_id() -> str:
     return f"msg_{secrets.token_urlsafe(18)}"
 
 
+def new_lease_id() -> str:
+    return secrets.token_urlsafe(12)
+
+
 def event_body(event_type: str, timestamp: str, data: dict[str, Any]) -> str:
     """The Standard Webhooks payload ``{"type", "timestamp", "data"}``, as sent and signed."""
     return json.dumps(
@@ -93,7 +99,8 @@ def event_body(event_type: str, timestamp: str, data: dict[str, Any]) -> str:
 class Leased:
     """A delivery this worker holds, with what sending it takes. ``leased_at`` (the
     server's clock as the lease was taken, just before sending) is the attempt's time, and
-    its retry is scheduled from then, not from when the attempt is recorded."""
+    its retry is scheduled from then, not from when the attempt is recorded. ``lease_id``
+    names this lease, and so the one attempt it makes."""
 
     message_id: str
     event_type: str
@@ -101,11 +108,20 @@ class Leased:
     url: str
     secret: str
     leased_at: datetime
+    lease_id: str
 
     @classmethod
     def of(cls, row: Any, leased_at: datetime) -> Leased:
         """From a delivery row joined with its subscription's url and secret."""
-        return cls(row.message_id, row.event_type, row.payload, row.url, row.secret, leased_at)
+        return cls(
+            row.message_id,
+            row.event_type,
+            row.payload,
+            row.url,
+            row.secret,
+            leased_at,
+            new_lease_id(),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +208,8 @@ class WebhookDelivery:
                 self.job.wake()
             return grew
         ended: list[tuple[Leased, Outcome]] = []
+        # Leases of attempts a refused round held: that round may have committed them.
+        unsure: set[str] = set()
         in_flight: set[asyncio.Task[None]] = set()
 
         async def attempt(session: Session, delivery: Leased) -> None:
@@ -215,12 +233,16 @@ class WebhookDelivery:
                     ended.clear()
                     try:
                         held = await asyncio.to_thread(
-                            self.next_round, finished, len(in_flight) < MAX_IN_FLIGHT
+                            self.next_round, finished, len(in_flight) < MAX_IN_FLIGHT, unsure
                         )
+                        unsure.clear()  # every attempt it held is recorded now
                     except (ServiceUnavailable, *DatabaseUnavailable) as exc:
                         # Keep what ended for the next round. Given up, each would be sent
-                        # again once its lease expired, though its receiver had it.
+                        # again once its lease expired, though its receiver had it. The
+                        # error may have come after the commit (its answer lost), so the
+                        # next round looks for these before recording them.
                         ended[:0] = finished
+                        unsure.update(delivery.lease_id for delivery, _ in finished)
                         log.warning(
                             "webhooks: a round could not be written (%s); %d attempts that "
                             "ended wait to be recorded, trying again in %g s",
@@ -235,10 +257,16 @@ class WebhookDelivery:
                     task.cancel()  # their leases expire and another round sends them again
         return True
 
-    def next_round(self, finished: list[tuple[Leased, Outcome]], take: bool) -> Round:
+    def next_round(
+        self,
+        finished: list[tuple[Leased, Outcome]],
+        take: bool,
+        unsure: set[str] | frozenset[str] = frozenset(),
+    ) -> Round:
         """Record ``finished`` attempts and, if ``take``, the next deliveries to send
         (module docstring), in one write transaction; none when there is nothing to
-        write."""
+        write. Of the attempts whose lease is in ``unsure``, those recorded already are
+        left alone."""
         with self.database.read() as conn:
             store.plan_each_statement(conn)
             now = self.clock.now(conn)
@@ -265,6 +293,8 @@ class WebhookDelivery:
         with self.database.write() as conn:
             store.plan_each_statement(conn)
             now = self.clock.now(conn)
+            if unsure:
+                finished, attempts = _not_recorded(conn, finished, attempts, unsure)
             self._record(conn, now, finished, attempts)
             sends: list[Leased] = []
             if page is not None:
@@ -329,7 +359,15 @@ class WebhookDelivery:
             store.add_deliveries(conn, store.deliveries_json([values for _, values in kept]))
         job_store.set_cursor(conn, FAN_OUT_JOB, page.through, page.leased_at)
         sends = [
-            Leased(v["message_id"], v["event_type"], v["payload"], s.url, s.secret, page.leased_at)
+            Leased(
+                v["message_id"],
+                v["event_type"],
+                v["payload"],
+                s.url,
+                s.secret,
+                page.leased_at,
+                new_lease_id(),
+            )
             for s, v in kept
         ]
         return sends, page.through
@@ -415,7 +453,9 @@ class WebhookDelivery:
                     "created_at": now,
                 },
             )
-        leased = Leased(message_id, PING, body, subscription.url, subscription.secret, now)
+        leased = Leased(
+            message_id, PING, body, subscription.url, subscription.secret, now, new_lease_id()
+        )
         return delivery_id, leased
 
     def _attempt_values(self, delivery_id: int) -> dict[str, Any]:
@@ -436,10 +476,33 @@ def _attempts_json(finished: list[tuple[Leased, Outcome]]) -> str:
                 "error": outcome.error,
                 "duration_ms": outcome.duration_ms,
                 "response_excerpt": outcome.excerpt,
+                "lease_id": delivery.lease_id,
             }
             for delivery, outcome in finished
         ]
     )
+
+
+def _not_recorded(
+    conn: Any,
+    finished: list[tuple[Leased, Outcome]],
+    attempts: str,
+    unsure: set[str] | frozenset[str],
+) -> tuple[list[tuple[Leased, Outcome]], str]:
+    """``finished`` and its rows (``attempts``) without the attempts a round that was
+    refused had recorded after all (their leases in ``unsure``, found in the table)."""
+    recorded = store.recorded_leases(
+        conn, [(d.message_id, d.lease_id) for d, _ in finished if d.lease_id in unsure]
+    )
+    if not recorded:
+        return finished, attempts
+    kept = [
+        (delivery, outcome) for delivery, outcome in finished if delivery.lease_id not in recorded
+    ]
+    log.info(
+        "webhooks: %d attempts were recorded by a round whose commit went unanswered", len(recorded)
+    )
+    return kept, _attempts_json(kept)
 
 
 async def _send(session: Session, delivery: Leased) -> Outcome:

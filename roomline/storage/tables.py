@@ -390,6 +390,9 @@ webhook_attempts = Table(
     Column("error", String(500), nullable=True),
     Column("duration_ms", Integer, nullable=False),
     Column("response_excerpt", Text, nullable=False, server_default=""),
+    # The lease that made the attempt (each attempt has a lease of its own): a round whose
+    # commit was not confirmed is recorded again only for what it did not commit.
+    Column("lease_id", String(32), nullable=True),
     sqlite_autoincrement=True,
 )
 Index("ix_webhook_attempts_delivery_id", webhook_attempts.c.delivery_id, webhook_attempts.c.id)

@@ -138,7 +138,7 @@ _ADD_DELIVERIES = DirectStatement(
         list(DELIVERY_KEYS), select(*_NEW_DELIVERIES.fields.values())
     )
 )
-_ATTEMPT_KEYS = ("at", "status_code", "error", "duration_ms", "response_excerpt")
+_ATTEMPT_KEYS = ("at", "status_code", "error", "duration_ms", "response_excerpt", "lease_id")
 _NEW_ATTEMPTS = JsonRecords(
     "attempts",
     {
@@ -315,8 +315,8 @@ def restart(conn: Connection, delivery_id: int, now: datetime) -> None:
 
 def attempts_json(attempts: list[dict[str, Any]]) -> str:
     """``attempts`` (keys: message_id of the delivery, at, status_code, error, duration_ms,
-    response_excerpt) as ``add_attempts`` takes them, encoded before the write transaction
-    (``deliveries_json``)."""
+    response_excerpt, lease_id) as ``add_attempts`` takes them, encoded before the write
+    transaction (``deliveries_json``)."""
     return _NEW_ATTEMPTS.value(
         {
             **values,
@@ -331,6 +331,21 @@ def add_attempts(conn: Connection, attempts: str) -> None:
     """Insert the attempts of ``attempts_json``; nothing for a delivery removed meanwhile."""
     if attempts != "[]":
         _ADD_ATTEMPTS.write(conn, {"attempts": attempts})
+
+
+def recorded_leases(conn: Connection, attempts: Sequence[tuple[str, str]]) -> set[str]:
+    """Which of ``attempts`` (message id of the delivery, lease id) are recorded already."""
+    if not attempts:
+        return set()
+    rows = conn.execute(
+        select(webhook_attempts.c.lease_id)
+        .join_from(webhook_attempts, webhook_deliveries)
+        .where(
+            webhook_deliveries.c.message_id.in_({message_id for message_id, _ in attempts}),
+            webhook_attempts.c.lease_id.in_({lease_id for _, lease_id in attempts}),
+        )
+    )
+    return set(rows.scalars())
 
 
 def _storable(text: str) -> str:

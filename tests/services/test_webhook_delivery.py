@@ -1,4 +1,5 @@
-"""The webhook delivery job's pacing while the log is quiet, on both databases.
+"""The webhook delivery job's pacing while the log is quiet, and a round whose commit went
+unanswered, on both databases.
 
 The end-to-end behaviour (signatures, retries, restarts, two workers) is tested against a
 running server in tests/api/test_webhooks.py; this is the job's own loop.
@@ -8,21 +9,29 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy import Connection
+from sqlalchemy.exc import OperationalError
 
 from roomline.domain.reservations import Person, Space
 from roomline.domain.webhooks import Targets
 from roomline.services.changes import ChangeLog, ChangeWatch, Retention
 from roomline.services.clock import SystemClock
+from roomline.services.reservations import NewReservation, Policy, ReservationService
 from roomline.services.webhook_delivery import WebhookDelivery
 from roomline.services.webhooks import Webhooks
 from roomline.storage.database import Database
+from tests.api.receiver import Answer, running_receiver
 from tests.storage.helpers import database_with
 
 ROOM = Space("R1", "Room one", "UTC", 15, 15, 4, True)
 PERSON = Person("P1", "Person")
 TARGETS = Targets.from_setting("192.0.2.0/24")  # TEST-NET-1: nothing is sent in these tests
+LOOPBACK = Targets.from_setting("127.0.0.0/8")
 
 
 @pytest.fixture
@@ -60,3 +69,64 @@ def test_nobody_subscribed_the_job_sleeps(database: Database) -> None:
 
     assert asyncio.run(delivery.run()) is False
     assert not delivery.job._wake.is_set()
+
+
+class CommitAnswerLost:
+    """The database, except that write transaction number ``lost`` commits and then fails
+    as though the commit's answer never came (PostgreSQL's connection lost at COMMIT)."""
+
+    def __init__(self, database: Database, lost: int) -> None:
+        self.database = database
+        self.lost = lost
+        self.writes = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.database, name)
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        with self.database.write() as conn:
+            yield conn
+        self.writes += 1
+        if self.writes == self.lost:
+            lost = ConnectionError("server closed the connection unexpectedly")
+            raise OperationalError("COMMIT", {}, lost)
+
+
+def test_a_round_whose_commit_went_unanswered_is_not_recorded_twice(database: Database) -> None:
+    """The round recording two attempts (one 500, one 200) commits, but its answer is lost.
+    The job keeps the attempts for the next round, as it must when a round was refused;
+    that round must not record them again: each delivery keeps one attempt, counted
+    once (twice, the failed one's retry schedule would skip a step)."""
+    clock = SystemClock()
+    changes = ChangeLog(database, clock, "UTC", Retention(30))
+    webhooks = Webhooks(database, clock, LOOPBACK)
+    with running_receiver(Answer(500, hold_seconds=0.1), Answer(200, hold_seconds=0.1)) as got:
+        added = [
+            webhooks.add(f"{got.url}/{name}", ["reservation.created"]).values["id"]
+            for name in ("one", "two")
+        ]
+        tomorrow = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0)
+        times = (tomorrow.isoformat(), (tomorrow + timedelta(hours=1)).isoformat())
+        ReservationService(database, clock, Policy()).create(
+            NewReservation(ROOM.id, PERSON.id, *times, description="Review"), None
+        )
+        # Write 1 adds the deliveries; the attempts are recorded from write 2 on.
+        flaky = CommitAnswerLost(database, lost=2)
+        delivery = WebhookDelivery(
+            flaky,  # type: ignore[arg-type]
+            clock,
+            changes,
+            ChangeWatch(changes.latest, interval=0.05),
+            LOOPBACK,
+        )
+
+        assert asyncio.run(delivery.run()) is True
+
+        assert flaky.writes >= 3  # the lost commit's round was written again
+        assert len(got.received) == 2
+    found = [webhooks.deliveries(subscription_id) for subscription_id in added]
+    assert sorted(
+        (d["status"], d["attempt_count"], [a["status_code"] for a in d["attempts"]])
+        for [d] in found
+    ) == [("pending", 1, [500]), ("succeeded", 1, [200])]

@@ -58,6 +58,7 @@ def _attempt(message_id: str) -> dict[str, Any]:
         "error": None,
         "duration_ms": 3,
         "response_excerpt": "",
+        "lease_id": f"lease-of-{message_id}",
     }
 
 
