@@ -138,12 +138,15 @@ class Session:
         self.addresses = CheckedAddresses(targets, lookup or resolve, resolved_for)
         # No redirects (a 3xx could point anywhere, past the target check), no proxy from
         # the environment (the check must see where the request really goes), bodies as
-        # they come (the excerpt is the raw answer).
+        # they come (the excerpt is the raw answer), no cookies (a receiver's Set-Cookie
+        # must not ride along on later deliveries). No timeout of aiohttp's own: ``send``
+        # bounds the whole attempt, and a second timer a request cost 3 % of its CPU.
         self.client = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(
                 limit=CONNECTIONS, resolver=self.addresses, use_dns_cache=False
             ),
-            timeout=aiohttp.ClientTimeout(total=SEND_TIMEOUT),
+            timeout=aiohttp.ClientTimeout(),
+            cookie_jar=aiohttp.DummyCookieJar(),
             trust_env=False,
             auto_decompress=False,
         )

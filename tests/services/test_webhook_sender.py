@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from roomline.domain.webhooks import Targets
 from roomline.services.webhook_sender import Outcome, Session, resolve
-from tests.api.receiver import running_receiver
+from tests.api.receiver import Answer, running_receiver
 
 LOOPBACK = Targets.from_setting("127.0.0.0/8")
 SECRET = "whsec_" + "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE="
@@ -84,3 +84,22 @@ def test_a_refused_name_is_looked_up_again_at_the_next_attempt() -> None:
     assert "resolves to 10.0.0.1, which is not allowed" in (refused.error or "")
     assert sent.status_code == 200
     assert len(lookup.calls) == 2
+
+
+def test_a_receivers_cookie_is_not_sent_back() -> None:
+    """Deliveries carry no state from one attempt to the next: a receiver's Set-Cookie is
+    not returned on later deliveries (aiohttp's client keeps cookies by default, for a
+    host name; not for an address)."""
+
+    async def run(url: str) -> list[Outcome]:
+        async with Session(LOOPBACK) as session:
+            return [await session.send(url, SECRET, f"msg_{n}", "{}") for n in range(2)]
+
+    cookie = Answer(200, headers={"Set-Cookie": "session=abc; Path=/"})
+    with running_receiver(cookie) as receiver:
+        port = urlsplit(receiver.url).port
+        sent = asyncio.run(run(f"http://localhost:{port}/hook"))
+        got = receiver.wait(2)
+
+    assert [outcome.status_code for outcome in sent] == [200, 200]
+    assert [r.headers.get("cookie") for r in got] == [None, None]
