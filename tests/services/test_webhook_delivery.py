@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 from roomline.domain.reservations import Person, Space
 from roomline.domain.webhooks import Targets
 from roomline.services.changes import ChangeLog, ChangeWatch, Retention
-from roomline.services.clock import SystemClock
+from roomline.services.clock import SharedClock, SystemClock, pin
 from roomline.services.reservations import NewReservation, Policy, ReservationService
 from roomline.services.webhook_delivery import WebhookDelivery
 from roomline.services.webhooks import Webhooks
@@ -32,6 +32,7 @@ ROOM = Space("R1", "Room one", "UTC", 15, 15, 4, True)
 PERSON = Person("P1", "Person")
 TARGETS = Targets.from_setting("192.0.2.0/24")  # TEST-NET-1: nothing is sent in these tests
 LOOPBACK = Targets.from_setting("127.0.0.0/8")
+NOW = datetime(2031, 3, 4, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -97,8 +98,11 @@ def test_a_round_whose_commit_went_unanswered_is_not_recorded_twice(database: Da
     """The round recording two attempts (one 500, one 200) commits, but its answer is lost.
     The job keeps the attempts for the next round, as it must when a round was refused;
     that round must not record them again: each delivery keeps one attempt, counted
-    once (twice, the failed one's retry schedule would skip a step)."""
-    clock = SystemClock()
+    once (twice, the failed one's retry schedule would skip a step). The clock is pinned,
+    so the failed one's retry (5 s on) never comes due within the test, however slow."""
+    clock = SharedClock()
+    with database.write() as conn:
+        pin(conn, NOW)
     changes = ChangeLog(database, clock, "UTC", Retention(30))
     webhooks = Webhooks(database, clock, LOOPBACK)
     with running_receiver(Answer(500, hold_seconds=0.1), Answer(200, hold_seconds=0.1)) as got:
@@ -106,7 +110,7 @@ def test_a_round_whose_commit_went_unanswered_is_not_recorded_twice(database: Da
             webhooks.add(f"{got.url}/{name}", ["reservation.created"]).values["id"]
             for name in ("one", "two")
         ]
-        tomorrow = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0)
+        tomorrow = NOW + timedelta(days=1)
         times = (tomorrow.isoformat(), (tomorrow + timedelta(hours=1)).isoformat())
         ReservationService(database, clock, Policy()).create(
             NewReservation(ROOM.id, PERSON.id, *times, description="Review"), None
