@@ -36,7 +36,8 @@ import asyncio
 import json
 import logging
 import secrets
-from dataclasses import dataclass
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -108,20 +109,12 @@ class Leased:
     url: str
     secret: str
     leased_at: datetime
-    lease_id: str
+    lease_id: str = field(default_factory=new_lease_id)
 
     @classmethod
     def of(cls, row: Any, leased_at: datetime) -> Leased:
         """From a delivery row joined with its subscription's url and secret."""
-        return cls(
-            row.message_id,
-            row.event_type,
-            row.payload,
-            row.url,
-            row.secret,
-            leased_at,
-            new_lease_id(),
-        )
+        return cls(row.message_id, row.event_type, row.payload, row.url, row.secret, leased_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,7 +254,7 @@ class WebhookDelivery:
         self,
         finished: list[tuple[Leased, Outcome]],
         take: bool,
-        unsure: set[str] | frozenset[str] = frozenset(),
+        unsure: AbstractSet[str] = frozenset(),
     ) -> Round:
         """Record ``finished`` attempts and, if ``take``, the next deliveries to send
         (module docstring), in one write transaction; none when there is nothing to
@@ -359,15 +352,7 @@ class WebhookDelivery:
             store.add_deliveries(conn, store.deliveries_json([values for _, values in kept]))
         job_store.set_cursor(conn, FAN_OUT_JOB, page.through, page.leased_at)
         sends = [
-            Leased(
-                v["message_id"],
-                v["event_type"],
-                v["payload"],
-                s.url,
-                s.secret,
-                page.leased_at,
-                new_lease_id(),
-            )
+            Leased(v["message_id"], v["event_type"], v["payload"], s.url, s.secret, page.leased_at)
             for s, v in kept
         ]
         return sends, page.through
@@ -453,9 +438,7 @@ class WebhookDelivery:
                     "created_at": now,
                 },
             )
-        leased = Leased(
-            message_id, PING, body, subscription.url, subscription.secret, now, new_lease_id()
-        )
+        leased = Leased(message_id, PING, body, subscription.url, subscription.secret, now)
         return delivery_id, leased
 
     def _attempt_values(self, delivery_id: int) -> dict[str, Any]:
@@ -487,7 +470,7 @@ def _not_recorded(
     conn: Any,
     finished: list[tuple[Leased, Outcome]],
     attempts: str,
-    unsure: set[str] | frozenset[str],
+    unsure: AbstractSet[str],
 ) -> tuple[list[tuple[Leased, Outcome]], str]:
     """``finished`` and its rows (``attempts``) without the attempts a round that was
     refused had recorded after all (their leases in ``unsure``, found in the table)."""
