@@ -15,6 +15,13 @@ with a few seconds of Create, and then drives Create with wrk (bench/load.lua) i
   stop after the phase (the subscription removed, the stream closed), once every change
   of the phase has arrived.
 
+``--listen floor`` listens with ``bench.webhook_floor`` instead of a subscribed webhook: a
+sender in a process of its own that reads the log and POSTs each change to the same
+receiver with roomline's own client, and writes nothing. It keeps none of the promises
+(a delivery durable before it is sent, retries, one sender at a time), so it is the least
+a webhook of each change can cost Create on the machine, as ``bench --floor`` is the
+least a request can cost; its CPU is printed as the background's.
+
 ``--receiver-host localhost`` subscribes the webhook by name (each attempt then needs the
 name's addresses), and ``--panels`` reads the stream as door panels do: one stream for
 each seeded space (``?space=``), a hundred by default, instead of one for every change.
@@ -42,14 +49,19 @@ import argparse
 import asyncio
 import concurrent.futures
 import json
+import os
 import resource
 import secrets
+import shlex
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -182,7 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--pg-url", default=DEFAULT_PG_ADMIN_URL)
     parser.add_argument(
-        "--listen", default="webhook,stream", help="who listens in the second run [webhook,stream]"
+        "--listen",
+        default="webhook,stream",
+        help="who listens in the listened phases: webhook, stream, floor [webhook,stream]",
     )
     parser.add_argument(
         "--rate", type=int, default=100, help="creates per second of the steady run [100]"
@@ -229,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
                 "changes", command, "/healthz", work, port, environment
             ) as server:
                 server.database_name = _postgres_database(url)
-                return _measure(wrk, server, key, layout, load, options)
+                return _measure(wrk, server, key, layout, load, options, url)
 
 
 def _measure(
@@ -239,12 +253,13 @@ def _measure(
     layout: Any,
     load: Load,
     options: argparse.Namespace,
+    database_url: str,
 ) -> int:
     base_url = server.base_url
     environment = layout.environment()
     names = sorted({part.strip() for part in options.listen.split(",") if part.strip()})
     panels = [space_id(n) for n in range(options.spaces)] if options.panels else []
-    listeners = Listeners(base_url, key, names, options.receiver_host, panels)
+    listeners = Listeners(base_url, key, names, options.receiver_host, panels, database_url)
     # A fresh server's first seconds of Create run faster than the rest (1,272 then about
     # 1,000/s, measured): warm it up before any phase is measured.
     processes.run_wrk(wrk, base_url, "create", Load(1, load.connections, 3), environment, 1)
@@ -258,9 +273,9 @@ def _measure(
             run = 2 + len(rates["alone"]) + len(rates["listened"])
             if phase == "listened":
                 start_cursor = listeners.on()
-            before = _CpuSplit.read(server)
+            before = _CpuSplit.read(server, listeners)
             done = processes.run_wrk(wrk, base_url, "create", load, environment, run)
-            under_load = _CpuSplit.read(server)
+            under_load = _CpuSplit.read(server, listeners)
             rates[phase].append(done["ok"] / (done["duration_us"] / 1e6))
             print(f"bench.changes: {options.backend}: Create {phase}: {rates[phase][-1]:,.0f}/s")
             if phase == "listened":
@@ -270,7 +285,8 @@ def _measure(
             # Until every change of the phase has arrived: a delivery's work counts even
             # when it ends after wrk's last request.
             print(
-                f"bench.changes:   {before.per_change(_CpuSplit.read(server), under_load, done['ok'])}"
+                f"bench.changes:   "
+                f"{before.per_change(_CpuSplit.read(server, listeners), under_load, done['ok'])}"
             )
     alone, listened = statistics.mean(rates["alone"]), statistics.mean(rates["listened"])
     ratio = listened / alone if alone else 0.0
@@ -313,18 +329,21 @@ def _pair_spread(rates: dict[str, list[float]]) -> str:
 
 class _CpuSplit:
     """CPU seconds so far of the server's workers, its background process (which sends the
-    webhooks), PostgreSQL's processes serving the database, wrk, and this process (the
-    webhook receiver and the stream reader): where a listened change's cost goes."""
+    webhooks; with ``--listen floor``, the floor's sender in its stead), PostgreSQL's
+    processes serving the database, wrk, and this process (the webhook receiver and the
+    stream reader): where a listened change's cost goes."""
 
-    def __init__(self, reading: processes.CpuReading, background: set[int], own: float) -> None:
-        self.reading, self.background, self.own = reading, background, own
+    def __init__(
+        self, reading: processes.CpuReading, background: set[int], own: float, floor: float
+    ) -> None:
+        self.reading, self.background, self.own, self.floor = reading, background, own, floor
 
     @classmethod
-    def read(cls, server: processes.Server) -> _CpuSplit:
+    def read(cls, server: processes.Server, listeners: Listeners) -> _CpuSplit:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         reading = processes.cpu_reading(server)
         background = {pid for pid in reading.server if _is_background(pid)}
-        return cls(reading, background, usage.ru_utime + usage.ru_stime)
+        return cls(reading, background, usage.ru_utime + usage.ru_stime, listeners.floor_cpu())
 
     def per_change(self, later: _CpuSplit, under_load: _CpuSplit, changes: int) -> str:
         """CPU µs a change from here to ``later``; the machine's idle share until
@@ -334,12 +353,14 @@ class _CpuSplit:
             after = {p: v for p, v in later.reading.server.items() if pick(p)}
             return processes.cpu_grown(self.reading.server, after) / max(changes, 1) * 1e6
 
+        floor = (later.floor - self.floor) / max(changes, 1) * 1e6
+
         split = self.reading.per_request(later.reading, changes)
         idle = self.reading.per_request(under_load.reading, changes)["idle_percent"]
         own = (later.own - self.own) / max(changes, 1) * 1e6
         return (
             f"CPU a change: workers {used(lambda p: p not in later.background):.0f} µs, "
-            f"background {used(lambda p: p in later.background):.0f} µs, PostgreSQL "
+            f"background {used(lambda p: p in later.background) + floor:.0f} µs, PostgreSQL "
             f"{split['database_us']:.0f} µs, wrk {split['wrk_us']:.0f} µs, receiver and "
             f"stream reader {own:.0f} µs; machine idle {idle:.0f} % under load"
         )
@@ -358,29 +379,52 @@ class Listeners:
     open."""
 
     def __init__(
-        self, base_url: str, key: str, names: list[str], receiver_host: str, panels: list[str]
+        self,
+        base_url: str,
+        key: str,
+        names: list[str],
+        receiver_host: str,
+        panels: list[str],
+        database_url: str,
     ) -> None:
         self.base_url, self.key, self.names = base_url, key, names
-        self.receiver_host, self.panels = receiver_host, panels
+        self.receiver_host, self.panels, self.database_url = receiver_host, panels, database_url
         self.arrivals = {name: Arrivals() for name in names}
         self.loop = asyncio.new_event_loop()
         threading.Thread(target=self.loop.run_forever, daemon=True).start()
         self.receiver_port = free_port()
         ready = threading.Event()
         asyncio.run_coroutine_threadsafe(
-            _receive_webhooks(self.receiver_port, self.arrivals.get("webhook", Arrivals()), ready),
+            _receive_webhooks(self.receiver_port, self._received(), ready),
             self.loop,
         )
         if not ready.wait(10):
             raise RuntimeError("the webhook receiver did not start")
         self.subscription: int | None = None
         self.stream: concurrent.futures.Future[None] | None = None
+        self.floor: int | None = None  # the floor's sender (its pid)
+        self.floor_spent = 0.0  # CPU seconds of the floor's senders that have ended
+
+    def _received(self) -> Arrivals:
+        """Where the receiver counts what arrives: the webhook's or the floor's."""
+        for name in ("webhook", "floor"):
+            if name in self.arrivals:
+                return self.arrivals[name]
+        return Arrivals()
+
+    def floor_cpu(self) -> float:
+        """CPU seconds the floor's senders have used so far."""
+        running = 0.0 if self.floor is None else processes.cpu_seconds(self.floor)
+        return self.floor_spent + running
 
     def on(self) -> str:
         """Start listening; return the log's cursor before it."""
         if "webhook" in self.names:
             self.subscription = _subscribe(self.base_url, self.receiver_host, self.receiver_port)
         start_cursor = _latest_cursor(self.base_url, self.key)
+        if "floor" in self.names:
+            url = f"http://{self.receiver_host}:{self.receiver_port}/hook"
+            self.floor = _start_floor(self.database_url, url, start_cursor)
         if "stream" in self.names:
             self.stream = asyncio.run_coroutine_threadsafe(
                 _read_streams(self.base_url, self.key, self.arrivals["stream"], self.panels),
@@ -404,10 +448,33 @@ class Listeners:
                 self.stream.result()
             self.stream.cancel()
             self.stream = None
+        if self.floor is not None:
+            self.floor_spent += processes.cpu_seconds(self.floor)
+            with suppress(ProcessLookupError):  # it died: what it missed fails the run
+                os.kill(self.floor, signal.SIGKILL)
+            self.floor = None
 
     def clear(self) -> None:
         for arrivals in self.arrivals.values():
             arrivals.latency_ms.clear()
+
+
+def _start_floor(database_url: str, receiver_url: str, cursor: str) -> int:
+    """Start ``bench.webhook_floor``; return its pid. Started through a shell that exits at
+    once, so that it is not this process's child: its CPU must not be counted as wrk's
+    (``RUSAGE_CHILDREN``), but as the background's. What it prints goes to this process's
+    standard error."""
+    command = shlex.join(
+        [sys.executable, "-m", "bench.webhook_floor", database_url, receiver_url, cursor]
+    )
+    shell = subprocess.run(
+        ["/bin/sh", "-c", f"{command} >/dev/null & echo $!"],
+        stdout=subprocess.PIPE,
+        text=True,
+        check=True,
+        cwd=processes.REPO,
+    )
+    return int(shell.stdout.strip())
 
 
 def _all_arrived(made: list[str], listening: dict[str, Arrivals]) -> bool:

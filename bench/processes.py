@@ -144,15 +144,16 @@ def cpu_reading(server: Server) -> CpuReading:
     jiffies = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return CpuReading(
-        server={pid: _cpu_seconds(pid, ticks) for pid in server.pids()},
-        database={pid: _cpu_seconds(pid, ticks) for pid in _postgres_serving(server.database_name)},
+        server={pid: cpu_seconds(pid, ticks) for pid in server.pids()},
+        database={pid: cpu_seconds(pid, ticks) for pid in _postgres_serving(server.database_name)},
         children=children.ru_utime + children.ru_stime,
         idle=(jiffies[3] + jiffies[4]) / ticks,  # idle and iowait
         total=sum(jiffies[:8]) / ticks,
     )
 
 
-def _cpu_seconds(pid: int, ticks: int) -> float:
+def cpu_seconds(pid: int, ticks: int = os.sysconf("SC_CLK_TCK")) -> float:
+    """CPU seconds process ``pid`` has used (0 if it is gone)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
