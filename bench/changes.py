@@ -465,7 +465,15 @@ def _start_floor(database_url: str, receiver_url: str, cursor: str) -> int:
     (``RUSAGE_CHILDREN``), but as the background's. What it prints goes to this process's
     standard error."""
     command = shlex.join(
-        [sys.executable, "-m", "bench.webhook_floor", database_url, receiver_url, cursor]
+        [
+            sys.executable,
+            "-m",
+            "bench.webhook_floor",
+            database_url,
+            receiver_url,
+            cursor,
+            str(os.getpid()),
+        ]
     )
     shell = subprocess.run(
         ["/bin/sh", "-c", f"{command} >/dev/null & echo $!"],

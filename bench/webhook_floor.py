@@ -1,6 +1,6 @@
 """The floor of a webhook for every change (``python -m bench.changes --listen floor``).
 
-    python -m bench.webhook_floor DATABASE_URL RECEIVER_URL CURSOR
+    python -m bench.webhook_floor DATABASE_URL RECEIVER_URL CURSOR BENCH_PID
 
 A process that does the least any webhook sender built on roomline's client must do for
 each change, and nothing more: every ``ROUND_GAP`` it reads the new page of the log of
@@ -12,12 +12,14 @@ delivery, no attempt, no cursor. So it keeps none of roomline's promises (a kill
 sender loses what it was sending, a failed attempt is never retried) and is not a way to
 deliver webhooks; it is what Create with a webhook would cost if those promises were free.
 If Create beside it stays under 0.9x of Create alone, no sender on aiohttp meets issue
-15's target on the machine where that was measured.
+15's target on the machine where that was measured. It exits once ``BENCH_PID`` (the
+benchmark that started it, not its parent) is gone.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 
 import uvloop
@@ -37,7 +39,9 @@ from roomline.storage.database import Database
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
-async def send_every_change(database_url: str, receiver_url: str, cursor: int) -> None:
+async def send_every_change(
+    database_url: str, receiver_url: str, cursor: int, bench_pid: int
+) -> None:
     database = Database(database_url)
     changes = ChangeLog(database, SystemClock(), "UTC", Retention(30))
     in_flight: set[asyncio.Task[Outcome]] = set()  # kept until done, as asyncio asks
@@ -47,7 +51,7 @@ async def send_every_change(database_url: str, receiver_url: str, cursor: int) -
             return changes.read_after(conn, after, FAN_OUT_PAGE)
 
     async with Sender(Targets.from_setting("127.0.0.0/8;::1/128")).session() as session:
-        while True:
+        while _alive(bench_pid):
             page = await asyncio.to_thread(read_after, cursor)
             for change in page:
                 if change.type != "reservation.created":
@@ -64,5 +68,13 @@ async def send_every_change(database_url: str, receiver_url: str, cursor: int) -
             await asyncio.sleep(ROUND_GAP)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 if __name__ == "__main__":
-    uvloop.run(send_every_change(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+    uvloop.run(send_every_change(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])))
