@@ -216,7 +216,11 @@ def background_jobs(
     at any time, and tests expect to see the effect within seconds: it looks more often."""
     return [
         # Pruning is cheap when there is nothing to prune; every ten minutes is plenty.
-        Job("prune_log", 5 if demo else 600, lambda: changes.prune() > 0),
+        Job(
+            "prune_log",
+            5 if demo else 600,
+            lambda: changes.prune(webhooks.fanned_out_through) > 0,
+        ),
         *webhooks.jobs(),
         # Releasing no-shows: one indexed read every 2 s when nothing is due, so a room
         # is free within seconds of its deadline (also when a demo clock is moved).

@@ -162,8 +162,12 @@ class ChangeLog:
     async def latest_on(self, path: HotPath) -> int:
         return await log_store.latest_cursor(path)
 
-    def prune(self) -> int:
-        """Delete entries both the feed and the audit trail are past; return how many."""
+    def prune(self, read_through: Callable[[Any], int | None] = lambda conn: None) -> int:
+        """Delete entries both the feed and the audit trail are past; return how many.
+
+        ``read_through``, asked in the pruning transaction, names the newest entry that a
+        reader which must see every change (the webhooks' fan-out) has read; the entries
+        after it are kept, however old (None: nobody holds any back)."""
         if self.retention.audit_days is None:
             return 0  # the audit trail keeps everything: nothing to look at, no write lock
         deleted = 0
@@ -172,7 +176,7 @@ class ChangeLog:
                 before = self.retention.prune_before(self.clock.now(conn))
                 if before is None:
                     return deleted
-                newest = log_store.delete_before(conn, before, PRUNE_BATCH)
+                newest = log_store.delete_before(conn, before, PRUNE_BATCH, read_through(conn))
                 if newest is None:
                     return deleted
                 count, through = newest

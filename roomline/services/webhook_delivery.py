@@ -357,6 +357,17 @@ class WebhookDelivery:
         ]
         return sends, page.through
 
+    @staticmethod
+    def fanned_out_through(conn: Any) -> int | None:
+        """The newest change the fan-out has read, while anyone subscribes. A change after
+        it is the only source of its deliveries (once fanned out, each delivery keeps its
+        own body), so the pruner keeps it, however old: the background process may have
+        been stopped, or its rounds refused, for longer than the log is kept. None when
+        nobody subscribes, or the fan-out has not begun (it begins at the log's end)."""
+        if not store.subscriptions(conn, active_only=True):
+            return None
+        return job_store.cursor_in(conn, FAN_OUT_JOB)
+
     def _start_at_latest(self) -> int:
         """Subscriptions but no cursor (``add`` sets one; a database from before it did
         not): start at the log's end, as a new subscription does."""

@@ -210,18 +210,21 @@ def latest_cursor_in(conn: Connection) -> int:
     return drive(latest_cursor(OnConnection(conn)))
 
 
-def delete_before(conn: Connection, before: datetime, limit: int) -> tuple[int, int] | None:
-    """Delete up to ``limit`` of the oldest entries older than ``before``; return how many
-    and the newest id deleted (None when none is that old).
+def delete_before(
+    conn: Connection, before: datetime, limit: int, through: int | None = None
+) -> tuple[int, int] | None:
+    """Delete up to ``limit`` of the oldest entries older than ``before`` (and, given
+    ``through``, none after that id); return how many and the newest id deleted (None when
+    none is that old).
 
     In batches, so pruning a large backlog never holds the write lock for long."""
+    old = audit_log.c.at < before
+    if through is not None:
+        old = old & (audit_log.c.id <= through)
     doomed = [
         row.id
         for row in conn.execute(
-            select(audit_log.c.id)
-            .where(audit_log.c.at < before)
-            .order_by(audit_log.c.id)
-            .limit(limit)
+            select(audit_log.c.id).where(old).order_by(audit_log.c.id).limit(limit)
         )
     ]
     if not doomed:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection
+from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import OperationalError
 
 from roomline.domain.reservations import Person, Space
@@ -25,6 +25,7 @@ from roomline.services.reservations import NewReservation, Policy, ReservationSe
 from roomline.services.webhook_delivery import WebhookDelivery
 from roomline.services.webhooks import Webhooks
 from roomline.storage.database import Database
+from roomline.storage.tables import audit_log
 from tests.api.receiver import Answer, running_receiver
 from tests.storage.helpers import database_with
 
@@ -134,3 +135,52 @@ def test_a_round_whose_commit_went_unanswered_is_not_recorded_twice(database: Da
         (d["status"], d["attempt_count"], [a["status_code"] for a in d["attempts"]])
         for [d] in found
     ) == [("pending", 1, [500]), ("succeeded", 1, [200])]
+
+
+def test_the_pruner_keeps_the_changes_no_round_has_fanned_out(database: Database) -> None:
+    """The audit's retention lets the pruner delete old entries. A change no delivery round
+    has read yet (the background process stopped for longer than the log is kept, or its
+    rounds refused) is the only source of its webhooks' deliveries: it stays until a round
+    has fanned it out, and goes at the next pruning after that."""
+    Webhooks(database, SharedClock(), TARGETS).add("http://192.0.2.1/hook", ["reservation.created"])
+    changes, delivery = ten_days_after_two_changes(database)
+
+    assert changes.prune(delivery.fanned_out_through) == 0
+    assert len(changes.page(None, limit=10).changes) == 0  # past the feed's reach, still kept
+    with database.read() as conn:
+        assert log_count(conn) == 2
+
+    fanned_out = delivery.next_round([], take=True)  # leased to this worker, nothing sent
+
+    assert len(fanned_out.sends) == 2
+    assert changes.prune(delivery.fanned_out_through) == 2
+    with database.read() as conn:
+        assert log_count(conn) == 0
+
+
+def test_without_a_subscription_the_pruner_holds_nothing_back(database: Database) -> None:
+    changes, delivery = ten_days_after_two_changes(database)
+
+    assert changes.prune(delivery.fanned_out_through) == 2
+
+
+def ten_days_after_two_changes(database: Database) -> tuple[ChangeLog, WebhookDelivery]:
+    """Two reservations created at NOW, and the clock ten days on: past the feed's 2 days
+    and the audit's 3."""
+    clock = SharedClock()
+    with database.write() as conn:
+        pin(conn, NOW)
+    changes = ChangeLog(database, clock, "UTC", Retention(2, 3))
+    service = ReservationService(database, clock, Policy())
+    for day in (1, 2):
+        start = NOW + timedelta(days=day)
+        end = start + timedelta(hours=1)
+        service.create(NewReservation(ROOM.id, PERSON.id, start.isoformat(), end.isoformat()), None)
+    with database.write() as conn:
+        pin(conn, NOW + timedelta(days=10))
+    watch = ChangeWatch(changes.latest, interval=0.05)
+    return changes, WebhookDelivery(database, clock, changes, watch, TARGETS)
+
+
+def log_count(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(audit_log)).scalar_one())
