@@ -216,16 +216,20 @@ def background_jobs(
     at any time, and tests expect to see the effect within seconds: it looks more often."""
     return [
         # Pruning is cheap when there is nothing to prune; every ten minutes is plenty.
-        Job(
-            "prune_log",
-            5 if demo else 600,
-            lambda: changes.prune(webhooks.fanned_out_through) > 0,
-        ),
+        Job("prune_log", 5 if demo else 600, lambda: prune(changes, webhooks) > 0),
         *webhooks.jobs(),
         # Releasing no-shows: one indexed read every 2 s when nothing is due, so a room
         # is free within seconds of its deadline (also when a demo clock is moved).
         Job("release_no_shows", RELEASE_EVERY_SECONDS, lambda: door.release_due() > 0),
     ]
+
+
+def prune(changes: ChangeLog, webhooks: WebhookDelivery) -> int:
+    """Delete what is kept no longer: the log's entries past both retentions (except those
+    the webhooks' fan-out has not read), and the deliveries that ended as long ago as the
+    feed reaches back. Return how many."""
+    pruned = changes.prune(webhooks.fanned_out_through)
+    return pruned + webhooks.prune(changes.retention.event_days)
 
 
 def demo_keys(settings: Settings) -> str:

@@ -77,6 +77,8 @@ ROUND_RETRY = 1.0
 # Attempts under way at once; past it a round records but takes nothing new.
 MAX_IN_FLIGHT = 2000
 UTC_ZONE = ZoneInfo("UTC")
+# Deliveries looked at a transaction when pruning (each batch its own write transaction).
+PRUNE_BATCH = 500
 
 
 def new_message_id() -> str:
@@ -356,6 +358,19 @@ class WebhookDelivery:
             for s, v in kept
         ]
         return sends, page.through
+
+    def prune(self, kept_days: int) -> int:
+        """Delete the deliveries that ended (delivered, given up, stopped) with their
+        attempts, once ``kept_days`` have passed since they were made and since their last
+        attempt; return how many. Pending ones stay, however old."""
+        deleted = 0
+        walk_from: int | None = 0
+        while walk_from is not None:
+            with self.database.write() as conn:
+                before = self.clock.now(conn) - timedelta(days=kept_days)
+                count, walk_from = store.delete_ended_before(conn, before, walk_from, PRUNE_BATCH)
+            deleted += count
+        return deleted
 
     @staticmethod
     def fanned_out_through(conn: Any) -> int | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from itertools import takewhile
 from typing import Any
 
 from sqlalchemy import (
@@ -346,6 +347,41 @@ def recorded_leases(conn: Connection, attempts: Sequence[tuple[str, str]]) -> se
         )
     )
     return set(rows.scalars())
+
+
+def delete_ended_before(
+    conn: Connection, before: datetime, after_id: int, limit: int
+) -> tuple[int, int | None]:
+    """Walk up to ``limit`` deliveries after id ``after_id``, oldest first, as long as they
+    were made before ``before``, and delete, with their attempts, those that ended (not
+    pending) and have no attempt since ``before`` (one replayed lately keeps its history).
+    Return how many were deleted, and the id to walk on from (None: the walk reached a
+    newer delivery, or the end).
+
+    Deliveries are numbered as they are made, so the walk follows the primary key and
+    stops at the first one too new: no index on their time, which every delivery added
+    would pay for, and a walk that finds nothing reads one row."""
+    rows = conn.execute(
+        select(
+            webhook_deliveries.c.id, webhook_deliveries.c.status, webhook_deliveries.c.created_at
+        )
+        .where(webhook_deliveries.c.id > after_id)
+        .order_by(webhook_deliveries.c.id)
+        .limit(limit)
+    ).all()
+    walked = list(takewhile(lambda row: row.created_at < before, rows))
+    ended = [row.id for row in walked if row.status != PENDING]
+    if ended:
+        tried_since = select(webhook_attempts.c.delivery_id).where(
+            webhook_attempts.c.delivery_id.in_(ended), webhook_attempts.c.at >= before
+        )
+        kept = set(conn.execute(tried_since).scalars())
+        ended = [delivery_id for delivery_id in ended if delivery_id not in kept]
+    if ended:
+        conn.execute(delete(webhook_attempts).where(webhook_attempts.c.delivery_id.in_(ended)))
+        conn.execute(delete(webhook_deliveries).where(webhook_deliveries.c.id.in_(ended)))
+    walk_on = walked[-1].id if len(walked) == limit else None
+    return len(ended), walk_on
 
 
 def _storable(text: str) -> str:

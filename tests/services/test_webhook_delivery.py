@@ -19,13 +19,15 @@ from sqlalchemy.exc import OperationalError
 
 from roomline.domain.reservations import Person, Space
 from roomline.domain.webhooks import Targets
+from roomline.services import webhook_delivery
 from roomline.services.changes import ChangeLog, ChangeWatch, Retention
 from roomline.services.clock import SharedClock, SystemClock, pin
 from roomline.services.reservations import NewReservation, Policy, ReservationService
 from roomline.services.webhook_delivery import WebhookDelivery
 from roomline.services.webhooks import Webhooks
+from roomline.storage import webhooks as store
 from roomline.storage.database import Database
-from roomline.storage.tables import audit_log
+from roomline.storage.tables import audit_log, webhook_attempts
 from tests.api.receiver import Answer, running_receiver
 from tests.storage.helpers import database_with
 
@@ -184,3 +186,80 @@ def ten_days_after_two_changes(database: Database) -> tuple[ChangeLog, WebhookDe
 
 def log_count(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(audit_log)).scalar_one())
+
+
+def test_ended_deliveries_go_once_the_feed_no_longer_reaches_them(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A delivery that ended (delivered, given up) goes with its attempts once the feed's
+    retention has passed since it was made and since its last attempt. A pending one stays,
+    however old, and so does one replayed lately. Two deliveries a transaction: the first
+    two stay, so the walk must go on to the next transaction to find the two that go."""
+    monkeypatch.setattr(webhook_delivery, "PRUNE_BATCH", 2)
+    clock = SharedClock()
+    with database.write() as conn:
+        pin(conn, NOW)
+    webhooks = Webhooks(database, clock, TARGETS)
+    subscription = webhooks.add("http://192.0.2.1/hook", ["reservation.created"]).values["id"]
+    old, lately = NOW - timedelta(days=40), NOW - timedelta(days=5)
+    made = {  # in the order they were made: when, where it stands, its attempts
+        "still_pending": (old, "pending", [old]),
+        "replayed_lately": (old, "succeeded", [old, lately]),
+        "delivered_long_ago": (old, "succeeded", [old]),
+        "given_up_long_ago": (old, "failed", [old, old + timedelta(hours=1)]),
+        "delivered_lately": (lately, "succeeded", [lately]),
+    }
+    with database.write() as conn:
+        for message_id, (created, status, tries) in made.items():
+            store.add_delivery(conn, delivery_row(subscription, message_id, created, status))
+            store.add_attempts(conn, attempts_at(message_id, tries))
+    changes = ChangeLog(database, clock, "UTC", Retention(30))
+    delivery = WebhookDelivery(
+        database, clock, changes, ChangeWatch(changes.latest, interval=0.05), TARGETS
+    )
+
+    assert delivery.prune(30) == 2
+
+    kept = webhooks.deliveries(subscription, limit=10)
+    assert {d["message_id"]: len(d["attempts"]) for d in kept} == {
+        "still_pending": 1,
+        "replayed_lately": 2,
+        "delivered_lately": 1,
+    }
+    with database.read() as conn:
+        assert conn.execute(select(func.count()).select_from(webhook_attempts)).scalar_one() == 4
+    assert delivery.prune(30) == 0
+
+
+def delivery_row(
+    subscription: int, message_id: str, created: datetime, status: str
+) -> dict[str, Any]:
+    return {
+        "message_id": message_id,
+        "subscription_id": subscription,
+        "event_type": "reservation.created",
+        "cursor": None,
+        "payload": "{}",
+        "status": status,
+        "attempt_count": 1,
+        "next_attempt_at": NOW + timedelta(hours=1) if status == store.PENDING else None,
+        "lease_until": None,
+        "created_at": created,
+    }
+
+
+def attempts_at(message_id: str, times: list[datetime]) -> str:
+    return store.attempts_json(
+        [
+            {
+                "message_id": message_id,
+                "at": at,
+                "status_code": 200,
+                "error": None,
+                "duration_ms": 5,
+                "response_excerpt": "",
+                "lease_id": None,
+            }
+            for at in times
+        ]
+    )
