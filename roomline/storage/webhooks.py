@@ -360,15 +360,20 @@ def delete_ended_before(
 
     Deliveries are numbered as they are made, so the walk follows the primary key and
     stops at the first one too new: no index on their time, which every delivery added
-    would pay for, and a walk that finds nothing reads one row."""
-    rows = conn.execute(
+    would pay for, and a walk that finds nothing reads one batch. On PostgreSQL the rows
+    walked are locked, and those another transaction holds are skipped: a replay under way
+    is not deleted under it, and two hosts pruning at once delete different rows."""
+    walk = (
         select(
             webhook_deliveries.c.id, webhook_deliveries.c.status, webhook_deliveries.c.created_at
         )
         .where(webhook_deliveries.c.id > after_id)
         .order_by(webhook_deliveries.c.id)
         .limit(limit)
-    ).all()
+    )
+    if conn.dialect.name == "postgresql":
+        walk = walk.with_for_update(skip_locked=True)
+    rows = conn.execute(walk).all()
     walked = list(takewhile(lambda row: row.created_at < before, rows))
     ended = [row.id for row in walked if row.status != PENDING]
     if ended:

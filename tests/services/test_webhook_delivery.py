@@ -1,5 +1,6 @@
-"""The webhook delivery job's pacing while the log is quiet, and a round whose commit went
-unanswered, on both databases.
+"""The webhook delivery job's pacing while the log is quiet, a round whose commit went
+unanswered, and what pruning keeps (the changes not fanned out yet, the deliveries not
+ended or tried lately), on both databases.
 
 The end-to-end behaviour (signatures, retries, restarts, two workers) is tested against a
 running server in tests/api/test_webhooks.py; this is the job's own loop.
@@ -9,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,9 +30,10 @@ from roomline.services.webhook_delivery import WebhookDelivery
 from roomline.services.webhooks import Webhooks
 from roomline.storage import webhooks as store
 from roomline.storage.database import Database
-from roomline.storage.tables import audit_log, webhook_attempts
+from roomline.storage.tables import audit_log, webhook_attempts, webhook_deliveries
 from tests.api.receiver import Answer, running_receiver
 from tests.storage.helpers import database_with
+from tests.support import fresh_database_url
 
 ROOM = Space("R1", "Room one", "UTC", 15, 15, 4, True)
 PERSON = Person("P1", "Person")
@@ -263,3 +267,38 @@ def attempts_at(message_id: str, times: list[datetime]) -> str:
             for at in times
         ]
     )
+
+
+def test_a_delivery_another_transaction_holds_is_not_pruned(tmp_path: Path) -> None:
+    """PostgreSQL: a delivery locked by another transaction (a replay under way, another
+    host's pruner) is skipped, not waited for and not deleted under it."""
+    with fresh_database_url("postgresql", tmp_path) as url:
+        for database in database_with(url, ROOM, PERSON):
+            clock = SharedClock()
+            webhooks = Webhooks(database, clock, TARGETS)
+            subscription = webhooks.add("http://192.0.2.1/hook", ["reservation.created"])
+            old = datetime.now(UTC) - timedelta(days=40)
+            with database.write() as conn:
+                for message_id in ("replay_under_way", "delivered_long_ago"):
+                    row = delivery_row(subscription.values["id"], message_id, old, "succeeded")
+                    store.add_delivery(conn, row)
+                    store.add_attempts(conn, attempts_at(message_id, [old]))
+            changes = ChangeLog(database, clock, "UTC", Retention(30))
+            delivery = WebhookDelivery(
+                database, clock, changes, ChangeWatch(changes.latest, interval=0.05), TARGETS
+            )
+            with ThreadPoolExecutor(1) as pool:
+                with database.write() as holder:
+                    holder.execute(
+                        select(webhook_deliveries.c.id)
+                        .where(webhook_deliveries.c.message_id == "replay_under_way")
+                        .with_for_update()
+                    )
+                    pruning = pool.submit(delivery.prune, 30)
+                    finished, _ = wait([pruning], timeout=20)
+                # The lock is released: a pruner that waited for it ends now.
+                assert finished, "the pruner waited for the delivery another transaction holds"
+
+            assert pruning.result() == 1
+            kept = webhooks.deliveries(subscription.values["id"])
+            assert [d["message_id"] for d in kept] == ["replay_under_way"]
