@@ -162,7 +162,7 @@ class ChangeLog:
     async def latest_on(self, path: HotPath) -> int:
         return await log_store.latest_cursor(path)
 
-    def prune(self, read_through: Callable[[Any], int | None] = lambda conn: None) -> int:
+    def prune(self, read_through: Callable[[Any], int | None]) -> int:
         """Delete entries both the feed and the audit trail are past; return how many.
 
         ``read_through``, asked in the pruning transaction, names the newest entry that a

@@ -417,3 +417,26 @@ def test_an_attempt_ends_after_15_seconds(server: Server, world: World) -> None:
         assert attempt["error"] == "no answer within 15 s"
         assert 15_000 <= attempt["duration_ms"] < 16_000
         assert delivery["status"] == "pending"  # retried on the schedule
+
+
+def test_a_delivery_that_ended_goes_once_the_feed_no_longer_reaches_it(
+    database_url: str, tmp_path: Path, make_world: Any
+) -> None:
+    """The background pruner deletes a delivery that ended, with its attempts, once
+    ROOMLINE_EVENT_RETENTION_DAYS have passed (a server of its own: its clock moves days)."""
+    env = {**LOOPBACK_ALLOWED, "ROOMLINE_EVENT_RETENTION_DAYS": "2"}
+    server = start_server(database_url, tmp_path, "--now", TEST_NOW, env=env)
+    try:
+        space = make_world(database_url).space()
+        with running_receiver() as receiver:
+            added = subscribe(server, receiver.url, ["reservation.created"], [])
+            create(server, space.id, 20)
+            settled(server, added["id"], 1, "succeeded")
+
+            advance(server, 3 * 86_400)  # the demo's pruner looks every 5 s
+            deadline = time.monotonic() + 30
+            while deliveries(server, added["id"]) and time.monotonic() < deadline:
+                time.sleep(0.5)
+            assert deliveries(server, added["id"]) == []
+    finally:
+        server.stop()
