@@ -220,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
         help="phases alone and listened, interleaved A L L A ... [2]",
     )
     options = parser.parse_args(argv)
+    listening = {part.strip() for part in options.listen.split(",") if part.strip()}
+    if not listening <= {"webhook", "stream", "floor"} or {"webhook", "floor"} <= listening:
+        parser.error("--listen takes webhook, stream and floor (floor in the webhook's stead)")
     wrk = processes.ensure_wrk()
     load = Load(1, options.connections, options.duration)
     with tempfile.TemporaryDirectory(prefix="roomline-bench-changes-") as folder:
