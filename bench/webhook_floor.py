@@ -59,7 +59,7 @@ async def send_every_change(
                 event = change_json(change)
                 body = event_body(change.type, event["at"], event)
                 task = asyncio.create_task(
-                    session.send(receiver_url, SECRET, new_message_id(), body)
+                    session.send(receiver_url, (SECRET,), new_message_id(), body)
                 )
                 in_flight.add(task)
                 task.add_done_callback(in_flight.discard)

@@ -22,7 +22,7 @@ from roomline.domain.webhooks import Targets
 from roomline.services.changes import ChangeLog, ChangeWatch, Retention
 from roomline.services.clock import SharedClock
 from roomline.services.webhook_delivery import WebhookDelivery
-from roomline.services.webhooks import SUBSCRIBABLE, Webhooks
+from roomline.services.webhooks import DEFAULT_KEEP_PREVIOUS_HOURS, SUBSCRIBABLE, Webhooks
 
 app = command_group("Webhooks: signed HTTP calls telling other systems of every change.")
 
@@ -97,6 +97,37 @@ def add(
     typer.echo(f"spaces: {', '.join(values['spaces']) or 'all'}")
     typer.echo("secret (shown only now; verify each delivery's webhook-signature with it):")
     typer.echo(added.secret)
+
+
+@app.command("rotate-secret")
+def rotate_secret(
+    subscription_id: Annotated[int, SubscriptionId],
+    keep_previous_hours: Annotated[
+        int,
+        typer.Option(
+            "--keep-previous-hours",
+            help="How long the secret being replaced also signs deliveries, so the receiver "
+            "can move to the new one without refusing any (0-168; 0: not at all).",
+        ),
+    ] = DEFAULT_KEEP_PREVIOUS_HOURS,
+    json: Annotated[bool, Json] = False,
+    database_url: Annotated[str | None, DatabaseUrl] = None,
+) -> None:
+    """Give a subscription a new signing secret and print it (shown once)."""
+    with webhooks_for(database_url) as (webhooks, _):
+        rotated = webhooks.rotate_secret(subscription_id, keep_previous_hours)
+    if json:
+        print_json({**rotated.values, "secret": rotated.secret})
+        return
+    values = rotated.values
+    typer.echo(f"new secret for webhook {values['id']}: {values['url']}")
+    typer.echo("secret (shown only now; verify each delivery's webhook-signature with it):")
+    typer.echo(rotated.secret)
+    until = values["previous_secret_expires_at"]
+    if until is None:
+        typer.echo("the previous secret signs nothing more")
+    else:
+        typer.echo(f"the previous secret also signs each delivery until {until}")
 
 
 @app.command("list")

@@ -382,6 +382,14 @@ class AsyncManageClient(_Sender):
         call = manage.deliveries_call(subscription_id, failed, limit)
         return manage.objects(await self._send(call))
 
+    async def rotate_webhook_secret(
+        self, subscription_id: int, *, keep_previous_hours: int = 24
+    ) -> dict[str, Any]:
+        """Give a subscription a new secret (in the answer, shown once); the one it
+        replaces also signs deliveries for ``keep_previous_hours`` more."""
+        call = manage.rotate_secret_call(subscription_id, keep_previous_hours)
+        return manage.obj(await self._send(call))
+
     async def replay_delivery(self, delivery_id: int) -> dict[str, Any]:
         return manage.obj(await self._send(manage.replay_call(delivery_id)))
 

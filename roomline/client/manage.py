@@ -65,6 +65,12 @@ def add_webhook_call(url: str, events: Sequence[str], spaces: Sequence[str]) -> 
     return call("webhooks.add", "POST", "/webhooks", body=body, idempotent=False)
 
 
+def rotate_secret_call(subscription_id: int, keep_previous_hours: int) -> Call:
+    path = f"/webhooks/{subscription_id}/rotate-secret"
+    body = {"keep_previous_hours": keep_previous_hours}
+    return call("webhooks.rotate_secret", "POST", path, body=body, idempotent=False)
+
+
 def list_webhooks_call() -> Call:
     return call("webhooks.list", "GET", "/webhooks", idempotent=True)
 

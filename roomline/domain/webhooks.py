@@ -62,6 +62,17 @@ def next_attempt_delay(failed_attempts: int, retry_after: timedelta | None) -> t
     return delay
 
 
+def signing_secrets(
+    secret: str, previous: str | None, previous_until: datetime | None, now: datetime
+) -> tuple[str, ...]:
+    """The secrets that sign a delivery at ``now``: the subscription's, and the one a
+    rotation replaced until it expires (Standard Webhooks: one signature for each, so a
+    receiver holding either verifies it)."""
+    if previous is not None and previous_until is not None and now < previous_until:
+        return (secret, previous)
+    return (secret,)
+
+
 def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
     """Read a ``Retry-After`` header: delay seconds or an HTTP date (None if unreadable)."""
     if value is None:

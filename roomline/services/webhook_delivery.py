@@ -44,7 +44,7 @@ from zoneinfo import ZoneInfo
 
 from roomline.domain.errors import RecordNotFound, ServiceUnavailable
 from roomline.domain.times import format_iso
-from roomline.domain.webhooks import Targets, next_attempt_delay
+from roomline.domain.webhooks import Targets, next_attempt_delay, signing_secrets
 from roomline.services.background import Job
 from roomline.services.changes import Change, ChangeLog, ChangeWatch, change_json
 from roomline.services.clock import Clock
@@ -109,14 +109,15 @@ class Leased:
     event_type: str
     payload: str
     url: str
-    secret: str
+    secrets: tuple[str, ...]
     leased_at: datetime
     lease_id: str = field(default_factory=new_lease_id)
 
     @classmethod
     def of(cls, row: Any, leased_at: datetime) -> Leased:
-        """From a delivery row joined with its subscription's url and secret."""
-        return cls(row.message_id, row.event_type, row.payload, row.url, row.secret, leased_at)
+        """From a delivery row joined with its subscription's url and secrets."""
+        secrets = subscription_secrets(row, leased_at)
+        return cls(row.message_id, row.event_type, row.payload, row.url, secrets, leased_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,12 +129,12 @@ class Round:
 
 
 class Subscriber:
-    """An active subscription as the fan-out matches changes against it."""
+    """An active subscription as the fan-out matches changes against it at ``now``."""
 
-    def __init__(self, row: Any) -> None:
+    def __init__(self, row: Any, now: datetime) -> None:
         self.id: int = row.id
         self.url: str = row.url
-        self.secret: str = row.secret
+        self.secrets = subscription_secrets(row, now)
         self.start_cursor: int = row.start_cursor
         self.event_types = frozenset(json.loads(row.event_types))
         self.space_ids = frozenset(json.loads(row.space_ids))
@@ -266,7 +267,9 @@ class WebhookDelivery:
             store.plan_each_statement(conn)
             now = self.clock.now(conn)
             cursor = job_store.cursor_in(conn, FAN_OUT_JOB)
-            subscribers = [Subscriber(row) for row in store.subscriptions(conn, active_only=True)]
+            subscribers = [
+                Subscriber(row, now) for row in store.subscriptions(conn, active_only=True)
+            ]
             changes = (
                 self.changes.read_after(conn, cursor, FAN_OUT_PAGE)
                 if take and cursor is not None and subscribers
@@ -354,7 +357,7 @@ class WebhookDelivery:
             store.add_deliveries(conn, store.deliveries_json([values for _, values in kept]))
         job_store.set_cursor(conn, FAN_OUT_JOB, page.through, page.leased_at)
         sends = [
-            Leased(v["message_id"], v["event_type"], v["payload"], s.url, s.secret, page.leased_at)
+            Leased(v["message_id"], v["event_type"], v["payload"], s.url, s.secrets, page.leased_at)
             for s, v in kept
         ]
         return sends, page.through
@@ -464,7 +467,8 @@ class WebhookDelivery:
                     "created_at": now,
                 },
             )
-        leased = Leased(message_id, PING, body, subscription.url, subscription.secret, now)
+        secrets = subscription_secrets(subscription, now)
+        leased = Leased(message_id, PING, body, subscription.url, secrets, now)
         return delivery_id, leased
 
     def _attempt_values(self, delivery_id: int) -> dict[str, Any]:
@@ -473,6 +477,11 @@ class WebhookDelivery:
         if found is None:
             raise RecordNotFound(f"Delivery {delivery_id} was removed while it was sent.")
         return {"delivery_id": delivery_id, **attempt_values(found)}
+
+
+def subscription_secrets(row: Any, now: datetime) -> tuple[str, ...]:
+    """The secrets that sign a subscription's deliveries at ``now`` (its row's)."""
+    return signing_secrets(row.secret, row.previous_secret, row.previous_secret_until, now)
 
 
 def _attempts_json(finished: list[tuple[Leased, Outcome]]) -> str:
@@ -515,7 +524,7 @@ def _not_recorded(
 
 
 async def _send(session: Session, delivery: Leased) -> Outcome:
-    return await session.send(delivery.url, delivery.secret, delivery.message_id, delivery.payload)
+    return await session.send(delivery.url, delivery.secrets, delivery.message_id, delivery.payload)
 
 
 def _settle(

@@ -157,7 +157,7 @@ class Session:
     async def __aexit__(self, *_: object) -> None:
         await self.client.close()
 
-    async def send(self, url: str, secret: str, message_id: str, body: str) -> Outcome:
+    async def send(self, url: str, secrets: tuple[str, ...], message_id: str, body: str) -> Outcome:
         """Resolve, check, sign and POST; the whole attempt ends after SEND_TIMEOUT (a
         receiver trickling its answer cannot hold it past the lease)."""
         # The loop's clock, which the timeout below reads: uvloop's is read once per turn
@@ -166,12 +166,12 @@ class Session:
         started = asyncio.get_running_loop().time()
         try:
             async with asyncio.timeout(SEND_TIMEOUT):
-                return await self._send(url, secret, message_id, body, started)
+                return await self._send(url, secrets, message_id, body, started)
         except TimeoutError:
             return _failed(started, f"no answer within {SEND_TIMEOUT:g} s")
 
     async def _send(
-        self, url: str, secret: str, message_id: str, body: str, started: float
+        self, url: str, secrets: tuple[str, ...], message_id: str, body: str, started: float
     ) -> Outcome:
         try:
             host, port = _checked_url(url)
@@ -186,7 +186,10 @@ class Session:
             "user-agent": USER_AGENT,
             "webhook-id": message_id,
             "webhook-timestamp": str(int(timestamp.timestamp())),
-            "webhook-signature": signer(secret).sign(message_id, timestamp, body),
+            # One signature for each secret, space-separated (a rotation's old one too).
+            "webhook-signature": " ".join(
+                signer(secret).sign(message_id, timestamp, body) for secret in secrets
+            ),
         }
         try:
             async with self.client.post(

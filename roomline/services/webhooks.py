@@ -1,4 +1,5 @@
-"""Webhook subscriptions for administrators: add, list, remove, deliveries, replay.
+"""Webhook subscriptions for administrators: add, list, remove, deliveries, replay, and
+a new secret (``rotate_secret``).
 
 The same calls serve the management API, the CLI and the web view (ping lives with the
 sender, in ``webhook_delivery``). A subscription names a URL, the event types it wants
@@ -14,6 +15,7 @@ import json
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from roomline.domain.errors import (
@@ -38,10 +40,15 @@ from roomline.storage.database import Database
 SUBSCRIBABLE = tuple(EVENT_TYPES.values())
 DEFAULT_DELIVERIES = 50
 MAX_DELIVERIES = 500
+# How long a rotated-out secret also signs deliveries, unless told otherwise (as Svix).
+DEFAULT_KEEP_PREVIOUS_HOURS = 24
+MAX_KEEP_PREVIOUS_HOURS = 7 * 24
 
 
 @dataclass(frozen=True, slots=True)
 class AddedSubscription:
+    """A subscription's values and its new secret (added, or rotated), shown this once."""
+
     values: dict[str, Any]
     secret: str
 
@@ -140,6 +147,28 @@ class Webhooks:
             store.remove_subscription(conn, subscription_id)
         return subscription_values(row, {})
 
+    def rotate_secret(
+        self, subscription_id: int, keep_previous_hours: int = DEFAULT_KEEP_PREVIOUS_HOURS
+    ) -> AddedSubscription:
+        """Give a subscription a new secret. The one it replaces also signs its deliveries
+        for ``keep_previous_hours`` more (0: not at all), each delivery carrying both
+        signatures, so its receiver can move to the new secret without refusing one. A
+        secret an earlier rotation kept is dropped."""
+        if not 0 <= keep_previous_hours <= MAX_KEEP_PREVIOUS_HOURS:
+            raise InvalidParameter(
+                f"keep_previous_hours must be between 0 and {MAX_KEEP_PREVIOUS_HOURS} "
+                f"(a week); got {keep_previous_hours}."
+            )
+        secret = new_secret()
+        with self.database.write() as conn:
+            row = self._subscription(conn, subscription_id, lock=True)
+            now = self.clock.now(conn)
+            until = now + timedelta(hours=keep_previous_hours) if keep_previous_hours else None
+            previous = row.secret if until is not None else None
+            store.set_secret(conn, subscription_id, secret, previous, until)
+            row = store.subscription(conn, subscription_id)
+        return AddedSubscription(subscription_values(row, {}), secret)
+
     def deliveries(
         self, subscription_id: int, *, failed_only: bool = False, limit: int = DEFAULT_DELIVERIES
     ) -> list[dict[str, Any]]:
@@ -173,8 +202,8 @@ class Webhooks:
         return delivery_values(updated, attempts[delivery_id])
 
     @staticmethod
-    def _subscription(conn: Any, subscription_id: int) -> Any:
-        row = store.subscription(conn, subscription_id)
+    def _subscription(conn: Any, subscription_id: int, *, lock: bool = False) -> Any:
+        row = store.subscription(conn, subscription_id, lock=lock)
         if row is None:
             raise RecordNotFound(f"There is no webhook subscription {subscription_id}.")
         return row
@@ -196,6 +225,7 @@ def subscription_values(row: Any, counts: dict[tuple[int, str], int]) -> dict[st
         "disabled_at": _iso(row.disabled_at),
         "created_at": _iso(row.created_at),
         "start_cursor": str(row.start_cursor),
+        "previous_secret_expires_at": _iso(row.previous_secret_until),
         "deliveries": {
             status: counts.get((row.id, status), 0)
             for status in (store.PENDING, store.SUCCEEDED, store.FAILED, store.DISABLED)

@@ -325,6 +325,9 @@ webhook_subscriptions = Table(
     Column("event_types", Text, nullable=False),
     Column("space_ids", Text, nullable=False, server_default="[]"),
     Column("secret", String(128), nullable=False),
+    # The secret a rotation replaced, which also signs deliveries until it expires.
+    Column("previous_secret", String(128), nullable=True),
+    Column("previous_secret_until", UTCDateTime, nullable=True),
     Column("active", Boolean, nullable=False, server_default=text("true")),
     Column("disabled_reason", String(500), nullable=True),
     Column("disabled_at", UTCDateTime, nullable=True),

@@ -83,6 +83,22 @@ def subscriptions(conn: Connection, *, active_only: bool = False) -> list[Any]:
     return list(conn.execute(_ALL_SUBSCRIPTIONS))
 
 
+def set_secret(
+    conn: Connection,
+    subscription_id: int,
+    secret: str,
+    previous: str | None,
+    previous_until: datetime | None,
+) -> None:
+    """Sign a subscription's deliveries with ``secret``, and with ``previous`` too until
+    ``previous_until``."""
+    conn.execute(
+        update(webhook_subscriptions)
+        .where(webhook_subscriptions.c.id == subscription_id)
+        .values(secret=secret, previous_secret=previous, previous_secret_until=previous_until)
+    )
+
+
 def remove_subscription(conn: Connection, subscription_id: int) -> None:
     """Delete a subscription with its deliveries and their attempts."""
     of_subscription = select(webhook_deliveries.c.id).where(
@@ -280,6 +296,8 @@ def lease_due(conn: Connection, now: datetime, lease_until: datetime, limit: int
                 webhook_deliveries,
                 webhook_subscriptions.c.url,
                 webhook_subscriptions.c.secret,
+                webhook_subscriptions.c.previous_secret,
+                webhook_subscriptions.c.previous_secret_until,
             )
             .select_from(webhook_deliveries.join(webhook_subscriptions))
             .where(webhook_deliveries.c.id.in_(ids))

@@ -1,7 +1,8 @@
 """The Webhooks page: subscribe URLs to changes, see each delivery and its attempts,
-replay, ping, remove (the same services as ``/api/manage/webhooks`` and the CLI).
+replay, ping, make a new secret, remove (the same services as ``/api/manage/webhooks``
+and the CLI).
 
-A new subscription's secret is shown once, on the page that answers the form.
+A secret, new or made anew, is shown once, on the page that answers the form.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from roomline.api.errors import status_for
-from roomline.domain.errors import RoomlineError
+from roomline.domain.errors import InvalidParameter, RoomlineError
 from roomline.services.webhook_delivery import WebhookDelivery
 from roomline.services.webhooks import SUBSCRIBABLE, Webhooks
 from roomline.web.blocking import run
@@ -106,6 +107,24 @@ async def replay_delivery(request: Request, delivery_id: int) -> Response:
     _delivery(request).wake()
     flash(request, f"Delivery {delivery_id} is sent again now, with the same webhook-id.")
     return redirect(f"/web/webhooks/{replayed['subscription_id']}")
+
+
+@router.post("/web/webhooks/{subscription_id}/rotate-secret", dependencies=[Depends(require_csrf)])
+async def rotate_secret(request: Request, subscription_id: int) -> Response:
+    """Give the subscription a new secret and show it, this once."""
+    form = await request.form()
+    hours = str(form.get("keep_previous_hours") or "").strip()
+    try:
+        if not hours.isdigit():
+            raise InvalidParameter(
+                f"Give the hours to keep the current secret as 0-168, not {hours!r}."
+            )
+        rotated = await run(_webhooks(request).rotate_secret, subscription_id, int(hours))
+    except RoomlineError as exc:
+        return problem(request, exc)
+    return render(
+        request, "webhook_created.html", webhook=rotated.values, secret=rotated.secret, rotated=True
+    )
 
 
 @router.post("/web/webhooks/{subscription_id}/remove", dependencies=[Depends(require_csrf)])

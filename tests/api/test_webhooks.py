@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from standardwebhooks.webhooks import Webhook
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from roomline.client import ManageClient, verify_webhook
 from tests.api.receiver import Answer, Receiver, running_receiver
@@ -440,3 +440,37 @@ def test_a_delivery_that_ended_goes_once_the_feed_no_longer_reaches_it(
             assert deliveries(server, added["id"]) == []
     finally:
         server.stop()
+
+
+def test_a_new_secret_signs_beside_the_old_one_until_it_expires(
+    server: Server, world: World
+) -> None:
+    space = world.space()
+    with running_receiver() as receiver:
+        added = subscribe(server, receiver.url, ["reservation.created"], [space.id])
+        path = f"/api/manage/webhooks/{added['id']}/rotate-secret"
+        answer = server.admin("POST", path, json={"keep_previous_hours": 2})
+        assert answer.status_code == 200, answer.text
+        rotated = answer.json()
+        assert rotated["secret"].startswith("whsec_") and rotated["secret"] != added["secret"]
+        assert rotated["id"] == added["id"]
+
+        create(server, space.id, next(_days))
+        [both] = receiver.wait(1)
+        assert len(both.headers["webhook-signature"].split(" ")) == 2
+        for secret in (added["secret"], rotated["secret"]):  # either secret verifies it
+            Webhook(secret).verify(both.body, both.headers)
+
+        refused = server.admin("POST", path, json={"keep_previous_hours": -1})
+        assert refused.status_code == 400
+        assert refused.json()["code"] == "InvalidParameter"
+        missing = server.admin("POST", "/api/manage/webhooks/9999/rotate-secret")
+        assert (missing.status_code, missing.json()["code"]) == (404, "RecordNotFound")
+
+        advance(server, 2 * 3600)  # the old secret's two hours are over
+        create(server, space.id, next(_days))
+        one = receiver.wait(2)[1]
+        assert len(one.headers["webhook-signature"].split(" ")) == 1
+        Webhook(rotated["secret"]).verify(one.body, one.headers)
+        with pytest.raises(WebhookVerificationError):
+            Webhook(added["secret"]).verify(one.body, one.headers)

@@ -115,3 +115,37 @@ def test_unknown_ids_are_named(cli: Cli) -> None:
     assert "no webhook delivery 9" in cli("webhooks", "replay", "9", ok=False).stderr
     assert "no webhook subscription 9" in cli("webhooks", "ping", "9", ok=False).stderr
     assert json.loads("[]") == cli.json("webhooks", "list")
+
+
+def test_a_new_secret_and_the_old_one_sign_until_it_expires(cli: Cli) -> None:
+    with running_receiver(Answer(200), Answer(200), Answer(200)) as receiver:
+        added = cli("webhooks", "add", "--url", receiver.url, "--events", "reservation.created")
+        old = added.stdout.splitlines()[-1]
+
+        rotated = cli("webhooks", "rotate-secret", "1", "--keep-previous-hours", "2")
+        lines = rotated.stdout.splitlines()
+        assert lines[:2] == [
+            f"new secret for webhook 1: {receiver.url}",
+            "secret (shown only now; verify each delivery's webhook-signature with it):",
+        ]
+        new = lines[2]
+        assert new.startswith("whsec_") and new != old
+        assert lines[3].startswith("the previous secret also signs each delivery until ")
+        [listed] = cli.json("webhooks", "list")
+        assert lines[3].endswith(listed["previous_secret_expires_at"])
+
+        cli("webhooks", "ping", "1")
+        [ping] = receiver.wait(1)
+        assert len(ping.headers["webhook-signature"].split(" ")) == 2
+        for secret in (old, new):  # a receiver holding either secret accepts it
+            Webhook(secret).verify(ping.body, ping.headers)
+
+        refused = cli("webhooks", "rotate-secret", "1", "--keep-previous-hours", "169", ok=False)
+        assert "keep_previous_hours must be between 0 and 168 (a week); got 169" in refused.stderr
+        at_once = cli.json("webhooks", "rotate-secret", "1", "--keep-previous-hours", "0")
+        assert at_once["previous_secret_expires_at"] is None
+        cli("webhooks", "ping", "1")
+        single = receiver.wait(2)[1]
+        assert len(single.headers["webhook-signature"].split(" ")) == 1
+        Webhook(at_once["secret"]).verify(single.body, single.headers)
+    assert "no webhook subscription 9" in cli("webhooks", "rotate-secret", "9", ok=False).stderr

@@ -63,6 +63,12 @@ def test_webhook_subscriptions(connect: Any, world: World) -> None:
     )
     assert admin.webhook_deliveries(added["id"]) == []
     assert admin.webhook_deliveries(added["id"], failed=True, limit=5) == []
+    rotated = admin.rotate_webhook_secret(added["id"], keep_previous_hours=3)
+    assert rotated["secret"].startswith("whsec_") and rotated["secret"] != added["secret"]
+    assert rotated["previous_secret_expires_at"] is not None
+    with pytest.raises(UltimoError) as too_long:
+        admin.rotate_webhook_secret(added["id"], keep_previous_hours=500)
+    assert (too_long.value.code, too_long.value.status_code) == ("InvalidParameter", 400)
     assert admin.remove_webhook(added["id"])["id"] == added["id"]
     assert all(hook["id"] != added["id"] for hook in admin.list_webhooks())
     with pytest.raises(UltimoError) as missing:

@@ -13,6 +13,7 @@ from roomline.domain.webhooks import (
     check_url,
     next_attempt_delay,
     parse_retry_after,
+    signing_secrets,
 )
 
 NOW = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)
@@ -110,3 +111,11 @@ def test_only_http_urls_with_a_host(url: str) -> None:
 def test_a_url_gives_its_host_and_port() -> None:
     assert check_url("https://hooks.example.com/x") == ("hooks.example.com", 443)
     assert check_url("http://[::1]:8080/") == ("::1", 8080)
+
+
+def test_a_rotated_out_secret_signs_until_its_moment_and_not_at_it() -> None:
+    until = datetime(2031, 1, 1, 12, tzinfo=UTC)
+    before = until - timedelta(microseconds=1)
+    assert signing_secrets("whsec_new", "whsec_old", until, before) == ("whsec_new", "whsec_old")
+    assert signing_secrets("whsec_new", "whsec_old", until, until) == ("whsec_new",)
+    assert signing_secrets("whsec_new", None, None, before) == ("whsec_new",)

@@ -34,7 +34,9 @@ class CountedLookup:
 
 async def _send_all(session: Session, url: str, count: int) -> list[Outcome]:
     return list(
-        await asyncio.gather(*(session.send(url, SECRET, f"msg_{n}", "{}") for n in range(count)))
+        await asyncio.gather(
+            *(session.send(url, (SECRET,), f"msg_{n}", "{}") for n in range(count))
+        )
     )
 
 
@@ -71,9 +73,9 @@ def test_a_refused_name_is_looked_up_again_at_the_next_attempt() -> None:
 
     async def run(url: str) -> tuple[Outcome, Outcome]:
         async with Session(LOOPBACK, lookup) as session:
-            refused = await session.send(url, SECRET, "msg_1", "{}")
+            refused = await session.send(url, (SECRET,), "msg_1", "{}")
             lookup.moved_to = None
-            return refused, await session.send(url, SECRET, "msg_2", "{}")
+            return refused, await session.send(url, (SECRET,), "msg_2", "{}")
 
     with running_receiver() as receiver:
         port = urlsplit(receiver.url).port
@@ -93,7 +95,7 @@ def test_a_receivers_cookie_is_not_sent_back() -> None:
 
     async def run(url: str) -> list[Outcome]:
         async with Session(LOOPBACK) as session:
-            return [await session.send(url, SECRET, f"msg_{n}", "{}") for n in range(2)]
+            return [await session.send(url, (SECRET,), f"msg_{n}", "{}") for n in range(2)]
 
     cookie = Answer(200, headers={"Set-Cookie": "session=abc; Path=/"})
     with running_receiver(cookie) as receiver:

@@ -1,5 +1,6 @@
 """The Webhooks page in a real browser: add (the secret shown once), deliveries with their
-attempts, ping, replay, remove; and the screenshot docs/screenshots/webhooks.png."""
+attempts, ping, replay, a new secret, remove; and the screenshots
+docs/screenshots/webhooks.png and webhook-secret.png."""
 
 from __future__ import annotations
 
@@ -37,7 +38,8 @@ def test_add_follow_ping_replay_and_remove_a_webhook(
     server: Server, world: World, page: Any, tmp_path: Path
 ) -> None:
     space = world.space(description="Boardroom")
-    with running_receiver(Answer(200), Answer(418, body=b"I'm a teapot")) as receiver:
+    answers = (Answer(200), Answer(418, body=b"I'm a teapot"), Answer(200), Answer(200))
+    with running_receiver(*answers) as receiver:
         sign_in(page, server, "/web/webhooks")
         expect(page.get_by_text("No webhooks yet.")).to_be_visible()
         page.get_by_label("URL").fill(receiver.url)
@@ -71,6 +73,29 @@ def test_add_follow_ping_replay_and_remove_a_webhook(
         again = receiver.wait(3)[2]
         assert again.headers["webhook-id"] == got.headers["webhook-id"]
         settled(server, 1, 2)
+
+        # A new secret; the old one also signs for the 12 hours asked for.
+        page.get_by_text("Rotate secret…").click()
+        page.get_by_label("Keep signing with the current secret for").fill("12")
+        page.get_by_role("button", name="Make a new secret").click()
+        expect(page.get_by_role("heading", name="Webhook 1: a new secret")).to_be_visible()
+        expect(page.locator(".hint")).to_contain_text("Until 2030-01-07T21:00:00+00:00")
+        rotated = page.locator("[data-secret]").inner_text()
+        assert rotated.startswith("whsec_") and rotated != secret
+        page.set_viewport_size({"width": 1280, "height": 560})
+        shot = tmp_path / "webhook-secret.png"
+        page.screenshot(path=str(shot), full_page=True)
+        keep_screenshot(shot)
+        create(server, space.id, 21)
+        signed_twice = receiver.wait(4)[3]
+        for either in (secret, rotated):  # a receiver holding either secret accepts it
+            Webhook(either).verify(signed_twice.body, signed_twice.headers)
+
+        page.get_by_role("link", name="Deliveries and ping").click()
+        expect(page.locator("dl.facts")).to_contain_text(
+            "also signs deliveries until 2030-01-07T21:00:00+00:00"
+        )
+        settled(server, 1, 3)
         page.reload()
         expect(page.locator("tr[data-delivery='1'] ol.attempts li")).to_have_count(2)
         page.set_viewport_size({"width": 1280, "height": 800})

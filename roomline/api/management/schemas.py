@@ -10,6 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from roomline.services.webhooks import DEFAULT_KEEP_PREVIOUS_HOURS
+
 
 class _Body(BaseModel):
     # Strict: 0 is no boolean and "15" no number here, as on the Ultimo wire (found by
@@ -170,6 +172,12 @@ class Webhook(BaseModel):
         description="The last change before it was added; it hears of later ones.",
         examples=["41"],
     )
+    previous_secret_expires_at: str | None = Field(
+        None,
+        description="After a rotation, until when the secret it replaced also signs each "
+        "delivery (a second signature); null when there is none.",
+        examples=[None],
+    )
     deliveries: dict[str, int] = Field(
         ...,
         description="How many deliveries are pending, succeeded, failed and disabled.",
@@ -182,6 +190,15 @@ class AddedWebhook(Webhook):
         ...,
         description="The signing secret (Standard Webhooks, whsec_ + base64); shown only now.",
         examples=["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],
+    )
+
+
+class SecretRotation(_Body):
+    keep_previous_hours: int = Field(
+        DEFAULT_KEEP_PREVIOUS_HOURS,
+        description="How long the secret being replaced also signs deliveries, so the "
+        "receiver can move to the new one without refusing any (0-168 hours; 0: not at all).",
+        examples=[24],
     )
 
 

@@ -14,7 +14,12 @@ from starlette.concurrency import run_in_threadpool
 from roomline.api.management import schemas
 from roomline.api.management.common import database_errors
 from roomline.services.webhook_delivery import WebhookDelivery
-from roomline.services.webhooks import DEFAULT_DELIVERIES, MAX_DELIVERIES, Webhooks
+from roomline.services.webhooks import (
+    DEFAULT_DELIVERIES,
+    DEFAULT_KEEP_PREVIOUS_HOURS,
+    MAX_DELIVERIES,
+    Webhooks,
+)
 from roomline.storage.tables import LARGEST_ID, LARGEST_SMALL_ID
 
 router = APIRouter(prefix="/webhooks")
@@ -57,6 +62,24 @@ async def add_webhook(request: Request, body: schemas.NewWebhook) -> Any:
     delivery: WebhookDelivery = request.app.state.webhook_delivery
     delivery.wake()  # this process starts following the log now
     return {**added.values, "secret": added.secret}
+
+
+@router.post(
+    "/{subscription_id}/rotate-secret",
+    response_model=schemas.AddedWebhook,
+    summary="Give a webhook a new signing secret.",
+)
+def rotate_secret(
+    request: Request, subscription_id: SubscriptionId, body: schemas.SecretRotation | None = None
+) -> Any:
+    """Give a subscription a new secret, in this answer (shown only now). The secret it
+    replaces also signs each delivery for ``keep_previous_hours`` more (24 by default): a
+    delivery then carries two signatures, as Standard Webhooks allows, so the receiver
+    verifies it with either secret while it moves to the new one."""
+    keep = body.keep_previous_hours if body else DEFAULT_KEEP_PREVIOUS_HOURS
+    with database_errors():
+        rotated = _webhooks(request).rotate_secret(subscription_id, keep)
+    return {**rotated.values, "secret": rotated.secret}
 
 
 @router.delete("/{subscription_id}", response_model=schemas.Webhook, summary="Remove a webhook.")
