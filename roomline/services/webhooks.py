@@ -15,7 +15,7 @@ import json
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from roomline.domain.errors import (
@@ -128,24 +128,25 @@ class Webhooks:
                 start_cursor=latest,
             )
             row = store.subscription(conn, subscription_id)
-        return AddedSubscription(subscription_values(row, {}), secret)
+        return AddedSubscription(subscription_values(row, {}, now), secret)
 
     def subscriptions(self) -> list[dict[str, Any]]:
         with self.database.read() as conn:
-            counts = store.counts_by_status(conn)
-            return [subscription_values(row, counts) for row in store.subscriptions(conn)]
+            counts, now = store.counts_by_status(conn), self.clock.now(conn)
+            return [subscription_values(row, counts, now) for row in store.subscriptions(conn)]
 
     def subscription(self, subscription_id: int) -> dict[str, Any]:
         with self.database.read() as conn:
             row = self._subscription(conn, subscription_id)
-            return subscription_values(row, store.counts_by_status(conn))
+            return subscription_values(row, store.counts_by_status(conn), self.clock.now(conn))
 
     def remove(self, subscription_id: int) -> dict[str, Any]:
         """Delete a subscription with its deliveries; nothing more is sent to it."""
         with self.database.write() as conn:
             row = self._subscription(conn, subscription_id)
             store.remove_subscription(conn, subscription_id)
-        return subscription_values(row, {})
+            now = self.clock.now(conn)
+        return subscription_values(row, {}, now)
 
     def rotate_secret(
         self, subscription_id: int, keep_previous_hours: int = DEFAULT_KEEP_PREVIOUS_HOURS
@@ -167,7 +168,7 @@ class Webhooks:
             previous = row.secret if until is not None else None
             store.set_secret(conn, subscription_id, secret, previous, until)
             row = store.subscription(conn, subscription_id)
-        return AddedSubscription(subscription_values(row, {}), secret)
+        return AddedSubscription(subscription_values(row, {}, now), secret)
 
     def deliveries(
         self, subscription_id: int, *, failed_only: bool = False, limit: int = DEFAULT_DELIVERIES
@@ -213,8 +214,14 @@ def _iso(instant: Any) -> str | None:
     return None if instant is None else format_iso(instant, UTC_ZONE)
 
 
-def subscription_values(row: Any, counts: dict[tuple[int, str], int]) -> dict[str, Any]:
-    """What may be shown about a subscription: everything but its secret."""
+def subscription_values(
+    row: Any, counts: dict[tuple[int, str], int], now: datetime
+) -> dict[str, Any]:
+    """What may be shown about a subscription at ``now``: everything but its secrets, and
+    until when a rotated-out secret still signs (None once it signs nothing)."""
+    previous_until = row.previous_secret_until
+    if previous_until is not None and previous_until <= now:
+        previous_until = None
     return {
         "id": row.id,
         "url": row.url,
@@ -225,7 +232,7 @@ def subscription_values(row: Any, counts: dict[tuple[int, str], int]) -> dict[st
         "disabled_at": _iso(row.disabled_at),
         "created_at": _iso(row.created_at),
         "start_cursor": str(row.start_cursor),
-        "previous_secret_expires_at": _iso(row.previous_secret_until),
+        "previous_secret_expires_at": _iso(previous_until),
         "deliveries": {
             status: counts.get((row.id, status), 0)
             for status in (store.PENDING, store.SUCCEEDED, store.FAILED, store.DISABLED)

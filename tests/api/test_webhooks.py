@@ -467,7 +467,15 @@ def test_a_new_secret_signs_beside_the_old_one_until_it_expires(
         missing = server.admin("POST", "/api/manage/webhooks/9999/rotate-secret")
         assert (missing.status_code, missing.json()["code"]) == (404, "RecordNotFound")
 
+        listed = server.admin("GET", "/api/manage/webhooks").json()
+        [shown] = [hook for hook in listed if hook["id"] == added["id"]]
+        assert shown["previous_secret_expires_at"] == rotated["previous_secret_expires_at"]
+        assert "secret" not in shown
+
         advance(server, 2 * 3600)  # the old secret's two hours are over
+        listed = server.admin("GET", "/api/manage/webhooks").json()
+        [shown] = [hook for hook in listed if hook["id"] == added["id"]]
+        assert shown["previous_secret_expires_at"] is None
         create(server, space.id, next(_days))
         one = receiver.wait(2)[1]
         assert len(one.headers["webhook-signature"].split(" ")) == 1

@@ -175,7 +175,8 @@ class Webhook(BaseModel):
     previous_secret_expires_at: str | None = Field(
         None,
         description="After a rotation, until when the secret it replaced also signs each "
-        "delivery (a second signature); null when there is none.",
+        "delivery (a second signature); null when none does (never rotated, or its time is "
+        "over).",
         examples=[None],
     )
     deliveries: dict[str, int] = Field(
