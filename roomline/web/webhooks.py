@@ -13,11 +13,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from roomline.api.errors import status_for
-from roomline.domain.errors import InvalidParameter, RoomlineError
+from roomline.domain.errors import RoomlineError
 from roomline.services.webhook_delivery import WebhookDelivery
-from roomline.services.webhooks import SUBSCRIBABLE, Webhooks
+from roomline.services.webhooks import MAX_KEEP_PREVIOUS_HOURS, SUBSCRIBABLE, Webhooks
 from roomline.web.blocking import run
 from roomline.web.pages import problem, redirect, render
+from roomline.web.params import whole_number
 from roomline.web.session import flash, require_csrf, require_signed_in
 
 router = APIRouter(dependencies=[Depends(require_signed_in)], include_in_schema=False)
@@ -113,13 +114,10 @@ async def replay_delivery(request: Request, delivery_id: int) -> Response:
 async def rotate_secret(request: Request, subscription_id: int) -> Response:
     """Give the subscription a new secret and show it, this once."""
     form = await request.form()
-    hours = str(form.get("keep_previous_hours") or "").strip()
+    text = str(form.get("keep_previous_hours") or "")
     try:
-        if not hours.isdigit():
-            raise InvalidParameter(
-                f"Give the hours to keep the current secret as 0-168, not {hours!r}."
-            )
-        rotated = await run(_webhooks(request).rotate_secret, subscription_id, int(hours))
+        hours = whole_number("keep_previous_hours", text, 0, MAX_KEEP_PREVIOUS_HOURS)
+        rotated = await run(_webhooks(request).rotate_secret, subscription_id, hours)
     except RoomlineError as exc:
         return problem(request, exc)
     return render(

@@ -626,3 +626,22 @@ def test_check_in_and_end_from_the_reservation_page_and_the_timeline_shows_it(
     assert '<dd data-field="door">Ended early at 10:00</dd>' in page.text
     refused = web.post(f"/web/reservations/{ultimo_id}/end", {})
     assert refused.status_code == 400 and "Room reservation is in the past" in refused.text
+
+
+@pytest.mark.parametrize("hours", ["²", "-1", "169", ""])
+def test_a_new_secret_refuses_hours_it_cannot_read_and_changes_nothing(
+    server: Server, web: WebClient, hours: str
+) -> None:
+    added = server.admin(
+        "POST",
+        "/api/manage/webhooks",
+        json={"url": "https://203.0.113.10/hook", "events": ["reservation.created"]},
+    )
+    assert added.status_code == 201, added.text
+    hook = added.json()["id"]
+    answer = web.post(f"/web/webhooks/{hook}/rotate-secret", {"keep_previous_hours": hours})
+    assert answer.status_code == 400
+    assert "keep_previous_hours must be" in answer.text
+    [listed] = [h for h in server.admin("GET", "/api/manage/webhooks").json() if h["id"] == hook]
+    assert listed["previous_secret_expires_at"] is None  # never rotated
+    assert server.admin("DELETE", f"/api/manage/webhooks/{hook}").status_code == 200
