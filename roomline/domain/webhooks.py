@@ -62,13 +62,19 @@ def next_attempt_delay(failed_attempts: int, retry_after: timedelta | None) -> t
     return delay
 
 
+def previous_secret_until(previous_until: datetime | None, now: datetime) -> datetime | None:
+    """Until when the secret a rotation replaced still signs, as seen at ``now`` (None:
+    it signs nothing, or there is none)."""
+    return previous_until if previous_until is not None and now < previous_until else None
+
+
 def signing_secrets(
     secret: str, previous: str | None, previous_until: datetime | None, now: datetime
 ) -> tuple[str, ...]:
     """The secrets that sign a delivery at ``now``: the subscription's, and the one a
     rotation replaced until it expires (Standard Webhooks: one signature for each, so a
     receiver holding either verifies it)."""
-    if previous is not None and previous_until is not None and now < previous_until:
+    if previous is not None and previous_secret_until(previous_until, now) is not None:
         return (secret, previous)
     return (secret,)
 

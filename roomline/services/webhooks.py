@@ -26,7 +26,7 @@ from roomline.domain.errors import (
     WebhookDisabled,
 )
 from roomline.domain.times import format_iso
-from roomline.domain.webhooks import Targets, check_url
+from roomline.domain.webhooks import Targets, check_url, previous_secret_until
 from roomline.services.changes import EVENT_TYPES
 from roomline.services.clock import Clock
 from roomline.services.webhook_delivery import FAN_OUT_JOB, UTC_ZONE, attempt_values
@@ -219,9 +219,6 @@ def subscription_values(
 ) -> dict[str, Any]:
     """What may be shown about a subscription at ``now``: everything but its secrets, and
     until when a rotated-out secret still signs (None once it signs nothing)."""
-    previous_until = row.previous_secret_until
-    if previous_until is not None and previous_until <= now:
-        previous_until = None
     return {
         "id": row.id,
         "url": row.url,
@@ -232,7 +229,7 @@ def subscription_values(
         "disabled_at": _iso(row.disabled_at),
         "created_at": _iso(row.created_at),
         "start_cursor": str(row.start_cursor),
-        "previous_secret_expires_at": _iso(previous_until),
+        "previous_secret_expires_at": _iso(previous_secret_until(row.previous_secret_until, now)),
         "deliveries": {
             status: counts.get((row.id, status), 0)
             for status in (store.PENDING, store.SUCCEEDED, store.FAILED, store.DISABLED)
