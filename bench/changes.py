@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         help="phases alone and listened, interleaved A L L A ... [2]",
     )
     options = parser.parse_args(argv)
-    listening = {part.strip() for part in options.listen.split(",") if part.strip()}
+    listening = set(_listening(options))
     if not listening <= {"webhook", "stream", "floor"} or {"webhook", "floor"} <= listening:
         parser.error("--listen takes webhook, stream and floor (floor in the webhook's stead)")
     wrk = processes.ensure_wrk()
@@ -260,7 +260,7 @@ def _measure(
 ) -> int:
     base_url = server.base_url
     environment = layout.environment()
-    names = sorted({part.strip() for part in options.listen.split(",") if part.strip()})
+    names = _listening(options)
     panels = [space_id(n) for n in range(options.spaces)] if options.panels else []
     listeners = Listeners(base_url, key, names, options.receiver_host, panels, database_url)
     # A fresh server's first seconds of Create run faster than the rest (1,272 then about
@@ -311,6 +311,11 @@ def _measure(
     complete &= _report(made, listeners.arrivals, f"{options.backend} at {options.rate}/s")
     listeners.off()
     return 0 if complete else 1
+
+
+def _listening(options: argparse.Namespace) -> list[str]:
+    """The listeners ``--listen`` names, each once, sorted."""
+    return sorted({part.strip() for part in options.listen.split(",") if part.strip()})
 
 
 def _pair_spread(rates: dict[str, list[float]]) -> str:
