@@ -5,8 +5,8 @@
 A process that does the least any webhook sender built on roomline's client must do for
 each change, and nothing more: every ``ROUND_GAP`` it reads the new page of the log of
 changes, from ``CURSOR`` on (roomline's own ``ChangeLog.read_after``, as a delivery round
-does), shapes each ``reservation.created`` change's body as the fan-out does, and signs and POSTs it with
-roomline's own sender (``webhook_sender``: aiohttp, the target check, the Standard
+does), shapes each ``reservation.created`` change's body with the fan-out's own
+``change_body``, and signs and POSTs it with roomline's own sender (``webhook_sender``: aiohttp, the target check, the Standard
 Webhooks signature) on uvloop, as the background process does. It writes nothing: no
 delivery, no attempt, no cursor. So it keeps none of roomline's promises (a killed
 sender loses what it was sending, a failed attempt is never retried) and is not a way to
@@ -25,12 +25,12 @@ import sys
 import uvloop
 
 from roomline.domain.webhooks import Targets
-from roomline.services.changes import Change, ChangeLog, Retention, change_json
+from roomline.services.changes import Change, ChangeLog, Retention
 from roomline.services.clock import SystemClock
 from roomline.services.webhook_delivery import (
     FAN_OUT_PAGE,
     ROUND_GAP,
-    event_body,
+    change_body,
     new_message_id,
 )
 from roomline.services.webhook_sender import Outcome, Sender
@@ -56,8 +56,7 @@ async def send_every_change(
             for change in page:
                 if change.type != "reservation.created":
                     continue
-                event = change_json(change)
-                body = event_body(change.type, event["at"], event)
+                body = change_body(change)
                 task = asyncio.create_task(
                     session.send(receiver_url, (SECRET,), new_message_id(), body)
                 )

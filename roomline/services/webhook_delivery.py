@@ -98,6 +98,12 @@ def event_body(event_type: str, timestamp: str, data: dict[str, Any]) -> str:
     )
 
 
+def change_body(change: Change) -> str:
+    """A change's webhook body: its event as the change feed shows it, at its time."""
+    event = change_json(change)
+    return event_body(change.type, event["at"], event)
+
+
 @dataclass(frozen=True, slots=True)
 class Leased:
     """A delivery this worker holds, with what sending it takes. ``leased_at`` (the
@@ -317,8 +323,7 @@ class WebhookDelivery:
             wanting = [subscriber for subscriber in subscribers if subscriber.wants(change)]
             if not wanting:
                 continue
-            event = change_json(change)
-            body = event_body(change.type, event["at"], event)
+            body = change_body(change)
             deliveries += [
                 (
                     subscriber,
